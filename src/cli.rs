@@ -1,0 +1,165 @@
+//! Command-line interface: the flags and their help text (doc comments are the help), nothing
+//! else. Each subcommand's work lives in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Postmortems of Exchange mail incidents, from the servers' own logs.
+///
+/// Give it the logs as you collected them (a zip of the servers' TransportRoles\Logs folders,
+/// a folder, or one file): message tracking logs of any Exchange version, SMTP protocol logs,
+/// PowerShell Export-Csv files and Exchange Online traces. Nothing is extracted to disk and the
+/// input is never written to.
+#[derive(Debug, Parser)]
+#[command(name = "mailforensics", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List what the bundle holds: per file its kind, server, version, rows, malformed lines and
+    /// time range, with totals and warnings.
+    Inspect(InspectArgs),
+    /// Analyse the bundle and write the incident report (HTML) and, if asked, the findings (JSON).
+    Report(ReportArgs),
+    /// Follow one message (or all matching messages) hop by hop across servers.
+    Trace(TraceArgs),
+    /// Write a synthetic bundle of a known incident, for trying the tool and for benchmarks.
+    Simulate(SimulateArgs),
+}
+
+/// How to read the input; shared by every command that reads a bundle.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// The log bundle: a .zip, a folder, or a single log file (.LOG, .csv, .gz).
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+
+    /// Refuse bundles that inflate past this many bytes in all (zip-bomb guard). Accepts
+    /// suffixes K, M, G, T (powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    pub max_uncompressed: u64,
+
+    /// chrono format of the timestamps in PowerShell CSV exports (e.g. '%d.%m.%Y %H:%M:%S').
+    /// Detected from the data when not given.
+    #[arg(long, value_name = "FORMAT")]
+    pub csv_time_format: Option<String>,
+
+    /// UTC offset of the machine that made PowerShell CSV exports (e.g. +02:00, -05:00, UTC).
+    /// Their timestamps are local time; without this they are read as UTC, with a warning.
+    /// Tracking logs and Exchange Online traces are always UTC and ignore it.
+    #[arg(long, value_name = "OFFSET")]
+    pub tz: Option<String>,
+
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Where to write the HTML report.
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+
+    /// Also write the findings as JSON to FILE (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The Message-ID to follow (with or without the angle brackets).
+    #[arg(long, value_name = "ID")]
+    pub message_id: Option<String>,
+
+    /// Messages from this sender (case-insensitive).
+    #[arg(long, value_name = "ADDRESS")]
+    pub sender: Option<String>,
+
+    /// Messages to this recipient (case-insensitive).
+    #[arg(long, value_name = "ADDRESS")]
+    pub recipient: Option<String>,
+
+    /// Messages whose subject contains this text (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub subject: Option<String>,
+
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// What happens in the bundle.
+    #[arg(long, value_enum, default_value = "incident")]
+    pub scenario: crate::simulate::Scenario,
+
+    /// About how many message-tracking rows to write.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: u64,
+
+    /// Seed: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Number of Exchange servers (at least 2).
+    #[arg(long, default_value_t = 2)]
+    pub servers: usize,
+
+    /// Leave out the SMTP protocol logs.
+    #[arg(long)]
+    pub no_protocol_logs: bool,
+
+    /// Also write the ground truth (what the generator put in) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+
+    /// The zip to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// `16G`, `500M`, `1024` → bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                'B' => 1,
+                _ => return Err(format!("unknown size suffix in {s:?}; use K, M, G or T")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?} (e.g. 16G, 500M)"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("size too large: {s:?}"))
+}

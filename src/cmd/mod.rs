@@ -1,0 +1,115 @@
+//! One file per subcommand; this file routes to them and holds what they share: turning flags
+//! into ingest options and writing outputs without ever touching the input.
+
+mod inspect;
+mod report;
+mod simulate;
+mod trace;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::bundle::Limits;
+use crate::cli::{Cli, Command, InputArgs};
+use crate::error::{Error, Result};
+use crate::ingest::{self, fields::parse_offset, Options};
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Trace(a) => trace::run(a),
+        Command::Simulate(a) => simulate::run(a),
+    }
+}
+
+pub(crate) fn ingest_options(input: &InputArgs, build_frames: bool) -> Result<Options> {
+    let tz = match &input.tz {
+        None => None,
+        Some(s) => Some(parse_offset(s).ok_or_else(|| Error::BadOption {
+            option: "--tz",
+            detail: format!("{s:?} is not a UTC offset; use +02:00, -0500 or UTC (zone names are not supported: give the offset in force when the logs were written)"),
+        })?),
+    };
+    Ok(Options {
+        limits: Limits {
+            max_uncompressed: input.max_uncompressed,
+            ..Limits::default()
+        },
+        csv_time_format: input.csv_time_format.clone(),
+        tz,
+        build_frames,
+        progress: !input.quiet,
+    })
+}
+
+pub(crate) fn load(input: &InputArgs, build_frames: bool) -> Result<ingest::Loaded> {
+    let opts = ingest_options(input, build_frames)?;
+    ingest::load(&input.bundle, &opts)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    // The output may not exist yet: resolve its folder instead.
+    let parent = p.parent().filter(|x| !x.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    match (parent.canonicalize(), p.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Refuses an output path that is the input, or inside an input folder: the tool never writes
+/// into what it is examining.
+pub(crate) fn check_output(input: &Path, out: &Path) -> Result<()> {
+    if out == Path::new("-") {
+        return Ok(());
+    }
+    let i = absolute(input);
+    let o = absolute(out);
+    if o == i || (i.is_dir() && o.starts_with(&i)) {
+        return Err(Error::OutputInsideInput {
+            path: out.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` (`-` is standard output), via a temporary file so that a failed run
+/// never leaves half a report behind.
+pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::Write {
+                path: path.to_path_buf(),
+                source: e,
+            });
+    }
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Write {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        })
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,409 @@
+//! Field-level parsing shared by the readers: splitting a log line into values, splitting the
+//! `;`-joined recipient statuses, pulling the enhanced status code out of an SMTP reply, and
+//! reading timestamps.
+//!
+//! Tracking logs are the bulk of a bundle (gigabytes), so the line splitter is hand-rolled on
+//! `memchr`: most lines hold no quote at all and split on commas at memory speed; quoted values
+//! follow RFC 4180. The smaller CSV exports (PowerShell, Exchange Online) go through the `csv`
+//! crate instead.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone};
+
+/// Why a line could not be split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitError {
+    /// A quoted value never closes on this line.
+    Unterminated,
+    /// Text after a closing quote, before the next comma (`"a"b`).
+    AfterQuote,
+}
+
+/// Splits one CSV line (without its line end) into `out`. Values are borrowed unless a doubled
+/// quote had to be collapsed.
+pub fn split_line<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> Result<(), SplitError> {
+    out.clear();
+    let bytes = line.as_bytes();
+    if memchr::memchr(b'"', bytes).is_none() {
+        out.extend(line.split(',').map(Cow::Borrowed));
+        return Ok(());
+    }
+    let mut i = 0;
+    loop {
+        if i < bytes.len() && bytes[i] == b'"' {
+            // Quoted value: runs to the next quote that is not doubled.
+            let start = i + 1;
+            let mut j = start;
+            let mut owned: Option<String> = None;
+            loop {
+                match memchr::memchr(b'"', &bytes[j..]) {
+                    None => return Err(SplitError::Unterminated),
+                    Some(k) => {
+                        let q = j + k;
+                        if q + 1 < bytes.len() && bytes[q + 1] == b'"' {
+                            let s = owned.get_or_insert_with(String::new);
+                            s.push_str(&line[j..=q]);
+                            j = q + 2;
+                        } else {
+                            let value = match owned.take() {
+                                Some(mut s) => {
+                                    s.push_str(&line[j..q]);
+                                    Cow::Owned(s)
+                                }
+                                None => Cow::Borrowed(&line[start..q]),
+                            };
+                            out.push(value);
+                            i = q + 1;
+                            break;
+                        }
+                    }
+                }
+            }
+            if i == bytes.len() {
+                return Ok(());
+            }
+            if bytes[i] != b',' {
+                return Err(SplitError::AfterQuote);
+            }
+            i += 1;
+        } else {
+            match memchr::memchr(b',', &bytes[i..]) {
+                Some(k) => {
+                    out.push(Cow::Borrowed(&line[i..i + k]));
+                    i += k + 1;
+                }
+                None => {
+                    out.push(Cow::Borrowed(&line[i..]));
+                    return Ok(());
+                }
+            }
+        }
+        if i == bytes.len() {
+            out.push(Cow::Borrowed(""));
+            return Ok(());
+        }
+    }
+}
+
+/// Hands an emptied value buffer to the next line with a new lifetime, keeping its allocation
+/// (the in-place `collect` reuses it), so splitting millions of lines allocates once.
+pub fn recycle<'b>(mut v: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
+    v.clear();
+    v.into_iter().map(|_| Cow::Borrowed("")).collect()
+}
+
+/// True when the line ends inside a quoted value, i.e. the record continues on the next line.
+pub fn open_quote(line: &str) -> bool {
+    memchr::memchr_iter(b'"', line.as_bytes()).count() % 2 == 1
+}
+
+/// Splits a `recipient-status` list into one span per recipient. `;` separates statuses, but
+/// also occurs inside one (`[{LRT=};{LED=550 5.7.1 ...}]`, `5.2.2 mailbox full; STOREDRV...`),
+/// so with several recipients a new status starts only at depth 0 where the next text looks like
+/// the start of a status (`250 ...`, `To`, `Cc`, ...). With one recipient the whole value is one
+/// status.
+pub fn split_statuses(s: &str, recipients: usize, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    if s.is_empty() {
+        return;
+    }
+    if recipients <= 1 {
+        out.push((0, s.len()));
+        return;
+    }
+    let b = s.as_bytes();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth -= 1,
+            b';' if depth <= 0 && starts_status(&s[i + 1..]) => {
+                out.push((start, i));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push((start, s.len()));
+}
+
+fn starts_status(rest: &str) -> bool {
+    let t = rest.trim_start().as_bytes();
+    if t.len() >= 3 && t[..3].iter().all(u8::is_ascii_digit) && t.get(3).is_none_or(|c| !c.is_ascii_alphanumeric()) {
+        return true;
+    }
+    let word_end = t.iter().position(|c| !c.is_ascii_alphabetic()).unwrap_or(t.len());
+    matches!(&t[..word_end], b"To" | b"Cc" | b"Bcc" | b"Delivered" | b"Failed" | b"Pending" | b"Expanded" | b"Quarantined" | b"FilteredAsSpam" | b"GettingStatus")
+        || t.is_empty()
+}
+
+/// The first RFC 3463 enhanced status code (`5.2.2`, `4.4.7`, `5.4.14`) in an SMTP reply or
+/// Exchange status text.
+pub fn enhanced_code(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i + 5 <= b.len() {
+        let c = b[i];
+        if (c == b'2' || c == b'4' || c == b'5')
+            && b[i + 1] == b'.'
+            && (i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b'.'))
+        {
+            let mut j = i + 2;
+            let d1 = j;
+            while j < b.len() && b[j].is_ascii_digit() && j - d1 < 3 {
+                j += 1;
+            }
+            if j > d1 && j < b.len() && b[j] == b'.' {
+                j += 1;
+                let d2 = j;
+                while j < b.len() && b[j].is_ascii_digit() && j - d2 < 3 {
+                    j += 1;
+                }
+                if j > d2 && (j == b.len() || !(b[j].is_ascii_digit() || b[j] == b'.')) {
+                    return Some(&s[i..j]);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn digits(b: &[u8]) -> Option<i64> {
+    let mut v = 0i64;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i64;
+    }
+    Some(v)
+}
+
+/// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Parses the tracking-log timestamp `yyyy-mm-ddThh:mm:ss[.f...]Z` to epoch milliseconds. This
+/// runs once per row of a multi-gigabyte bundle, so the fixed layout is read by hand; anything
+/// else falls back to chrono's RFC 3339 parser.
+pub fn parse_iso_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+    {
+        let y = digits(&b[0..4])?;
+        let mo = digits(&b[5..7])?;
+        let d = digits(&b[8..10])?;
+        let h = digits(&b[11..13])?;
+        let mi = digits(&b[14..16])?;
+        let se = digits(&b[17..19])?;
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        let mut i = 19;
+        let mut ms = 0i64;
+        if b[i] == b'.' {
+            i += 1;
+            let fs = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == fs {
+                return None;
+            }
+            let frac = &b[fs..i.min(fs + 3)];
+            ms = digits(frac)? * 10i64.pow(3 - frac.len() as u32);
+        }
+        if i + 1 == b.len() && b[i] == b'Z' {
+            let days = days_from_civil(y, mo, d);
+            return Some(((days * 24 + h) * 60 + mi) * 60_000 + se * 1000 + ms);
+        }
+    }
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// How to read the local-format timestamps of PowerShell exports.
+#[derive(Debug, Clone)]
+pub struct LocalTime {
+    /// A chrono format string (`%m/%d/%Y %I:%M:%S %p`).
+    pub format: String,
+    /// Offset of the exporting machine's clock from UTC.
+    pub offset: chrono::FixedOffset,
+}
+
+impl LocalTime {
+    pub fn parse_ms(&self, s: &str) -> Option<i64> {
+        let s = s.trim();
+        if let Some(ms) = parse_iso_ms(s) {
+            return Some(ms);
+        }
+        let naive = NaiveDateTime::parse_from_str(s, &self.format).ok()?;
+        self.offset
+            .from_local_datetime(&naive)
+            .single()
+            .map(|t| t.timestamp_millis())
+    }
+}
+
+/// Formats PowerShell's `Export-Csv` writes under common cultures, most specific first.
+pub const LOCAL_FORMATS: &[&str] = &[
+    "%m/%d/%Y %I:%M:%S %p",
+    "%d/%m/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+    "%d-%m-%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+];
+
+/// Picks the local format that reads every sample. Day-first and month-first layouts are told
+/// apart by a value over 12; when the samples cannot tell, month-first is assumed (PowerShell's
+/// en-US default) and the result says it guessed.
+pub fn detect_local_format(samples: &[&str]) -> Option<(&'static str, bool)> {
+    let fits: Vec<&'static str> = LOCAL_FORMATS
+        .iter()
+        .copied()
+        .filter(|f| {
+            !samples.is_empty()
+                && samples
+                    .iter()
+                    .all(|s| NaiveDateTime::parse_from_str(s.trim(), f).is_ok())
+        })
+        .collect();
+    let first = *fits.first()?;
+    let ambiguous = fits.len() > 1
+        && fits
+            .iter()
+            .any(|f| f.starts_with("%d/") || f.starts_with("%m/"))
+        && fits.iter().any(|f| f.starts_with("%d/"))
+        && fits.iter().any(|f| f.starts_with("%m/"));
+    Some((first, ambiguous))
+}
+
+/// Parses `+02:00`, `-0530`, `UTC`, `Z` into an offset.
+pub fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" || t.eq_ignore_ascii_case("gmt") {
+        return chrono::FixedOffset::east_opt(0);
+    }
+    let t = t
+        .strip_prefix("UTC")
+        .or_else(|| t.strip_prefix("GMT"))
+        .unwrap_or(t);
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => return None,
+    };
+    let rest = rest.replace(':', "");
+    let (h, m) = match rest.len() {
+        1 | 2 => (rest.parse::<i32>().ok()?, 0),
+        4 => (rest[..2].parse::<i32>().ok()?, rest[2..].parse::<i32>().ok()?),
+        _ => return None,
+    };
+    if h > 14 || m > 59 {
+        return None;
+    }
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+/// Epoch milliseconds as RFC 3339 UTC with milliseconds, as every output of the tool shows time.
+pub fn rfc3339(ms: i64) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(s: &str) -> Result<Vec<String>, SplitError> {
+        let mut v = Vec::new();
+        split_line(s, &mut v)?;
+        Ok(v.into_iter().map(|c| c.into_owned()).collect())
+    }
+
+    #[test]
+    fn splits_plain_and_quoted() {
+        assert_eq!(split("a,b,,c").unwrap(), ["a", "b", "", "c"]);
+        assert_eq!(split("a,\"b,c\",d").unwrap(), ["a", "b,c", "d"]);
+        assert_eq!(split("\"x\"\"y\",z").unwrap(), ["x\"y", "z"]);
+        assert_eq!(split("a,\"b\"").unwrap(), ["a", "b"]);
+        assert_eq!(split("a,\"b\",").unwrap(), ["a", "b", ""]);
+        assert_eq!(split("\"\"").unwrap(), [""]);
+        assert_eq!(split("a,\"b").unwrap_err(), SplitError::Unterminated);
+        assert_eq!(split("a,\"b\"c,d").unwrap_err(), SplitError::AfterQuote);
+    }
+
+    #[test]
+    fn statuses_split_by_recipient() {
+        let s = "550 5.2.2 mailbox full; STOREDRV.Deliver;250 2.1.5 Recipient OK";
+        let mut out = Vec::new();
+        split_statuses(s, 2, &mut out);
+        let parts: Vec<&str> = out.iter().map(|&(a, b)| &s[a..b]).collect();
+        assert_eq!(parts, ["550 5.2.2 mailbox full; STOREDRV.Deliver", "250 2.1.5 Recipient OK"]);
+        let s = "[{LRT=};{LED=550 5.7.1 RESOLVER.RST.AuthRequired; authentication required};{FQDN=};{IP=}]";
+        split_statuses(s, 1, &mut out);
+        assert_eq!(out, [(0, s.len())]);
+        split_statuses("To;To;Cc", 3, &mut out);
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn enhanced_codes() {
+        assert_eq!(enhanced_code("554 5.2.2 mailbox full; STOREDRV"), Some("5.2.2"));
+        assert_eq!(enhanced_code("[{LED=550 5.7.1 RESOLVER}]"), Some("5.7.1"));
+        assert_eq!(enhanced_code("550 5.4.14 Hop count exceeded"), Some("5.4.14"));
+        assert_eq!(enhanced_code("15.01.2375.007"), None);
+        assert_eq!(enhanced_code("To"), None);
+        assert_eq!(enhanced_code("4.4.7"), Some("4.4.7"));
+    }
+
+    #[test]
+    fn iso_times() {
+        assert_eq!(parse_iso_ms("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse_iso_ms("2022-09-19T15:02:29.339Z"), Some(1663599749339));
+        assert_eq!(parse_iso_ms("2022-09-19T15:02:29.3391234Z"), Some(1663599749339));
+        assert_eq!(parse_iso_ms("2022-09-19T15:02:29Z"), Some(1663599749000));
+        assert_eq!(parse_iso_ms("2022-09-19T17:02:29.339+02:00"), Some(1663599749339));
+        assert_eq!(parse_iso_ms("2022-13-19T15:02:29.339Z"), None);
+        assert_eq!(parse_iso_ms("not a time"), None);
+        assert_eq!(rfc3339(1663599749339), "2022-09-19T15:02:29.339Z");
+    }
+
+    #[test]
+    fn local_formats() {
+        assert_eq!(detect_local_format(&["7/18/2016 11:57:15 AM", "7/19/2016 1:02:03 PM"]), Some(("%m/%d/%Y %I:%M:%S %p", false)));
+        assert_eq!(detect_local_format(&["18.07.2016 11:57:15"]), Some(("%d.%m.%Y %H:%M:%S", false)));
+        assert_eq!(detect_local_format(&["18/07/2016 11:57:15"]), Some(("%d/%m/%Y %H:%M:%S", false)));
+        assert_eq!(detect_local_format(&["07/08/2016 11:57:15"]), Some(("%m/%d/%Y %H:%M:%S", true)));
+        assert_eq!(detect_local_format(&["garbage"]), None);
+        let off = parse_offset("+02:00").unwrap();
+        assert_eq!(off.local_minus_utc(), 7200);
+        assert_eq!(parse_offset("UTC-5").unwrap().local_minus_utc(), -18000);
+        assert!(parse_offset("Europe/Berlin").is_none());
+    }
+}

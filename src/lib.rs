@@ -1,0 +1,17 @@
+//! mailforensics: postmortems of Exchange mail incidents from the servers' own logs.
+//!
+//! The pipeline runs one way, one module per stage:
+//! `bundle` (zip/folder in, entries out) → `ingest` (entries in, Polars frames and an inventory
+//! out) → `analyze` (frames in, [`analyze::Findings`] out) → `render` (findings in, HTML out).
+//! `Findings` is the one contract between analysis and rendering; the JSON output is that struct.
+
+pub mod analyze;
+pub mod bundle;
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod ingest;
+pub mod render;
+pub mod simulate;
+
+pub use error::{Error, Result};
