@@ -21,6 +21,9 @@ pub struct Limits {
     pub max_uncompressed: u64,
     /// How deep zips inside zips may go.
     pub max_depth: usize,
+    /// Largest inflated/compressed ratio accepted for an entry over 8 MiB. Logs compress 10 to
+    /// 50 times; a file of zeros, the classic bomb, a thousand times and more.
+    pub max_ratio: u64,
 }
 
 impl Default for Limits {
@@ -28,6 +31,7 @@ impl Default for Limits {
         Limits {
             max_uncompressed: 16 << 30,
             max_depth: 3,
+            max_ratio: 1000,
         }
     }
 }
@@ -265,7 +269,8 @@ impl Bundle {
                 }
                 let name = String::from_utf8_lossy(file.name_raw()).replace('\\', "/");
                 let hint = file.size();
-                let data = self.read_limited(&name, &mut file, hint)?;
+                let packed = file.compressed_size();
+                let data = self.read_limited(&name, &mut file, hint, Some(packed))?;
                 Ok(Some((name, data)))
             }
             (Source::Dir(root, files), _) => {
@@ -276,7 +281,7 @@ impl Bundle {
                     source: e,
                 })?;
                 let hint = f.metadata().map(|m| m.len()).unwrap_or(0);
-                let data = self.read_limited(rel, f, hint)?;
+                let data = self.read_limited(rel, f, hint, None)?;
                 Ok(Some((rel.clone(), data)))
             }
             (Source::File(path, name), _) => {
@@ -285,36 +290,51 @@ impl Bundle {
                     source: e,
                 })?;
                 let hint = f.metadata().map(|m| m.len()).unwrap_or(0);
-                let data = self.read_limited(name, f, hint)?;
+                let data = self.read_limited(name, f, hint, None)?;
                 Ok(Some((name.clone(), data)))
             }
             (Source::Zip(_), None) => Err(Error::Other("internal: zip reader missing".into())),
         }
     }
 
-    /// Reads at most the remaining budget; the declared size is only a capacity hint, because a
-    /// crafted archive can lie about it.
-    fn read_limited(&self, name: &str, mut r: impl Read, hint: u64) -> Result<Vec<u8>> {
+    /// Reads at most the remaining budget, in steps, so a bomb is stopped after a few megabytes
+    /// rather than after filling memory. The declared size is only a capacity hint: a crafted
+    /// archive can lie about it. `packed` is the compressed size, for the ratio guard.
+    fn read_limited(&self, name: &str, r: impl Read, hint: u64, packed: Option<u64>) -> Result<Vec<u8>> {
+        const STEP: u64 = 8 << 20;
         let limit = self.limits.max_uncompressed;
-        let already = self.inflated.load(Ordering::Relaxed);
-        let room = limit.saturating_sub(already);
-        let mut data = Vec::with_capacity(hint.min(room).min(1 << 30) as usize);
-        let mut take = (&mut r).take(room.saturating_add(1));
-        take.read_to_end(&mut data).map_err(|e| Error::Decompress {
-            entry: name.to_string(),
-            detail: format!("{e} (is the archive truncated?)"),
-        })?;
-        let total = self
-            .inflated
-            .fetch_add(data.len() as u64, Ordering::Relaxed)
-            .saturating_add(data.len() as u64);
-        if total > limit {
-            return Err(Error::TooLarge {
-                entry: name.to_string(),
-                limit,
-            });
+        let mut data = Vec::with_capacity(hint.min(limit).min(1 << 30) as usize);
+        let mut r = r;
+        loop {
+            let before = data.len();
+            (&mut r)
+                .take(STEP)
+                .read_to_end(&mut data)
+                .map_err(|e| Error::Decompress {
+                    entry: name.to_string(),
+                    detail: format!("{e} (is the archive truncated?)"),
+                })?;
+            let got = (data.len() - before) as u64;
+            let total = self.inflated.fetch_add(got, Ordering::Relaxed).saturating_add(got);
+            if total > limit {
+                return Err(Error::TooLarge {
+                    entry: name.to_string(),
+                    limit,
+                });
+            }
+            if let Some(packed) = packed {
+                let ratio = data.len() as u64 / packed.max(1);
+                if data.len() as u64 > STEP && ratio > self.limits.max_ratio {
+                    return Err(Error::Bomb {
+                        entry: name.to_string(),
+                        ratio: self.limits.max_ratio,
+                    });
+                }
+            }
+            if got < STEP {
+                return Ok(data);
+            }
         }
-        Ok(data)
     }
 
     fn expand<T, F>(
@@ -357,7 +377,8 @@ impl Bundle {
                     String::from_utf8_lossy(file.name_raw()).replace('\\', "/")
                 );
                 let hint = file.size();
-                let bytes = self.read_limited(&inner, &mut file, hint)?;
+                let packed = file.compressed_size();
+                let bytes = self.read_limited(&inner, &mut file, hint, Some(packed))?;
                 drop(file);
                 self.expand(inner, bytes, depth + 1, f, out)?;
             }
@@ -373,6 +394,7 @@ impl Bundle {
                 &path,
                 flate2::read::MultiGzDecoder::new(&data[..]),
                 (data.len() as u64).saturating_mul(8),
+                Some(data.len() as u64),
             )?;
             drop(data);
             if depth + 1 > self.limits.max_depth {

@@ -43,6 +43,11 @@ pub struct InputArgs {
     #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
     pub max_uncompressed: u64,
 
+    /// Refuse an entry that inflates more than this many times its compressed size (zip-bomb
+    /// guard; logs compress 10 to 50 times).
+    #[arg(long, value_name = "RATIO", default_value_t = 1000)]
+    pub max_ratio: u64,
+
     /// chrono format of the timestamps in PowerShell CSV exports (e.g. '%d.%m.%Y %H:%M:%S').
     /// Detected from the data when not given.
     #[arg(long, value_name = "FORMAT")]

@@ -23,6 +23,8 @@ pub enum Error {
     UnsafePath { entry: String },
     #[error("{entry}: inflates past the limit of {limit} bytes (a zip bomb?); raise --max-uncompressed if the bundle is genuine")]
     TooLarge { entry: String, limit: u64 },
+    #[error("{entry}: inflates more than {ratio} times its compressed size (a zip bomb?); raise --max-ratio if the bundle is genuine")]
+    Bomb { entry: String, ratio: u64 },
     #[error("{entry}: archives nested more than {depth} deep; refusing (a zip bomb?)")]
     TooDeep { entry: String, depth: usize },
     #[error("{entry}: line {line}: undecodable text (byte {offset} is not valid {encoding}); Exchange logs are UTF-8 or UTF-16 with a byte-order mark")]

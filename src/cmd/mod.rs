@@ -34,6 +34,7 @@ pub(crate) fn ingest_options(input: &InputArgs, build_frames: bool) -> Result<Op
     Ok(Options {
         limits: Limits {
             max_uncompressed: input.max_uncompressed,
+            max_ratio: input.max_ratio,
             ..Limits::default()
         },
         csv_time_format: input.csv_time_format.clone(),
