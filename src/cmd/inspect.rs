@@ -37,15 +37,29 @@ pub fn table(inv: &Inventory) -> String {
     );
     let _ = writeln!(s, "servers  {}", inv.servers.join(", "));
     let _ = writeln!(s);
+    let w_server = inv
+        .files
+        .iter()
+        .map(|f| f.server.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let w_version = inv
+        .files
+        .iter()
+        .map(|f| f.version.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let _ = writeln!(
         s,
-        "{:<17} {:<10} {:<16} {:>10} {:>9}  {:<24} {:<24} path",
+        "{:<17} {:<w_server$} {:<w_version$} {:>10} {:>9}  {:<24} {:<24} path",
         "kind", "server", "version", "rows", "malformed", "start", "end"
     );
     for f in &inv.files {
         let _ = writeln!(
             s,
-            "{:<17} {:<10} {:<16} {:>10} {:>9}  {:<24} {:<24} {}{}",
+            "{:<17} {:<w_server$} {:<w_version$} {:>10} {:>9}  {:<24} {:<24} {}{}",
             f.kind.as_str(),
             f.server.as_deref().unwrap_or("-"),
             f.version.as_deref().unwrap_or("-"),

@@ -95,7 +95,7 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
         .collect();
     let clock = clock_for(&rows, tc, ctx, d, &mut p)?;
     let mut sink = ctx.opts.build_frames.then(|| {
-        EventsBuilder::new(ctx.server.unwrap_or("unknown"), d.kind.as_str(), ctx.path, rows.len())
+        EventsBuilder::new(&default_server(ctx, d), d.kind.as_str(), ctx.path, rows.len())
     });
     let mut count = super::schema::CountSink::default();
     let mut lost = [0u64; 3];
@@ -142,8 +142,13 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
         if row.server.is_none() && d.kind == LogKind::PowershellCsv {
             row.server = row.get(Field::ServerHostname).filter(|s| !s.is_empty());
         }
-        if host_hint.is_none() {
-            host_hint = row.server.map(str::to_string);
+        if let Some(s) = row.server {
+            if host_hint.is_none() {
+                host_hint = Some(s.to_string());
+            }
+            if d.kind == LogKind::PowershellCsv && !p.row_servers.contains(s) {
+                p.row_servers.insert(s.to_string());
+            }
         }
         p.rows += 1;
         p.saw_time(ms);
@@ -161,12 +166,30 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
             ));
         }
     }
-    p.server = host_hint;
-    p.version = Some(clock.format.clone());
+    p.server = match d.kind {
+        LogKind::ExoTrace => Some(ONLINE.to_string()),
+        _ => host_hint,
+    };
+    let flavour = match (d.kind, m.slots.contains(&super::schema::Slot::Text(Field::EventId))) {
+        (LogKind::PowershellCsv, _) => "Export-Csv",
+        (_, true) => "historical search, extended",
+        _ => "message trace",
+    };
+    p.version = Some(format!("{flavour}; times {}", clock.format));
     if let Some(s) = sink {
         p.events = Some(s.finish()?);
     }
     Ok(p)
+}
+
+/// Online traces come from the service, not from a server in the bundle layout.
+pub const ONLINE: &str = "Exchange Online";
+
+fn default_server(ctx: &EntryCtx<'_>, d: &Dialect) -> String {
+    match d.kind {
+        LogKind::ExoTrace => ONLINE.to_string(),
+        _ => ctx.server.unwrap_or("unknown").to_string(),
+    }
 }
 
 /// Decides how to read this file's timestamps: the user's `--csv-time-format`/`--tz`, else the

@@ -6,7 +6,7 @@
 //! order so that the same bundle always gives the same frames.
 
 pub mod exo;
-mod export;
+pub mod export;
 pub mod fields;
 pub mod powershell;
 pub mod protocol;
@@ -111,6 +111,8 @@ pub struct Parsed {
     pub warnings: Vec<String>,
     pub version: Option<String>,
     pub server: Option<String>,
+    /// Servers named by the rows themselves (PowerShell exports cover several servers).
+    pub row_servers: std::collections::BTreeSet<String>,
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub events: Option<DataFrame>,
@@ -441,7 +443,12 @@ fn read_entry(entry: Entry, opts: &Options) -> Result<Outcome> {
         opts,
     };
     let parsed = reader.read(kind, &text, &ctx)?;
-    let server = folder_server.or_else(|| parsed.server.clone());
+    // Exports name their servers in the rows (PSComputerName, ServerHostname) and online traces
+    // come from the service; only raw logs belong to the folder they were copied from.
+    let server = match kind {
+        LogKind::PowershellCsv | LogKind::ExoTrace => parsed.server.clone().or(folder_server),
+        _ => folder_server.or_else(|| parsed.server.clone()),
+    };
     Ok(Outcome {
         info: FileInfo {
             path: entry.path.clone(),
@@ -514,6 +521,7 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
             if let Some(s) = &info.server {
                 servers.insert(s.clone());
             }
+            servers.extend(parsed.row_servers.iter().cloned());
         }
         if let Some(s) = parsed.start {
             start = Some(start.map_or(s, |x| x.min(s)));
