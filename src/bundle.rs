@@ -300,7 +300,13 @@ impl Bundle {
     /// Reads at most the remaining budget, in steps, so a bomb is stopped after a few megabytes
     /// rather than after filling memory. The declared size is only a capacity hint: a crafted
     /// archive can lie about it. `packed` is the compressed size, for the ratio guard.
-    fn read_limited(&self, name: &str, r: impl Read, hint: u64, packed: Option<u64>) -> Result<Vec<u8>> {
+    fn read_limited(
+        &self,
+        name: &str,
+        r: impl Read,
+        hint: u64,
+        packed: Option<u64>,
+    ) -> Result<Vec<u8>> {
         const STEP: u64 = 8 << 20;
         let limit = self.limits.max_uncompressed;
         let mut data = Vec::with_capacity(hint.min(limit).min(1 << 30) as usize);
@@ -315,7 +321,10 @@ impl Bundle {
                     detail: format!("{e} (is the archive truncated?)"),
                 })?;
             let got = (data.len() - before) as u64;
-            let total = self.inflated.fetch_add(got, Ordering::Relaxed).saturating_add(got);
+            let total = self
+                .inflated
+                .fetch_add(got, Ordering::Relaxed)
+                .saturating_add(got);
             if total > limit {
                 return Err(Error::TooLarge {
                     entry: name.to_string(),
@@ -454,7 +463,14 @@ mod tests {
 
     #[test]
     fn unsafe_names_are_caught() {
-        for bad in ["../x", "a/../../x", "/etc/passwd", "\\x", "C:\\x", "a\\..\\b"] {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "\\x",
+            "C:\\x",
+            "a\\..\\b",
+        ] {
             assert!(unsafe_name(bad), "{bad}");
         }
         for good in ["EX01/MSGTRK1.LOG", "a..b/c", "x/.../y"] {

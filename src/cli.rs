@@ -166,5 +166,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("not a size: {s:?} (e.g. 16G, 500M)"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("size too large: {s:?}"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size too large: {s:?}"))
 }

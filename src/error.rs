@@ -45,7 +45,10 @@ pub enum Error {
         first: String,
     },
     #[error("{option}: {detail}")]
-    BadOption { option: &'static str, detail: String },
+    BadOption {
+        option: &'static str,
+        detail: String,
+    },
     #[error("{path}: refusing to write into the input bundle; choose an output outside it")]
     OutputInsideInput { path: PathBuf },
     #[error("{path}: cannot write: {source}")]

@@ -18,29 +18,58 @@ struct Rows {
 impl Rows {
     /// The row whose message_id is `id` and event id `ev`.
     fn find(&self, id: &str, ev: &str) -> usize {
-        let ids = self.df.column("message_id").expect("col").str().expect("str");
+        let ids = self
+            .df
+            .column("message_id")
+            .expect("col")
+            .str()
+            .expect("str");
         let evs = self.df.column("event_id").expect("col").str().expect("str");
         (0..self.df.height())
             .find(|&i| ids.get(i) == Some(id) && evs.get(i) == Some(ev))
             .unwrap_or_else(|| panic!("no {ev} row for {id}"))
     }
     fn s(&self, col: &str, i: usize) -> Option<String> {
-        self.df.column(col).expect(col).str().expect("str").get(i).map(str::to_string)
+        self.df
+            .column(col)
+            .expect(col)
+            .str()
+            .expect("str")
+            .get(i)
+            .map(str::to_string)
     }
     fn list(&self, col: &str, i: usize) -> Vec<String> {
         let l = self.df.column(col).expect(col).list().expect("list");
         l.get_as_series(i)
-            .map(|v| v.str().expect("str").iter().map(|x| x.unwrap_or("").to_string()).collect())
+            .map(|v| {
+                v.str()
+                    .expect("str")
+                    .iter()
+                    .map(|x| x.unwrap_or("").to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn time(&self, i: usize) -> i64 {
-        self.df.column("time").expect("time").datetime().expect("dt").physical().get(i).expect("time")
+        self.df
+            .column("time")
+            .expect("time")
+            .datetime()
+            .expect("dt")
+            .physical()
+            .get(i)
+            .expect("time")
     }
 }
 
 fn loaded(opts: &Options) -> (mailforensics::ingest::Inventory, Rows) {
     let l = load(&fixture(), opts).expect("fixture loads");
-    (l.inventory, Rows { df: l.frames.expect("frames").events })
+    (
+        l.inventory,
+        Rows {
+            df: l.frames.expect("frames").events,
+        },
+    )
 }
 
 #[test]
@@ -50,34 +79,75 @@ fn inventory_of_the_mixed_folder() {
     assert_eq!(rows.df.height(), 13);
     assert_eq!(inv.protocol_lines, 3);
     assert_eq!(inv.malformed_total, 2);
-    let kinds: Vec<(String, LogKind)> = inv.files.iter().map(|f| (f.path.clone(), f.kind)).collect();
-    let kind_of = |suffix: &str| kinds.iter().find(|(p, _)| p.ends_with(suffix)).map(|(_, k)| *k);
-    assert_eq!(kind_of("RECV2026111608-1.LOG"), Some(LogKind::SmtpReceive), "gz member, name without .gz");
-    assert_eq!(kind_of("EX20.zip!/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG"), Some(LogKind::MessageTracking));
+    let kinds: Vec<(String, LogKind)> =
+        inv.files.iter().map(|f| (f.path.clone(), f.kind)).collect();
+    let kind_of = |suffix: &str| {
+        kinds
+            .iter()
+            .find(|(p, _)| p.ends_with(suffix))
+            .map(|(_, k)| *k)
+    };
+    assert_eq!(
+        kind_of("RECV2026111608-1.LOG"),
+        Some(LogKind::SmtpReceive),
+        "gz member, name without .gz"
+    );
+    assert_eq!(
+        kind_of("EX20.zip!/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG"),
+        Some(LogKind::MessageTracking)
+    );
     assert_eq!(kind_of("tracking-ex.csv"), Some(LogKind::PowershellCsv));
     assert_eq!(kind_of("messagetrace.csv"), Some(LogKind::ExoTrace));
     assert_eq!(kind_of("historical-extended.csv"), Some(LogKind::ExoTrace));
     assert_eq!(kind_of("README.txt"), Some(LogKind::Skipped));
     assert_eq!(
         inv.servers,
-        ["EX07", "EX10", "EX13", "EX19", "EX20", "EXPS01", "EXPS02", "Exchange Online"]
+        [
+            "EX07",
+            "EX10",
+            "EX13",
+            "EX19",
+            "EX20",
+            "EXPS01",
+            "EXPS02",
+            "Exchange Online"
+        ]
     );
-    let m: Vec<(u64, &str)> = inv.malformed_lines.iter().map(|m| (m.line, m.reason.as_str())).collect();
+    let m: Vec<(u64, &str)> = inv
+        .malformed_lines
+        .iter()
+        .map(|m| (m.line, m.reason.as_str()))
+        .collect();
     assert_eq!(m[0].0, 7);
     assert!(m[0].1.contains("4 values where #Fields names 31"), "{m:?}");
     assert_eq!(m[1].0, 8);
     assert!(m[1].1.contains("unreadable date-time"));
-    assert!(inv.malformed_lines.iter().all(|m| m.path.starts_with("EX19/")));
+    assert!(inv
+        .malformed_lines
+        .iter()
+        .all(|m| m.path.starts_with("EX19/")));
 }
 
 #[test]
 fn exchange_2007_dsn_and_addresses() {
     let (_, r) = loaded(&Options::default());
     let i = r.find("<m1@corp.example>", "RECEIVE");
-    assert_eq!(r.s("server", i).as_deref(), Some("EX07"), "folder under `Exchange Server/` layout");
-    assert_eq!(r.s("sender", i).as_deref(), Some("alice@corp.example"), "addresses lower-cased");
+    assert_eq!(
+        r.s("server", i).as_deref(),
+        Some("EX07"),
+        "folder under `Exchange Server/` layout"
+    );
+    assert_eq!(
+        r.s("sender", i).as_deref(),
+        Some("alice@corp.example"),
+        "addresses lower-cased"
+    );
     assert_eq!(r.s("subject", i).as_deref(), Some("Hello, world"));
-    assert_eq!(r.s("network_message_id", i), None, "2007 has no network message id");
+    assert_eq!(
+        r.s("network_message_id", i),
+        None,
+        "2007 has no network message id"
+    );
     let f = r.find("<m1@corp.example>", "FAIL");
     assert_eq!(r.list("status_code", f), ["5.1.1"]);
     let d = r.find("<ndr1@corp.example>", "DSN");
@@ -89,28 +159,58 @@ fn exchange_2007_dsn_and_addresses() {
 fn exchange_2010_quoted_line_break_and_unknown_event() {
     let (_, r) = loaded(&Options::default());
     let i = r.find("<m2@corp.example>", "SEND");
-    assert_eq!(r.s("subject", i).as_deref(), Some("He said \"hi\"\nand left"));
-    assert_eq!(r.list("recipients", i), ["a@contoso.example", "b@contoso.example"]);
-    assert_eq!(r.list("recipient_status", i), ["250 2.0.0 OK", "250 2.0.0 OK"]);
+    assert_eq!(
+        r.s("subject", i).as_deref(),
+        Some("He said \"hi\"\nand left")
+    );
+    assert_eq!(
+        r.list("recipients", i),
+        ["a@contoso.example", "b@contoso.example"]
+    );
+    assert_eq!(
+        r.list("recipient_status", i),
+        ["250 2.0.0 OK", "250 2.0.0 OK"]
+    );
     assert_eq!(r.list("status_code", i), ["2.0.0", "2.0.0"]);
     let u = r.find("<m2@corp.example>", "FUTUREEVENT");
-    assert_eq!(r.s("custom_data", u).as_deref(), Some("S:Key=Value;S:Other=1"));
-    let line = r.df.column("line").expect("line").u32().expect("u32").get(u);
-    assert_eq!(line, Some(8), "the SEND record spans lines 6-7, so the next one is line 8");
+    assert_eq!(
+        r.s("custom_data", u).as_deref(),
+        Some("S:Key=Value;S:Other=1")
+    );
+    let line =
+        r.df.column("line")
+            .expect("line")
+            .u32()
+            .expect("u32")
+            .get(u);
+    assert_eq!(
+        line,
+        Some(8),
+        "the SEND record spans lines 6-7, so the next one is line 8"
+    );
 }
 
 #[test]
 fn headerless_2013_and_extra_column_2016() {
     let (_, r) = loaded(&Options::default());
     let i = r.find("<m3@corp.example>", "DELIVER");
-    assert_eq!(r.s("network_message_id", i).as_deref(), Some("11111111-2222-3333-4444-555555555555"));
+    assert_eq!(
+        r.s("network_message_id", i).as_deref(),
+        Some("11111111-2222-3333-4444-555555555555")
+    );
     assert_eq!(r.s("directionality", i).as_deref(), Some("Incoming"));
     let f = r.find("<m4@corp.example>", "FAIL");
-    assert_eq!(r.list("recipients", f), ["ops.alerts@corp.example", "x@corp.example"]);
+    assert_eq!(
+        r.list("recipients", f),
+        ["ops.alerts@corp.example", "x@corp.example"]
+    );
     assert_eq!(r.list("status_code", f), ["5.2.2", "2.1.5"]);
     assert!(r.list("recipient_status", f)[0].ends_with("MapiExceptionShutoffQuotaExceeded"));
     assert_eq!(r.s("extra", f).as_deref(), Some("future-column=kept-value"));
-    assert_eq!(r.s("subject", f).as_deref(), Some("<script>alert(1)</script>"));
+    assert_eq!(
+        r.s("subject", f).as_deref(),
+        Some("<script>alert(1)</script>")
+    );
 }
 
 #[test]
@@ -118,12 +218,22 @@ fn powershell_export_times_servers_and_lost_arrays() {
     let (inv, r) = loaded(&Options::default());
     let i = r.find("<m5@corp.example>", "DELIVER");
     assert_eq!(r.s("server", i).as_deref(), Some("EXPS01"));
-    assert_eq!(r.time(i), 1_794_819_840_000, "11/16/2026 9:04:00 AM read as UTC by default");
+    assert_eq!(
+        r.time(i),
+        1_794_819_840_000,
+        "11/16/2026 9:04:00 AM read as UTC by default"
+    );
     assert_eq!(r.s("subject", i).as_deref(), Some("Quarterly, report"));
     let s = r.find("<m6@corp.example>", "SEND");
     assert_eq!(r.s("server", s).as_deref(), Some("EXPS02"));
-    assert!(r.list("recipients", s).is_empty(), "System.String[] is not an address");
-    assert!(inv.warnings.iter().any(|w| w.contains("Recipients exported as `System.String[]`")));
+    assert!(
+        r.list("recipients", s).is_empty(),
+        "System.String[] is not an address"
+    );
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.contains("Recipients exported as `System.String[]`")));
     assert!(inv.warnings.iter().any(|w| w.contains("read as UTC")));
 
     let opts = Options {
@@ -132,7 +242,11 @@ fn powershell_export_times_servers_and_lost_arrays() {
     };
     let (inv2, r2) = loaded(&opts);
     let i2 = r2.find("<m5@corp.example>", "DELIVER");
-    assert_eq!(r2.time(i2), 1_794_819_840_000 - 2 * 3600 * 1000, "--tz +02:00 shifts to UTC");
+    assert_eq!(
+        r2.time(i2),
+        1_794_819_840_000 - 2 * 3600 * 1000,
+        "--tz +02:00 shifts to UTC"
+    );
     assert!(!inv2.warnings.iter().any(|w| w.contains("read as UTC")));
 }
 
@@ -143,7 +257,10 @@ fn exchange_online_traces() {
     assert_eq!(r.s("server", d).as_deref(), Some("Exchange Online"));
     assert_eq!(r.s("client_ip", d).as_deref(), Some("198.51.100.7"));
     assert_eq!(r.s("server_ip", d).as_deref(), Some("203.0.113.5"));
-    assert_eq!(r.s("network_message_id", d).as_deref(), Some("bbbbbbbb-2222-3333-4444-555555555555"));
+    assert_eq!(
+        r.s("network_message_id", d).as_deref(),
+        Some("bbbbbbbb-2222-3333-4444-555555555555")
+    );
     assert_eq!(r.list("recipient_status", d), ["Delivered"]);
     let f = r.find("<m8@corp.example>", "FAIL");
     assert_eq!(r.list("recipients", f), ["nobody@fabrikam.example"]);
@@ -157,10 +274,20 @@ fn protocol_session_links_to_message() {
     let l = load(&fixture(), &Options::default()).expect("loads");
     let sessions = l.frames.expect("frames").sessions;
     assert_eq!(sessions.height(), 1);
-    let ids = sessions.column("message_ids").expect("col").list().expect("list");
+    let ids = sessions
+        .column("message_ids")
+        .expect("col")
+        .list()
+        .expect("list");
     let v: Vec<String> = ids
         .get_as_series(0)
-        .map(|s| s.str().expect("str").iter().map(|x| x.unwrap_or("").to_string()).collect())
+        .map(|s| {
+            s.str()
+                .expect("str")
+                .iter()
+                .map(|x| x.unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(v, ["<m1@corp.example>"]);
 }
@@ -177,8 +304,21 @@ fn inspect_and_report_agree_on_counts() {
     )
     .expect("loads");
     assert_eq!(full.inventory.events, count_only.inventory.events);
-    assert_eq!(full.inventory.malformed_total, count_only.inventory.malformed_total);
-    let a: Vec<(u64, u64)> = full.inventory.files.iter().map(|f| (f.rows, f.malformed)).collect();
-    let b: Vec<(u64, u64)> = count_only.inventory.files.iter().map(|f| (f.rows, f.malformed)).collect();
+    assert_eq!(
+        full.inventory.malformed_total,
+        count_only.inventory.malformed_total
+    );
+    let a: Vec<(u64, u64)> = full
+        .inventory
+        .files
+        .iter()
+        .map(|f| (f.rows, f.malformed))
+        .collect();
+    let b: Vec<(u64, u64)> = count_only
+        .inventory
+        .files
+        .iter()
+        .map(|f| (f.rows, f.malformed))
+        .collect();
     assert_eq!(a, b);
 }

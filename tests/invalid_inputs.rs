@@ -42,9 +42,20 @@ fn check(cmd: &str, case: &Path) {
     let out = c.output().expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-    assert_eq!(out.status.code(), Some(2), "{name} ({cmd}): exit code; stderr: {stderr}");
-    assert!(stderr.contains(expected), "{name} ({cmd}): stderr {stderr:?} lacks {expected:?}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{name} ({cmd}): one line expected: {stderr:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{name} ({cmd}): exit code; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(expected),
+        "{name} ({cmd}): stderr {stderr:?} lacks {expected:?}"
+    );
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{name} ({cmd}): one line expected: {stderr:?}"
+    );
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     assert!(
         !out_dir.path().join("r.html").exists(),
@@ -78,7 +89,8 @@ fn empty_folder_is_an_empty_bundle() {
 #[test]
 fn report_refuses_to_write_into_its_input() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/formats/real/MSGTRKMS2022091915-1.LOG");
+    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/formats/real/MSGTRKMS2022091915-1.LOG");
     std::fs::copy(&real, dir.path().join("MSGTRKMS2022091915-1.LOG")).expect("copy");
     let out = Command::cargo_bin("mailforensics")
         .expect("binary")
@@ -89,7 +101,9 @@ fn report_refuses_to_write_into_its_input() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to write into the input bundle"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing to write into the input bundle")
+    );
     assert!(!dir.path().join("report.html").exists());
 }
 
@@ -128,6 +142,10 @@ fn garbage_bytes_never_panic() {
             .output()
             .expect("runs");
         let code = out.status.code();
-        assert!(code == Some(0) || code == Some(2), "junk{i}: {code:?} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            code == Some(0) || code == Some(2),
+            "junk{i}: {code:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

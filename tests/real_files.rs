@@ -11,7 +11,11 @@ fn real(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/formats/real")
         .join(name);
-    assert!(p.exists(), "{} is missing: CI runs with shared/ beside the clone", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: CI runs with shared/ beside the clone",
+        p.display()
+    );
     p
 }
 
@@ -22,18 +26,33 @@ fn inspect_json(path: &Path) -> serde_json::Value {
         .arg(path)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
 fn s(df: &DataFrame, col: &str, row: usize) -> Option<String> {
-    df.column(col).expect(col).str().expect("str").get(row).map(str::to_string)
+    df.column(col)
+        .expect(col)
+        .str()
+        .expect("str")
+        .get(row)
+        .map(str::to_string)
 }
 
 fn list(df: &DataFrame, col: &str, row: usize) -> Vec<String> {
     let l = df.column(col).expect(col).list().expect("list");
-    let Some(v) = l.get_as_series(row) else { return vec![] };
-    v.str().expect("str list").iter().map(|x| x.unwrap_or("").to_string()).collect()
+    let Some(v) = l.get_as_series(row) else {
+        return vec![];
+    };
+    v.str()
+        .expect("str list")
+        .iter()
+        .map(|x| x.unwrap_or("").to_string())
+        .collect()
 }
 
 #[test]
@@ -71,24 +90,51 @@ fn exchange_2016_submission_log_fields() {
     assert_eq!(ev.height(), 2);
     assert_eq!(s(&ev, "event_id", 0).as_deref(), Some("NOTIFYMAPI"));
     assert_eq!(s(&ev, "source", 0).as_deref(), Some("STOREDRIVER"));
-    assert_eq!(s(&ev, "client_ip", 0).as_deref(), Some("fe80::1234:5678:4321:1010%3"));
-    assert!(s(&ev, "source_context", 0).is_some_and(|c| c.starts_with("MDB:12345678-3232-2323-1111-12345679666, Mailbox:")));
+    assert_eq!(
+        s(&ev, "client_ip", 0).as_deref(),
+        Some("fe80::1234:5678:4321:1010%3")
+    );
+    assert!(s(&ev, "source_context", 0)
+        .is_some_and(|c| c.starts_with("MDB:12345678-3232-2323-1111-12345679666, Mailbox:")));
     assert_eq!(s(&ev, "event_id", 1).as_deref(), Some("RECEIVE"));
     assert_eq!(s(&ev, "message_id", 1).as_deref(), Some("<XXX@domain.com>"));
-    assert_eq!(s(&ev, "network_message_id", 1).as_deref(), Some("6a638d20-1e63-493a-80a2-08da9a4ff8da"));
+    assert_eq!(
+        s(&ev, "network_message_id", 1).as_deref(),
+        Some("6a638d20-1e63-493a-80a2-08da9a4ff8da")
+    );
     assert_eq!(s(&ev, "internal_message_id", 1).as_deref(), Some("438"));
     assert_eq!(list(&ev, "recipients", 1), ["user.name4@gmail.com"]);
     assert_eq!(list(&ev, "recipient_status", 1), ["To"]);
     assert_eq!(s(&ev, "subject", 1).as_deref(), Some("MAIL SUBJECT"));
-    assert_eq!(s(&ev, "sender", 1).as_deref(), Some("user.name1@domain.com"));
+    assert_eq!(
+        s(&ev, "sender", 1).as_deref(),
+        Some("user.name1@domain.com")
+    );
     assert_eq!(s(&ev, "directionality", 1).as_deref(), Some("Originating"));
-    assert_eq!(s(&ev, "schema_version", 1).as_deref(), Some("15.01.2375.007"));
-    assert_eq!(s(&ev, "entry", 1).as_deref(), Some("MSGTRKMS2022091915-1.LOG"));
-    let total = ev.column("total_bytes").expect("col").u64().expect("u64").get(1);
+    assert_eq!(
+        s(&ev, "schema_version", 1).as_deref(),
+        Some("15.01.2375.007")
+    );
+    assert_eq!(
+        s(&ev, "entry", 1).as_deref(),
+        Some("MSGTRKMS2022091915-1.LOG")
+    );
+    let total = ev
+        .column("total_bytes")
+        .expect("col")
+        .u64()
+        .expect("u64")
+        .get(1);
     assert_eq!(total, Some(3750222));
     let line = ev.column("line").expect("col").u32().expect("u32");
     assert_eq!((line.get(0), line.get(1)), (Some(6), Some(7)));
-    let t = ev.column("time").expect("col").datetime().expect("dt").physical().get(0);
+    let t = ev
+        .column("time")
+        .expect("col")
+        .datetime()
+        .expect("dt")
+        .physical()
+        .get(0);
     assert_eq!(t, Some(1663599749339));
 }
 
@@ -102,12 +148,28 @@ fn exchange_2013_multi_recipient_row() {
     assert_eq!(s(&ev, "event_id", 1).as_deref(), Some("HAREDIRECT"));
     assert_eq!(
         list(&ev, "recipients", 1),
-        ["abannert@amazon.com", "bryanson@amazon.com", "zihoncao@amazon.com"]
+        [
+            "abannert@amazon.com",
+            "bryanson@amazon.com",
+            "zihoncao@amazon.com"
+        ]
     );
-    assert!(s(&ev, "source_context", 1).is_some_and(|c| c.starts_with("EX13D13UWB004.ant.amazon.com = 250 2.6.0")));
-    assert_eq!(s(&ev, "network_message_id", 1).as_deref(), Some("13fad5b7-39c5-46e7-130e-08d4a138ac67"));
-    assert_eq!(s(&ev, "original_server_ip", 0).as_deref(), Some("10.43.162.232"));
-    let count = ev.column("recipient_count").expect("col").u32().expect("u32").get(1);
+    assert!(s(&ev, "source_context", 1)
+        .is_some_and(|c| c.starts_with("EX13D13UWB004.ant.amazon.com = 250 2.6.0")));
+    assert_eq!(
+        s(&ev, "network_message_id", 1).as_deref(),
+        Some("13fad5b7-39c5-46e7-130e-08d4a138ac67")
+    );
+    assert_eq!(
+        s(&ev, "original_server_ip", 0).as_deref(),
+        Some("10.43.162.232")
+    );
+    let count = ev
+        .column("recipient_count")
+        .expect("col")
+        .u32()
+        .expect("u32")
+        .get(1);
     assert_eq!(count, Some(3));
 }
 
@@ -119,13 +181,33 @@ fn smtp_receive_session() {
     assert_eq!(p.height(), 16);
     assert_eq!(s(p, "session_id", 0).as_deref(), Some("123453EC62278461"));
     assert_eq!(s(p, "event", 0).as_deref(), Some(">"));
-    assert!(s(p, "data", 0).is_some_and(|d| d.starts_with("220 SERVER-HOSTNAME.DOMAIN.TEST Microsoft ESMTP")));
-    assert_eq!(s(p, "remote_endpoint", 0).as_deref(), Some("95.10.20.33:56026"));
+    assert!(s(p, "data", 0)
+        .is_some_and(|d| d.starts_with("220 SERVER-HOSTNAME.DOMAIN.TEST Microsoft ESMTP")));
+    assert_eq!(
+        s(p, "remote_endpoint", 0).as_deref(),
+        Some("95.10.20.33:56026")
+    );
     assert_eq!(s(p, "server", 0).as_deref(), Some("SERVER-HOSTNAME"));
-    let seq: Vec<Option<u32>> = p.column("sequence_number").expect("col").u32().expect("u32").iter().collect();
-    assert!(!seq.contains(&Some(13)), "13 is missing in the published file");
+    let seq: Vec<Option<u32>> = p
+        .column("sequence_number")
+        .expect("col")
+        .u32()
+        .expect("u32")
+        .iter()
+        .collect();
+    assert!(
+        !seq.contains(&Some(13)),
+        "13 is missing in the published file"
+    );
     assert_eq!(seq.iter().filter(|x| **x == Some(15)).count(), 3);
     let sess = &frames.sessions;
     assert_eq!(sess.height(), 1);
-    assert_eq!(sess.column("lines").expect("col").u32().expect("u32").get(0), Some(16));
+    assert_eq!(
+        sess.column("lines")
+            .expect("col")
+            .u32()
+            .expect("u32")
+            .get(0),
+        Some(16)
+    );
 }

@@ -75,7 +75,11 @@ pub fn table(inv: &Inventory) -> String {
         );
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "{:<17} {:>6} {:>12} {:>14}", "totals", "files", "rows", "bytes");
+    let _ = writeln!(
+        s,
+        "{:<17} {:>6} {:>12} {:>14}",
+        "totals", "files", "rows", "bytes"
+    );
     for (k, t) in &inv.totals {
         let _ = writeln!(
             s,
@@ -87,7 +91,11 @@ pub fn table(inv: &Inventory) -> String {
         );
     }
     if !inv.malformed_lines.is_empty() {
-        let _ = writeln!(s, "\nmalformed lines ({} in all):", thousands(inv.malformed_total));
+        let _ = writeln!(
+            s,
+            "\nmalformed lines ({} in all):",
+            thousands(inv.malformed_total)
+        );
         for m in inv.malformed_lines.iter().take(20) {
             let _ = writeln!(s, "  {}:{}: {}", m.path, m.line, m.reason);
         }

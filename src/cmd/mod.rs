@@ -54,7 +54,10 @@ fn absolute(p: &Path) -> PathBuf {
         return c;
     }
     // The output may not exist yet: resolve its folder instead.
-    let parent = p.parent().filter(|x| !x.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = p
+        .parent()
+        .filter(|x| !x.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     match (parent.canonicalize(), p.file_name()) {
         (Ok(dir), Some(name)) => dir.join(name),
         _ => p.to_path_buf(),

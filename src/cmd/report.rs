@@ -10,7 +10,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         super::check_output(&args.input.bundle, j)?;
     }
     let loaded = super::load(&args.input, true)?;
-    let findings = analyze(loaded)?;
+    let findings = analyze(loaded, &crate::analyze::Params::default())?;
     let html = render::html(&findings)?;
     super::write_output(&args.output, html.as_bytes())?;
     if let Some(j) = &args.json {

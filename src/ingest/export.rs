@@ -95,7 +95,12 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
         .collect();
     let clock = clock_for(&rows, tc, ctx, d, &mut p)?;
     let mut sink = ctx.opts.build_frames.then(|| {
-        EventsBuilder::new(&default_server(ctx, d), d.kind.as_str(), ctx.path, rows.len())
+        EventsBuilder::new(
+            &default_server(ctx, d),
+            d.kind.as_str(),
+            ctx.path,
+            rows.len(),
+        )
     });
     let mut count = super::schema::CountSink::default();
     let mut lost = [0u64; 3];
@@ -107,7 +112,11 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
             p.bad_line(
                 ctx.path,
                 *line,
-                format!("{} values where the header names {}", vals.len(), m.names.len()),
+                format!(
+                    "{} values where the header names {}",
+                    vals.len(),
+                    m.names.len()
+                ),
             );
             continue;
         }
@@ -115,7 +124,11 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
             p.bad_line(
                 ctx.path,
                 *line,
-                format!("unreadable timestamp {:?} (format {})", truncate(&vals[tc], 40), clock.format),
+                format!(
+                    "unreadable timestamp {:?} (format {})",
+                    truncate(&vals[tc], 40),
+                    clock.format
+                ),
             );
             continue;
         };
@@ -157,7 +170,10 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
             None => count.push(&row),
         }
     }
-    for (n, col) in lost.iter().zip(["Recipients", "RecipientStatus", "Reference"]) {
+    for (n, col) in lost
+        .iter()
+        .zip(["Recipients", "RecipientStatus", "Reference"])
+    {
         if *n > 0 {
             p.warnings.push(format!(
                 "{}: {n} rows have {col} exported as `System.String[]`: that data was lost in the export \
@@ -170,7 +186,10 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
         LogKind::ExoTrace => Some(ONLINE.to_string()),
         _ => host_hint,
     };
-    let flavour = match (d.kind, m.slots.contains(&super::schema::Slot::Text(Field::EventId))) {
+    let flavour = match (
+        d.kind,
+        m.slots.contains(&super::schema::Slot::Text(Field::EventId)),
+    ) {
         (LogKind::PowershellCsv, _) => "Export-Csv",
         (_, true) => "historical search, extended",
         _ => "message trace",
@@ -203,7 +222,11 @@ fn clock_for(
     p: &mut Parsed,
 ) -> Result<LocalTime> {
     let utc = chrono::FixedOffset::east_opt(0).ok_or_else(|| Error::Other("offset".into()))?;
-    let offset = if d.local_time { ctx.opts.tz.unwrap_or(utc) } else { utc };
+    let offset = if d.local_time {
+        ctx.opts.tz.unwrap_or(utc)
+    } else {
+        utc
+    };
     if d.local_time && ctx.opts.tz.is_none() {
         p.warnings.push(format!(
             "{}: PowerShell timestamps are the exporting machine's local time; read as UTC (pass --tz +HH:MM to correct)",

@@ -131,12 +131,29 @@ pub fn split_statuses(s: &str, recipients: usize, out: &mut Vec<(usize, usize)>)
 
 fn starts_status(rest: &str) -> bool {
     let t = rest.trim_start().as_bytes();
-    if t.len() >= 3 && t[..3].iter().all(u8::is_ascii_digit) && t.get(3).is_none_or(|c| !c.is_ascii_alphanumeric()) {
+    if t.len() >= 3
+        && t[..3].iter().all(u8::is_ascii_digit)
+        && t.get(3).is_none_or(|c| !c.is_ascii_alphanumeric())
+    {
         return true;
     }
-    let word_end = t.iter().position(|c| !c.is_ascii_alphabetic()).unwrap_or(t.len());
-    matches!(&t[..word_end], b"To" | b"Cc" | b"Bcc" | b"Delivered" | b"Failed" | b"Pending" | b"Expanded" | b"Quarantined" | b"FilteredAsSpam" | b"GettingStatus")
-        || t.is_empty()
+    let word_end = t
+        .iter()
+        .position(|c| !c.is_ascii_alphabetic())
+        .unwrap_or(t.len());
+    matches!(
+        &t[..word_end],
+        b"To"
+            | b"Cc"
+            | b"Bcc"
+            | b"Delivered"
+            | b"Failed"
+            | b"Pending"
+            | b"Expanded"
+            | b"Quarantined"
+            | b"FilteredAsSpam"
+            | b"GettingStatus"
+    ) || t.is_empty()
 }
 
 /// The first RFC 3463 enhanced status code (`5.2.2`, `4.4.7`, `5.4.14`) in an SMTP reply or
@@ -319,7 +336,10 @@ pub fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
     let rest = rest.replace(':', "");
     let (h, m) = match rest.len() {
         1 | 2 => (rest.parse::<i32>().ok()?, 0),
-        4 => (rest[..2].parse::<i32>().ok()?, rest[2..].parse::<i32>().ok()?),
+        4 => (
+            rest[..2].parse::<i32>().ok()?,
+            rest[2..].parse::<i32>().ok()?,
+        ),
         _ => return None,
     };
     if h > 14 || m > 59 {
@@ -364,7 +384,13 @@ mod tests {
         let mut out = Vec::new();
         split_statuses(s, 2, &mut out);
         let parts: Vec<&str> = out.iter().map(|&(a, b)| &s[a..b]).collect();
-        assert_eq!(parts, ["550 5.2.2 mailbox full; STOREDRV.Deliver", "250 2.1.5 Recipient OK"]);
+        assert_eq!(
+            parts,
+            [
+                "550 5.2.2 mailbox full; STOREDRV.Deliver",
+                "250 2.1.5 Recipient OK"
+            ]
+        );
         let s = "[{LRT=};{LED=550 5.7.1 RESOLVER.RST.AuthRequired; authentication required};{FQDN=};{IP=}]";
         split_statuses(s, 1, &mut out);
         assert_eq!(out, [(0, s.len())]);
@@ -374,9 +400,15 @@ mod tests {
 
     #[test]
     fn enhanced_codes() {
-        assert_eq!(enhanced_code("554 5.2.2 mailbox full; STOREDRV"), Some("5.2.2"));
+        assert_eq!(
+            enhanced_code("554 5.2.2 mailbox full; STOREDRV"),
+            Some("5.2.2")
+        );
         assert_eq!(enhanced_code("[{LED=550 5.7.1 RESOLVER}]"), Some("5.7.1"));
-        assert_eq!(enhanced_code("550 5.4.14 Hop count exceeded"), Some("5.4.14"));
+        assert_eq!(
+            enhanced_code("550 5.4.14 Hop count exceeded"),
+            Some("5.4.14")
+        );
         assert_eq!(enhanced_code("15.01.2375.007"), None);
         assert_eq!(enhanced_code("To"), None);
         assert_eq!(enhanced_code("4.4.7"), Some("4.4.7"));
@@ -385,10 +417,19 @@ mod tests {
     #[test]
     fn iso_times() {
         assert_eq!(parse_iso_ms("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(parse_iso_ms("2022-09-19T15:02:29.339Z"), Some(1663599749339));
-        assert_eq!(parse_iso_ms("2022-09-19T15:02:29.3391234Z"), Some(1663599749339));
+        assert_eq!(
+            parse_iso_ms("2022-09-19T15:02:29.339Z"),
+            Some(1663599749339)
+        );
+        assert_eq!(
+            parse_iso_ms("2022-09-19T15:02:29.3391234Z"),
+            Some(1663599749339)
+        );
         assert_eq!(parse_iso_ms("2022-09-19T15:02:29Z"), Some(1663599749000));
-        assert_eq!(parse_iso_ms("2022-09-19T17:02:29.339+02:00"), Some(1663599749339));
+        assert_eq!(
+            parse_iso_ms("2022-09-19T17:02:29.339+02:00"),
+            Some(1663599749339)
+        );
         assert_eq!(parse_iso_ms("2022-13-19T15:02:29.339Z"), None);
         assert_eq!(parse_iso_ms("not a time"), None);
         assert_eq!(rfc3339(1663599749339), "2022-09-19T15:02:29.339Z");
@@ -396,10 +437,22 @@ mod tests {
 
     #[test]
     fn local_formats() {
-        assert_eq!(detect_local_format(&["7/18/2016 11:57:15 AM", "7/19/2016 1:02:03 PM"]), Some(("%m/%d/%Y %I:%M:%S %p", false)));
-        assert_eq!(detect_local_format(&["18.07.2016 11:57:15"]), Some(("%d.%m.%Y %H:%M:%S", false)));
-        assert_eq!(detect_local_format(&["18/07/2016 11:57:15"]), Some(("%d/%m/%Y %H:%M:%S", false)));
-        assert_eq!(detect_local_format(&["07/08/2016 11:57:15"]), Some(("%m/%d/%Y %H:%M:%S", true)));
+        assert_eq!(
+            detect_local_format(&["7/18/2016 11:57:15 AM", "7/19/2016 1:02:03 PM"]),
+            Some(("%m/%d/%Y %I:%M:%S %p", false))
+        );
+        assert_eq!(
+            detect_local_format(&["18.07.2016 11:57:15"]),
+            Some(("%d.%m.%Y %H:%M:%S", false))
+        );
+        assert_eq!(
+            detect_local_format(&["18/07/2016 11:57:15"]),
+            Some(("%d/%m/%Y %H:%M:%S", false))
+        );
+        assert_eq!(
+            detect_local_format(&["07/08/2016 11:57:15"]),
+            Some(("%m/%d/%Y %H:%M:%S", true))
+        );
         assert_eq!(detect_local_format(&["garbage"]), None);
         let off = parse_offset("+02:00").unwrap();
         assert_eq!(off.local_minus_utc(), 7200);

@@ -411,7 +411,10 @@ fn read_entry(entry: Entry, opts: &Options) -> Result<Outcome> {
     if let Some(n) = entry.container {
         return Ok(skipped(
             &entry,
-            format!("archive: its {n} members are listed as `{}!/...`", entry.path),
+            format!(
+                "archive: its {n} members are listed as `{}!/...`",
+                entry.path
+            ),
         ));
     }
     if entry.data.is_empty() {
@@ -421,10 +424,7 @@ fn read_entry(entry: Entry, opts: &Options) -> Result<Outcome> {
         Decoded::Text(t) => t,
         Decoded::Binary(why) => return Ok(skipped(&entry, why)),
     };
-    let head_end = text
-        .char_indices()
-        .nth(8192)
-        .map_or(text.len(), |(i, _)| i);
+    let head_end = text.char_indices().nth(8192).map_or(text.len(), |(i, _)| i);
     let head = &text[..head_end];
     let name = file_name(&entry.path);
     let found = READERS
@@ -554,10 +554,7 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
             format!("{malformed_total} malformed lines were not read (listed with entry and line)"),
         );
     }
-    let skipped_n = files
-        .iter()
-        .filter(|f| f.kind == LogKind::Skipped)
-        .count();
+    let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();
     if skipped_n > 0 {
         warnings.push(format!("{skipped_n} entries skipped (see files[].skipped)"));
     }
@@ -614,10 +611,16 @@ mod tests {
             Some("EX01")
         );
         assert_eq!(
-            server_from_path("export/EX02/V15/TransportRoles/Logs/Hub/ProtocolLog/SmtpSend/SEND1.LOG").as_deref(),
+            server_from_path(
+                "export/EX02/V15/TransportRoles/Logs/Hub/ProtocolLog/SmtpSend/SEND1.LOG"
+            )
+            .as_deref(),
             Some("EX02")
         );
-        assert_eq!(server_from_path("EX03.zip!/Logs/MSGTRK1.LOG").as_deref(), Some("EX03"));
+        assert_eq!(
+            server_from_path("EX03.zip!/Logs/MSGTRK1.LOG").as_deref(),
+            Some("EX03")
+        );
         assert_eq!(server_from_path("MSGTRK1.LOG"), None);
         assert_eq!(server_from_path("TransportRoles/Logs/MSGTRK1.LOG"), None);
     }

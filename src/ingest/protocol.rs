@@ -101,11 +101,20 @@ impl LogReader for ProtocolReader {
             }
             if mapping.is_none() {
                 if vals.len() != FIELDS.len() {
-                    p.bad_line(ctx.path, line, format!("no #Fields header and {} values (a protocol log has 9)", vals.len()));
+                    p.bad_line(
+                        ctx.path,
+                        line,
+                        format!(
+                            "no #Fields header and {} values (a protocol log has 9)",
+                            vals.len()
+                        ),
+                    );
                     continue;
                 }
-                p.warnings
-                    .push(format!("{}: no #Fields header; read by its 9 columns", ctx.path));
+                p.warnings.push(format!(
+                    "{}: no #Fields header; read by its 9 columns",
+                    ctx.path
+                ));
                 let m = Mapping::new(FIELDS);
                 idx = column_index(&m.names);
                 mapping = Some(m);
@@ -115,13 +124,21 @@ impl LogReader for ProtocolReader {
                 p.bad_line(
                     ctx.path,
                     line,
-                    format!("{} values where #Fields names {}", vals.len(), m.names.len()),
+                    format!(
+                        "{} values where #Fields names {}",
+                        vals.len(),
+                        m.names.len()
+                    ),
                 );
                 continue;
             }
             let get = |k: usize| -> &str { vals.get(idx[k]).map_or("", |v| v.as_ref()) };
             let Some(ms) = fields::parse_iso_ms(get(0)) else {
-                p.bad_line(ctx.path, line, format!("unreadable date-time {:?}", truncate(get(0), 40)));
+                p.bad_line(
+                    ctx.path,
+                    line,
+                    format!("unreadable date-time {:?}", truncate(get(0), 40)),
+                );
                 continue;
             };
             p.rows += 1;
@@ -144,7 +161,13 @@ impl LogReader for ProtocolReader {
                         extra.push_str(v);
                     }
                 }
-                b.push(ms, line, [get(1), get(2), get(4), get(5), get(6), get(7), get(8)], get(3), &extra);
+                b.push(
+                    ms,
+                    line,
+                    [get(1), get(2), get(4), get(5), get(6), get(7), get(8)],
+                    get(3),
+                    &extra,
+                );
             }
             spare = fields::recycle(vals);
         }

@@ -325,8 +325,17 @@ impl EventsBuilder {
         cols.push(recipients.finish().into_column());
         cols.push(statuses.finish().into_column());
         cols.push(codes.finish().into_column());
-        cols.push(UInt32Chunked::from_iter_options("recipient_count".into(), self.recipient_count.into_iter()).into_column());
-        cols.push(UInt64Chunked::from_iter_options("total_bytes".into(), self.total_bytes.into_iter()).into_column());
+        cols.push(
+            UInt32Chunked::from_iter_options(
+                "recipient_count".into(),
+                self.recipient_count.into_iter(),
+            )
+            .into_column(),
+        );
+        cols.push(
+            UInt64Chunked::from_iter_options("total_bytes".into(), self.total_bytes.into_iter())
+                .into_column(),
+        );
         cols.push(self.extra.finish().into_column());
         cols.push(Column::new_scalar(
             "entry".into(),
@@ -373,7 +382,11 @@ impl RowSink for EventsBuilder {
             self.recipients.append_values_iter(std::iter::empty());
             0
         } else {
-            let parts = self.lower.split(';').map(str::trim).filter(|s| !s.is_empty());
+            let parts = self
+                .lower
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
             let n = parts.clone().count();
             self.recipients.append_values_iter(parts);
             n
@@ -435,14 +448,30 @@ pub const EVENTS_SCHEMA: &[(&str, &str, &str)] = &[
 /// Columns of the protocol-log frame (one row per protocol log line).
 pub const PROTOCOL_SCHEMA: &[(&str, &str, &str)] = &[
     ("time", "datetime[ms, UTC]", ""),
-    ("server", "str", "bundle folder, else the connector's server part"),
+    (
+        "server",
+        "str",
+        "bundle folder, else the connector's server part",
+    ),
     ("log_kind", "str", "smtp_receive or smtp_send"),
     ("connector_id", "str", ""),
-    ("session_id", "str", "16 hex digits; RECEIVE rows' source_context starts with it"),
-    ("sequence_number", "u32", "not dense: real logs skip and repeat numbers"),
+    (
+        "session_id",
+        "str",
+        "16 hex digits; RECEIVE rows' source_context starts with it",
+    ),
+    (
+        "sequence_number",
+        "u32",
+        "not dense: real logs skip and repeat numbers",
+    ),
     ("local_endpoint", "str", "ip:port"),
     ("remote_endpoint", "str", "ip:port"),
-    ("event", "str", "`+` connect, `-` disconnect, `>` sent, `<` received, `*` information"),
+    (
+        "event",
+        "str",
+        "`+` connect, `-` disconnect, `>` sent, `<` received, `*` information",
+    ),
     ("data", "str", ""),
     ("context", "str", ""),
     ("extra", "str", "unknown columns as `name=value`"),
@@ -461,8 +490,16 @@ pub const SESSIONS_SCHEMA: &[(&str, &str, &str)] = &[
     ("start", "datetime[ms, UTC]", ""),
     ("end", "datetime[ms, UTC]", ""),
     ("lines", "u32", ""),
-    ("message_ids", "list[str]", "ids from `250 2.6.0 <id> ... Queued mail` replies: the link to tracking rows"),
-    ("entry", "str", "provenance: first file the session appears in"),
+    (
+        "message_ids",
+        "list[str]",
+        "ids from `250 2.6.0 <id> ... Queued mail` replies: the link to tracking rows",
+    ),
+    (
+        "entry",
+        "str",
+        "provenance: first file the session appears in",
+    ),
 ];
 
 /// A file's columns resolved to slots once, so each row is placed without name look-ups.

@@ -14,24 +14,48 @@ use crate::error::Result;
 pub struct TrackingReader;
 
 const V2007: &str = "date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,recipient-address,recipient-status,total-bytes,recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info";
-const V2010_TAIL: &str = "directionality,tenant-id,original-client-ip,original-server-ip,custom-data";
+const V2010_TAIL: &str =
+    "directionality,tenant-id,original-client-ip,original-server-ip,custom-data";
 const V2016_TAIL: &str = "transport-traffic-type,log-id,schema-version";
 
 /// The column list Exchange writes for a given field count, for files whose header is missing.
 pub fn fields_for_count(n: usize) -> Option<(Vec<&'static str>, &'static str)> {
     let mut cols: Vec<&'static str> = V2007.split(',').collect();
     let (label, extra2010, nmid, tail2016) = match n {
-        21 => ("Exchange 2007 (inferred from 21 columns)", false, false, false),
-        26 => ("Exchange 2010 (inferred from 26 columns)", true, false, false),
-        27 => ("Exchange 2013 (inferred from 27 columns)", true, true, false),
-        30 => ("Exchange 2016/2019 (inferred from 30 columns)", true, true, true),
+        21 => (
+            "Exchange 2007 (inferred from 21 columns)",
+            false,
+            false,
+            false,
+        ),
+        26 => (
+            "Exchange 2010 (inferred from 26 columns)",
+            true,
+            false,
+            false,
+        ),
+        27 => (
+            "Exchange 2013 (inferred from 27 columns)",
+            true,
+            true,
+            false,
+        ),
+        30 => (
+            "Exchange 2016/2019 (inferred from 30 columns)",
+            true,
+            true,
+            true,
+        ),
         _ => return None,
     };
     if extra2010 {
         cols.extend(V2010_TAIL.split(','));
     }
     if nmid {
-        let at = cols.iter().position(|c| *c == "message-id").map_or(cols.len(), |p| p + 1);
+        let at = cols
+            .iter()
+            .position(|c| *c == "message-id")
+            .map_or(cols.len(), |p| p + 1);
         cols.insert(at, "network-message-id");
     }
     if tail2016 {
@@ -185,7 +209,10 @@ fn read_rows<S: RowSink>(text: &str, ctx: &EntryCtx<'_>, sink: &mut S) -> Parsed
                 if let Some(f) = d.strip_prefix("#Fields:") {
                     let m = Mapping::new(f.split(','));
                     if m.time_col.is_none() {
-                        p.warnings.push(format!("{}: line {line}: #Fields has no date-time column", ctx.path));
+                        p.warnings.push(format!(
+                            "{}: line {line}: #Fields has no date-time column",
+                            ctx.path
+                        ));
                     }
                     let unknown = m.unknown();
                     if !unknown.is_empty() {
@@ -237,7 +264,11 @@ fn read_rows<S: RowSink>(text: &str, ctx: &EntryCtx<'_>, sink: &mut S) -> Parsed
             p.bad_line(
                 ctx.path,
                 line,
-                format!("{} values where #Fields names {}", vals.len(), m.names.len()),
+                format!(
+                    "{} values where #Fields names {}",
+                    vals.len(),
+                    m.names.len()
+                ),
             );
             continue;
         }
@@ -246,7 +277,11 @@ fn read_rows<S: RowSink>(text: &str, ctx: &EntryCtx<'_>, sink: &mut S) -> Parsed
             continue;
         };
         let Some(ms) = fields::parse_iso_ms(&vals[tc]) else {
-            p.bad_line(ctx.path, line, format!("unreadable date-time {:?}", truncate(&vals[tc], 40)));
+            p.bad_line(
+                ctx.path,
+                line,
+                format!("unreadable date-time {:?}", truncate(&vals[tc], 40)),
+            );
             continue;
         };
         m.extra_into(&vals, &mut extra);
@@ -316,6 +351,14 @@ mod tests {
                 Record::Unterminated => format!("{line}:unterminated"),
             });
         }
-        assert_eq!(got, ["1:dir:#Fields: a,b", "2:data:1,\"x\ny\"", "4:unterminated", "5:data:3,z"]);
+        assert_eq!(
+            got,
+            [
+                "1:dir:#Fields: a,b",
+                "2:data:1,\"x\ny\"",
+                "4:unterminated",
+                "5:data:3,z"
+            ]
+        );
     }
 }

@@ -20,7 +20,8 @@ pub(super) const BULK_IP: &str = "192.0.2.50";
 pub(super) const BULK_HOST: &str = "billing01.corp.example";
 pub(super) const UNEXPECTED_IP: &str = "203.0.113.77";
 pub(super) const UNEXPECTED_HELO: &str = "WIN-7GQ2K1N8R4A";
-pub(super) const NDR_SENDER: &str = "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@corp.example";
+pub(super) const NDR_SENDER: &str =
+    "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@corp.example";
 pub(super) const HEALTHCHECK: &str = "healthcheck@corp.example";
 pub(super) const OPS_ALERTS: &str = "ops.alerts@corp.example";
 pub(super) const ANNA: &str = "anna.berg@corp.example";
@@ -42,7 +43,8 @@ const LAST: [&str; 40] = [
     "berg", "lind", "holm", "meyer", "schulz", "novak", "jensen", "larsen", "fischer", "weber",
     "wagner", "becker", "hoffmann", "keller", "richter", "wolf", "klein", "hartmann", "lang",
     "krause", "koch", "bauer", "peters", "nilsson", "dahl", "strand", "eklund", "moreau", "rossi",
-    "silva", "brown", "walker", "carter", "hughes", "price", "reed", "ward", "cole", "bell", "ross",
+    "silva", "brown", "walker", "carter", "hughes", "price", "reed", "ward", "cole", "bell",
+    "ross",
 ];
 
 pub(super) const USERS: usize = 200;
@@ -114,14 +116,28 @@ const SPOOFED: [&str; 6] = [
 ];
 
 const GUESSED: [&str; 16] = [
-    "admin", "info", "sales", "hr", "finance", "support", "j.smith", "m.miller", "ceo",
-    "accounting", "office", "billing", "webmaster", "postmaster2", "jobs", "marketing",
+    "admin",
+    "info",
+    "sales",
+    "hr",
+    "finance",
+    "support",
+    "j.smith",
+    "m.miller",
+    "ceo",
+    "accounting",
+    "office",
+    "billing",
+    "webmaster",
+    "postmaster2",
+    "jobs",
+    "marketing",
 ];
 
 pub(super) struct Server {
-    pub(super) name: String,
-    pub(super) host: String,
-    pub(super) ip: String,
+    pub(super) name: Rc<str>,
+    pub(super) host: Rc<str>,
+    pub(super) ip: Rc<str>,
     pub(super) mdbs: [String; 2],
     pub(super) frontend_connector: Rc<str>,
     pub(super) relay_connector: Rc<str>,
@@ -188,13 +204,13 @@ impl World {
             .map(|i| {
                 let name = format!("EX{:02}", i + 1);
                 Server {
-                    host: format!("{name}.{DOMAIN}"),
-                    ip: format!("10.0.1.{}", 11 + i),
+                    host: format!("{name}.{DOMAIN}").into(),
+                    ip: format!("10.0.1.{}", 11 + i).into(),
                     mdbs: [guid(rng), guid(rng)],
                     frontend_connector: format!("{name}\\Default Frontend {name}").into(),
                     relay_connector: format!("{name}\\Relay Apps {name}").into(),
                     hub_connector: format!("{name}\\Default {name}").into(),
-                    name,
+                    name: name.into(),
                 }
             })
             .collect();
@@ -214,7 +230,12 @@ impl World {
         // shares a local part with a colleague by construction.
         let mut contacts: Vec<Addr> = Vec::new();
         for (d, domain) in ["contoso.example", "fabrikam.example"].iter().enumerate() {
-            for &(f, l) in pairs.iter().rev().skip(d * CONTACTS_PER_DOMAIN).take(CONTACTS_PER_DOMAIN) {
+            for &(f, l) in pairs
+                .iter()
+                .rev()
+                .skip(d * CONTACTS_PER_DOMAIN)
+                .take(CONTACTS_PER_DOMAIN)
+            {
                 contacts.push(format!("{}.{}@{domain}", FIRST[f], LAST[l]).into());
             }
         }
@@ -261,7 +282,11 @@ impl World {
             server,
             mdb: rng.random_range(0..2),
             guid: guid(rng),
-            workstation: format!("10.20.{}.{}", rng.random_range(1..40), rng.random_range(2..250)),
+            workstation: format!(
+                "10.20.{}.{}",
+                rng.random_range(1..40),
+                rng.random_range(2..250)
+            ),
         });
         self.by_addr.insert(addr, idx);
         idx
@@ -317,7 +342,8 @@ impl World {
             self.bad_external.insert(addr.clone());
             return addr;
         }
-        let addr: Addr = format!("no.such.person{}@contoso.example", rng.random_range(1..999)).into();
+        let addr: Addr =
+            format!("no.such.person{}@contoso.example", rng.random_range(1..999)).into();
         self.bad_external.insert(addr.clone());
         addr
     }
