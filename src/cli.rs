@@ -86,6 +86,33 @@ pub struct ReportArgs {
     /// Also write the findings as JSON to FILE (`-` for standard output).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Delivery-latency objective, e.g. 60s or 5m: the report then shows how many messages
+    /// missed it and how much of the error budget that burned.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub slo_latency: Option<i64>,
+
+    /// Share of messages that must meet --slo-latency, in percent.
+    #[arg(long, value_name = "PERCENT", default_value_t = 99.0)]
+    pub slo_target: f64,
+
+    /// Width of the SLI windows (failure ratio and latency percentiles over time).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration_ms)]
+    pub window: i64,
+
+    /// No storm below this many messages per minute from one sender, to one recipient or
+    /// between one pair, whatever their usual rate.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub storm_floor: u64,
+
+    /// Render with the templates in DIR (report.html, style.css) instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub template_dir: Option<PathBuf>,
+
+    /// Write the time of the run into the report (off by default, so the same bundle gives
+    /// the same bytes).
+    #[arg(long)]
+    pub stamp: bool,
 }
 
 #[derive(Debug, Args)]
@@ -109,7 +136,11 @@ pub struct TraceArgs {
     #[arg(long, value_name = "TEXT")]
     pub subject: Option<String>,
 
-    /// Print JSON instead of the table.
+    /// At most this many messages (the earliest first) when a filter matches several.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+
+    /// Print JSON instead of the table: one object for --message-id, else an array.
     #[arg(long)]
     pub json: bool,
 }
@@ -143,6 +174,30 @@ pub struct SimulateArgs {
     /// The zip to write.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// `500ms`, `60s`, `5m`, `2h` → milliseconds.
+pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (e.g. 60s, 5m, 1h)"))?;
+    let mult = match unit.trim() {
+        "ms" => 1.0,
+        "" | "s" => 1000.0,
+        "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return Err(format!("unknown unit in {s:?}; use ms, s, m or h")),
+    };
+    let ms = (n * mult).round();
+    if !(1.0..=1e13).contains(&ms) {
+        return Err(format!("duration out of range: {s:?}"));
+    }
+    Ok(ms as i64)
 }
 
 /// `16G`, `500M`, `1024` → bytes.

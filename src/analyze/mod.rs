@@ -11,6 +11,7 @@ pub mod queues;
 pub mod sli;
 pub mod storms;
 pub mod summary;
+pub mod trace;
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
 //! `report`: read, analyse, render; HTML to `-o`, findings to `--json`.
 
-use crate::analyze::analyze;
+use crate::analyze::{analyze, Params};
 use crate::cli::ReportArgs;
 use crate::render;
 
@@ -10,8 +10,28 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         super::check_output(&args.input.bundle, j)?;
     }
     let loaded = super::load(&args.input, true)?;
-    let findings = analyze(loaded, &crate::analyze::Params::default())?;
-    let html = render::html(&findings)?;
+    if !(0.0..100.0).contains(&args.slo_target) {
+        return Err(crate::Error::BadOption {
+            option: "--slo-target",
+            detail: format!("{} is not a percentage below 100", args.slo_target),
+        }
+        .into());
+    }
+    let mut params = Params::default();
+    params.sli.window_ms = args.window;
+    params.sli.slo_latency_ms = args.slo_latency;
+    params.sli.slo_target = args.slo_target / 100.0;
+    params.storms.floor_per_minute = args.storm_floor.max(1);
+    let findings = analyze(loaded, &params)?;
+    let opts = render::RenderOptions {
+        template_dir: args.template_dir.clone(),
+        stamp: args.stamp.then(|| {
+            chrono::Utc::now()
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        }),
+    };
+    let html = render::html(&findings, &opts)?;
     super::write_output(&args.output, html.as_bytes())?;
     if let Some(j) = &args.json {
         let mut s = serde_json::to_string_pretty(&findings)?;

@@ -8,7 +8,7 @@ use std::cell::Cell;
 
 use rand::Rng;
 
-use super::engine::{Action, Comp, Msg, MsgRef, Peer, Sim};
+use super::engine::{Action, Comp, Msg, MsgRef, Peer, Sim, Via};
 use super::out::{Ms, HOUR_MS};
 use super::world::{alert_subject, spoofed_sender, subject, Addr, DOMAIN, READER_DOMAINS};
 use super::{Scenario, SimOptions};
@@ -583,7 +583,7 @@ impl Sim {
     }
 
     /// Mailbox rules after a delivery: anna's reply rule (the ping-pong) and out-of-office.
-    pub(super) fn on_delivered(&mut self, t: Ms, _s: usize, msg: &MsgRef, rcpt: &Addr) {
+    pub(super) fn on_delivered(&mut self, t: Ms, msg: &MsgRef, rcpt: &Addr) {
         let anna = self.world.anna;
         if msg.comp == Comp::Pingpong && msg.incoming && *rcpt == self.world.mailboxes[anna].addr {
             let Some((_, rounds)) = self.plan.pingpong else {
@@ -694,7 +694,7 @@ impl Sim {
                     server: s,
                     iid,
                     rcpts: batch,
-                    via: super::engine::Via::Mailbox,
+                    via: Via::Mailbox,
                 },
             );
         }

@@ -264,7 +264,7 @@ impl Sim {
             },
         );
         for r in &ok {
-            self.on_delivered(tt, s, msg, r);
+            self.on_delivered(tt, msg, r);
         }
     }
 

@@ -350,7 +350,7 @@ impl Sim {
 
     /// A short failed connection attempt, logged at most once a minute per server.
     pub(super) fn connect_failure(&mut self, t: Ms, s: usize) {
-        if t - self.last_connect_failure[s] < 60_000 {
+        if t.saturating_sub(self.last_connect_failure[s]) < 60_000 {
             return;
         }
         self.last_connect_failure[s] = t;
