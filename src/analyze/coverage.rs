@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use polars::prelude::PlHashMap;
 use serde::Serialize;
 
-use super::model::{Ev, Model, NONE};
+use super::model::{Ev, Model, NONE, NO_SERVER};
 use crate::ingest::fields::rfc3339;
 
 /// Coverage is judged per hour: an hour with no row from a server while others carried mail.
@@ -105,8 +105,8 @@ pub fn coverage(m: &Model<'_>) -> Vec<Coverage> {
 /// RECEIVE, so small inversions there are normal.)
 pub fn clock_skew(m: &Model<'_>) -> Vec<Skew> {
     let mut arrivals: PlHashMap<(u32, u16), i64> = PlHashMap::default();
-    let mut senders: PlHashMap<(u32, u16), i64> = PlHashMap::default();
-    let mut recvs: PlHashMap<u32, Vec<(u16, i64)>> = PlHashMap::default();
+    let mut hops: Vec<(u32, u16, u16)> = Vec::new();
+    let mut recvs: PlHashMap<(u32, u16), i64> = PlHashMap::default();
     for &r in &m.order {
         let r = r as usize;
         if m.msg[r] == NONE {
@@ -116,39 +116,24 @@ pub fn clock_skew(m: &Model<'_>) -> Vec<Skew> {
         if m.ev[r].is_arrival() {
             arrivals.entry(k).or_insert(m.time[r]);
         }
-        match m.ev[r] {
-            Ev::Send => {
-                senders.entry(k).or_insert(m.time[r]);
-            }
-            Ev::Receive if m.client_ip[r] != NONE => {
-                let v = recvs.entry(m.msg[r]).or_default();
-                if !v.iter().any(|(s, _)| *s == m.server[r]) {
-                    v.push((m.server[r], m.time[r]));
-                }
-            }
-            _ => {}
+        if m.ev[r] == Ev::Receive && m.client_ip[r] != NONE {
+            recvs.entry(k).or_insert(m.time[r]);
+        }
+        if m.ev[r] == Ev::Send && m.send_target[r] != NO_SERVER && m.send_target[r] != m.server[r] {
+            hops.push((m.msg[r], m.server[r], m.send_target[r]));
         }
     }
+    hops.sort_unstable();
+    hops.dedup();
     let mut pairs: BTreeMap<(u16, u16), (u64, Vec<i64>)> = BTreeMap::new();
-    let mut keys: Vec<(u32, u16)> = senders.keys().copied().collect();
-    keys.sort_unstable();
-    for (msg, a) in keys {
-        let (Some(&sent), Some(&arrived)) = (senders.get(&(msg, a)), arrivals.get(&(msg, a)))
-        else {
+    for (msg, a, b) in hops {
+        let (Some(&arrived), Some(&received)) = (arrivals.get(&(msg, a)), recvs.get(&(msg, b))) else {
             continue;
         };
-        let Some(rs) = recvs.get(&msg) else { continue };
-        // The next hop: the other server whose receive is nearest to A's send.
-        let next = rs
-            .iter()
-            .filter(|(b, _)| *b != a)
-            .min_by_key(|(b, tr)| ((tr - sent).abs(), *b));
-        if let Some(&(b, tr)) = next {
-            let e = pairs.entry((a, b)).or_default();
-            e.0 += 1;
-            if tr < arrived {
-                e.1.push(arrived - tr);
-            }
+        let e = pairs.entry((a, b)).or_default();
+        e.0 += 1;
+        if received < arrived {
+            e.1.push(arrived - received);
         }
     }
     let mut out: Vec<Skew> = pairs

@@ -9,6 +9,7 @@ use polars_arrow::array::Utf8ViewArray;
 use crate::error::{Error, Result};
 
 pub const NONE: u32 = u32::MAX;
+pub const NO_SERVER: u16 = u16::MAX;
 
 /// Strings to dense ids; ids index `names`.
 #[derive(Default)]
@@ -237,6 +238,8 @@ pub struct Model<'a> {
     pub reference: Vec<u32>,
     pub client_ip: Vec<u32>,
     pub connector: Vec<u32>,
+    /// For SEND rows to another server of the bundle: that server's id (the next hop).
+    pub send_target: Vec<u16>,
     /// Row i's recipients are `rcpt[rcpt_off[i]..rcpt_off[i+1]]`, their codes in `rcpt_code`.
     pub rcpt_off: Vec<u32>,
     pub rcpt: Vec<u32>,
@@ -367,6 +370,22 @@ impl<'a> Model<'a> {
             })
             .collect();
 
+        // The next hop of a SEND, where it is one of our servers (`EX02.corp.example` → EX02).
+        let mut send_target = vec![NO_SERVER; n];
+        let mut host_cache: PlHashMap<&str, u16> = PlHashMap::default();
+        for (i, h) in strs(df, "server_hostname")?.iter().enumerate() {
+            if !matches!(ev[i], Ev::Send | Ev::SendExternal) {
+                continue;
+            }
+            if let Some(h) = h.filter(|h| !h.is_empty()) {
+                send_target[i] = *host_cache.entry(h).or_insert_with(|| {
+                    let short = h.split('.').next().unwrap_or(h);
+                    (0..servers.len() as u32)
+                        .find(|&s| servers.name(s).eq_ignore_ascii_case(short))
+                        .map_or(NO_SERVER, |s| s as u16)
+                });
+            }
+        }
         let mut rcpt_off = Vec::with_capacity(n + 1);
         let mut rcpt = Vec::with_capacity(n);
         rcpt_off.push(0u32);
@@ -402,6 +421,7 @@ impl<'a> Model<'a> {
             reference,
             client_ip,
             connector,
+            send_target,
             rcpt_off,
             rcpt,
             rcpt_code,

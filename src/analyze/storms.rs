@@ -47,6 +47,7 @@ pub struct Storm {
     pub kind: &'static str,
     pub sender: Option<String>,
     pub recipient: Option<String>,
+    /// Messages in the storm; for a sender or broadcast, deliveries (messages × recipients).
     pub messages: u64,
     pub first_seen: String,
     pub last_seen: String,
@@ -118,7 +119,9 @@ pub fn find(m: &Model<'_>, p: &StormParams, loop_msgs: &[bool]) -> Vec<Storm> {
             *totals.entry((KeyKind::Pair, s, r)).or_default() += 1;
             *totals.entry((KeyKind::Recipient, NONE, r)).or_default() += 1;
         }
-        *totals.entry((KeyKind::Sender, s, NONE)).or_default() += 1;
+        // A sender's rate counts deliveries (one per recipient): a newsletter is one message
+        // but thousands of deliveries, and must show up to be called a broadcast.
+        *totals.entry((KeyKind::Sender, s, NONE)).or_default() += m.msg_recipients(msg).len().max(1) as u64;
     }
     // A key whose whole total is below the floor cannot storm: skip it before counting minutes.
     let hot: BTreeMap<(KeyKind, u32, u32), usize> = totals
@@ -154,17 +157,11 @@ pub fn find(m: &Model<'_>, p: &StormParams, loop_msgs: &[bool]) -> Vec<Storm> {
             bump((KeyKind::Pair, s, r), NONE);
             bump((KeyKind::Recipient, NONE, r), s);
         }
-        for &r in rc.iter().take(1) {
+        for &r in rc {
             bump((KeyKind::Sender, s, NONE), r);
         }
         if rc.is_empty() {
             bump((KeyKind::Sender, s, NONE), NONE);
-        }
-        // Every recipient of a broadcast counts towards its sender's reach.
-        for &r in rc.iter().skip(1) {
-            if let Some(&i) = hot.get(&(KeyKind::Sender, s, NONE)) {
-                counterparts[i].entry(minute).or_default().push(r);
-            }
         }
     }
     let mut storms = Vec::new();

@@ -31,9 +31,9 @@ pub fn write(f: &Findings) -> Vec<String> {
     let mut out = Vec::new();
     for l in &f.loops {
         let kind = if l.notifications >= l.auto_replies {
-            "bounce loop"
+            "a bounce loop"
         } else {
-            "auto-reply loop"
+            "an auto-reply loop"
         };
         let fed = if l.fed_by.is_empty() {
             String::new()
@@ -41,7 +41,7 @@ pub fn write(f: &Findings) -> Vec<String> {
             format!(" from {}", l.fed_by.join(", "))
         };
         out.push(format!(
-            "Between {} and {} UTC, {} exchanged {} automated messages in a {kind} ({} notifications, {} automatic replies), fed by {} original messages{fed}: {}× amplification, up to {} per minute at {}. Driven by {}.",
+            "Between {} and {} UTC, {} exchanged {} automated messages in {kind} ({} notifications, {} automatic replies), fed by {} original message{}{fed}: {}× amplification, up to {} per minute at {}. Driven by {}.",
             hm(&l.first_seen),
             hm(&l.last_seen),
             join_and(&l.members),
@@ -49,6 +49,7 @@ pub fn write(f: &Findings) -> Vec<String> {
             thousands(l.notifications),
             thousands(l.auto_replies),
             thousands(l.originals),
+            if l.originals == 1 { "" } else { "s" },
             l.amplification,
             thousands(l.peak_per_minute),
             hm(&l.peak_minute),
@@ -67,7 +68,7 @@ pub fn write(f: &Findings) -> Vec<String> {
         };
         let what = match s.kind {
             "broadcast" => format!(
-                "{who} sent a broadcast to {} different recipients ({} messages, up to {}/min) between {} and {}: a newsletter-style burst, not a storm on one mailbox.",
+                "{who} sent a broadcast to {} different recipients ({} deliveries, up to {}/min) between {} and {}: a newsletter-style burst, not a storm on one mailbox.",
                 thousands(s.distinct_counterparts as u64),
                 thousands(s.messages),
                 thousands(s.peak_per_minute),
