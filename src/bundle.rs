@@ -36,11 +36,12 @@ impl Default for Limits {
     }
 }
 
-/// One file of the bundle, decompressed, with its provenance.
-pub struct Entry {
+/// One file of the bundle, decompressed, with its provenance. The bytes live in a per-thread
+/// buffer that is reused for the next entry (fresh pages cost more than the parsing here).
+pub struct Entry<'a> {
     /// Path inside the bundle, `/`-separated; members of nested archives read `outer.zip!/inner`.
     pub path: String,
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
     /// SHA-256 of `data` (the decompressed content, as the user would see it after extracting).
     pub sha256: String,
     /// Set when the entry is an archive whose members are listed separately.
@@ -230,21 +231,23 @@ impl Bundle {
     pub fn par_map<T, F>(&self, f: F) -> Result<Vec<T>>
     where
         T: Send,
-        F: Fn(Entry) -> Result<T> + Sync,
+        F: Fn(Entry<'_>) -> Result<T> + Sync,
     {
         let n = self.entry_count();
         let per_index: Vec<Result<Vec<T>>> = (0..n)
             .into_par_iter()
             .map_init(
-                || match &self.source {
-                    Source::Zip(z) => Some(z.clone()),
-                    _ => None,
+                || {
+                    let zip = match &self.source {
+                        Source::Zip(z) => Some(z.clone()),
+                        _ => None,
+                    };
+                    (zip, Vec::new())
                 },
-                |zip, i| {
+                |(zip, buf), i| {
                     let mut out = Vec::new();
-                    let top = self.load_top(zip.as_mut(), i)?;
-                    if let Some((path, data)) = top {
-                        self.expand(path, data, 0, &f, &mut out)?;
+                    if let Some(path) = self.load_top(zip.as_mut(), i, buf)? {
+                        self.expand(path, buf, 0, &f, &mut out)?;
                     }
                     Ok(out)
                 },
@@ -257,7 +260,13 @@ impl Bundle {
         Ok(all)
     }
 
-    fn load_top(&self, zip: Option<&mut SharedZip>, i: usize) -> Result<Option<(String, Vec<u8>)>> {
+    /// Reads top-level entry `i` into `buf`; returns its path, or `None` for a folder entry.
+    fn load_top(
+        &self,
+        zip: Option<&mut SharedZip>,
+        i: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<String>> {
         match (&self.source, zip) {
             (Source::Zip(_), Some(zip)) => {
                 let mut file = zip.by_index(i).map_err(|e| Error::CorruptZip {
@@ -270,8 +279,8 @@ impl Bundle {
                 let name = String::from_utf8_lossy(file.name_raw()).replace('\\', "/");
                 let hint = file.size();
                 let packed = file.compressed_size();
-                let data = self.read_limited(&name, &mut file, hint, Some(packed))?;
-                Ok(Some((name, data)))
+                self.read_limited(&name, &mut file, hint, Some(packed), buf)?;
+                Ok(Some(name))
             }
             (Source::Dir(root, files), _) => {
                 let rel = &files[i];
@@ -281,8 +290,8 @@ impl Bundle {
                     source: e,
                 })?;
                 let hint = f.metadata().map(|m| m.len()).unwrap_or(0);
-                let data = self.read_limited(rel, f, hint, None)?;
-                Ok(Some((rel.clone(), data)))
+                self.read_limited(rel, f, hint, None, buf)?;
+                Ok(Some(rel.clone()))
             }
             (Source::File(path, name), _) => {
                 let f = std::fs::File::open(path).map_err(|e| Error::Io {
@@ -290,8 +299,8 @@ impl Bundle {
                     source: e,
                 })?;
                 let hint = f.metadata().map(|m| m.len()).unwrap_or(0);
-                let data = self.read_limited(name, f, hint, None)?;
-                Ok(Some((name.clone(), data)))
+                self.read_limited(name, f, hint, None, buf)?;
+                Ok(Some(name.clone()))
             }
             (Source::Zip(_), None) => Err(Error::Other("internal: zip reader missing".into())),
         }
@@ -306,16 +315,18 @@ impl Bundle {
         r: impl Read,
         hint: u64,
         packed: Option<u64>,
-    ) -> Result<Vec<u8>> {
+        data: &mut Vec<u8>,
+    ) -> Result<()> {
         const STEP: u64 = 8 << 20;
         let limit = self.limits.max_uncompressed;
-        let mut data = Vec::with_capacity(hint.min(limit).min(1 << 30) as usize);
+        data.clear();
+        data.reserve(hint.min(limit).min(1 << 30) as usize);
         let mut r = r;
         loop {
             let before = data.len();
             (&mut r)
                 .take(STEP)
-                .read_to_end(&mut data)
+                .read_to_end(data)
                 .map_err(|e| Error::Decompress {
                     entry: name.to_string(),
                     detail: format!("{e} (is the archive truncated?)"),
@@ -341,7 +352,7 @@ impl Bundle {
                 }
             }
             if got < STEP {
-                return Ok(data);
+                return Ok(());
             }
         }
     }
@@ -349,30 +360,31 @@ impl Bundle {
     fn expand<T, F>(
         &self,
         path: String,
-        data: Vec<u8>,
+        data: &[u8],
         depth: usize,
         f: &F,
         out: &mut Vec<T>,
     ) -> Result<()>
     where
-        F: Fn(Entry) -> Result<T>,
+        F: Fn(Entry<'_>) -> Result<T>,
     {
-        if is_zip_magic(&data) {
+        if is_zip_magic(data) {
             if depth + 1 > self.limits.max_depth {
                 return Err(Error::TooDeep {
                     entry: path,
                     depth: self.limits.max_depth,
                 });
             }
-            let sha = sha256_hex(&data);
+            let sha = sha256_hex(data);
             let shared: Arc<[u8]> = Arc::from(data);
             let mut zip = open_zip(&path, shared)?;
             out.push(f(Entry {
                 path: path.clone(),
-                data: Vec::new(),
+                data: &[],
                 sha256: sha,
                 container: Some(zip.len()),
             })?);
+            let mut inner_buf = Vec::new();
             for i in 0..zip.len() {
                 let mut file = zip.by_index(i).map_err(|e| Error::CorruptZip {
                     path: path.clone(),
@@ -387,38 +399,38 @@ impl Bundle {
                 );
                 let hint = file.size();
                 let packed = file.compressed_size();
-                let bytes = self.read_limited(&inner, &mut file, hint, Some(packed))?;
+                self.read_limited(&inner, &mut file, hint, Some(packed), &mut inner_buf)?;
                 drop(file);
-                self.expand(inner, bytes, depth + 1, f, out)?;
+                self.expand(inner, &inner_buf, depth + 1, f, out)?;
             }
             return Ok(());
         }
-        if is_gzip_magic(&data) {
+        if is_gzip_magic(data) {
             let inner = path
                 .strip_suffix(".gz")
                 .or_else(|| path.strip_suffix(".GZ"))
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("{path}!/content"));
-            let bytes = self.read_limited(
-                &path,
-                flate2::read::MultiGzDecoder::new(&data[..]),
-                (data.len() as u64).saturating_mul(8),
-                Some(data.len() as u64),
-            )?;
-            drop(data);
             if depth + 1 > self.limits.max_depth {
                 return Err(Error::TooDeep {
                     entry: path,
                     depth: self.limits.max_depth,
                 });
             }
-            return self.expand(inner, bytes, depth + 1, f, out);
+            let mut bytes = Vec::new();
+            self.read_limited(
+                &path,
+                flate2::read::MultiGzDecoder::new(data),
+                (data.len() as u64).saturating_mul(8),
+                Some(data.len() as u64),
+                &mut bytes,
+            )?;
+            return self.expand(inner, &bytes, depth + 1, f, out);
         }
-        let sha256 = sha256_hex(&data);
         out.push(f(Entry {
             path,
             data,
-            sha256,
+            sha256: sha256_hex(data),
             container: None,
         })?);
         Ok(())

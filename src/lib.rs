@@ -13,5 +13,6 @@ pub mod error;
 pub mod ingest;
 pub mod render;
 pub mod simulate;
+pub mod timing;
 
 pub use error::{Error, Result};

@@ -127,7 +127,8 @@ pub fn clock_skew(m: &Model<'_>) -> Vec<Skew> {
     hops.dedup();
     let mut pairs: BTreeMap<(u16, u16), (u64, Vec<i64>)> = BTreeMap::new();
     for (msg, a, b) in hops {
-        let (Some(&arrived), Some(&received)) = (arrivals.get(&(msg, a)), recvs.get(&(msg, b))) else {
+        let (Some(&arrived), Some(&received)) = (arrivals.get(&(msg, a)), recvs.get(&(msg, b)))
+        else {
             continue;
         };
         let e = pairs.entry((a, b)).or_default();

@@ -98,18 +98,22 @@ pub struct TimePoint {
     pub ordinary: u64,
 }
 
-pub fn analyze(loaded: Loaded, params: &Params) -> Result<Findings> {
+pub fn analyze(loaded: &Loaded, params: &Params) -> Result<Findings> {
     let Loaded { inventory, frames } = loaded;
+    let inventory = inventory.clone();
     let Some(frames) = frames else {
         return Err(crate::Error::Other(
             "internal: frames were not built".into(),
         ));
     };
+    let mut sw = crate::timing::Stopwatch::start();
     let ev = &frames.events;
     let event_counts = count_by(ev.column("event_id")?.str()?);
     let m = model::Model::build(ev)?;
+    sw.lap("model");
     let src = evidence::FrameEvidence { df: ev };
     let mut loops = loops::find(&m, &src);
+    sw.lap("loops");
     let mut in_loop = vec![false; m.msgs.len()];
     let mut feeds_loop = vec![false; m.msgs.len()];
     for l in &loops {
@@ -118,10 +122,31 @@ pub fn analyze(loaded: Loaded, params: &Params) -> Result<Findings> {
             feeds_loop[m.root(i) as usize] = true;
         }
     }
-    let storms = storms::find(&m, &params.storms, &in_loop);
-    let coverage = coverage::coverage(&m);
+    // Everything below only reads the model: run the finders side by side.
+    let (mut storms, mut coverage, mut sli, mut queues, mut client_ips, mut connectors) =
+        (None, None, None, None, None, None);
+    let (mut skew, mut flow, mut top, mut codes, mut full, mut timeline_v, mut counts) =
+        (None, None, None, None, None, None, None);
+    rayon::scope(|s| {
+        s.spawn(|_| storms = Some(storms::find(&m, &params.storms, &in_loop)));
+        s.spawn(|_| coverage = Some(coverage::coverage(&m)));
+        s.spawn(|_| sli = Some(sli::compute(&m, &params.sli)));
+        s.spawn(|_| queues = Some(queues::find(&m, &params.queues)));
+        s.spawn(|_| client_ips = Some(clients::client_ips(&m)));
+        s.spawn(|_| connectors = Some(clients::connectors(&m)));
+        s.spawn(|_| skew = Some(coverage::clock_skew(&m)));
+        s.spawn(|_| flow = Some(flow::server_flow(&m, ev)));
+        s.spawn(|_| top = Some(flow::tops(&m)));
+        s.spawn(|_| codes = Some(flow::status_codes(&m)));
+        s.spawn(|_| full = Some(flow::mailbox_full(&m)));
+        s.spawn(|_| timeline_v = Some(timeline(&m, &in_loop, &feeds_loop)));
+        s.spawn(|_| counts = Some(message_counts(&m)));
+    });
+    let missing = || crate::Error::Other("internal: a finder did not run".into());
+    let storms = storms.ok_or_else(missing)?;
+    let coverage = coverage.ok_or_else(missing)?;
     add_caveats(&mut loops, &coverage);
-    let sli = sli::compute(&m, &params.sli);
+    sw.lap("finders");
     let excluded = excluded(&m, &in_loop, &feeds_loop, &storms);
     let mut blast_radius = Vec::new();
     for (i, l) in loops.iter().enumerate() {
@@ -146,27 +171,26 @@ pub fn analyze(loaded: Loaded, params: &Params) -> Result<Findings> {
             during,
         });
     }
-    let messages = message_counts(&m);
-    let timeline = timeline(&m, &in_loop, &feeds_loop);
+    sw.lap("blast radius");
     let mut f = Findings {
         bundle: inventory,
         summary: Vec::new(),
-        mailbox_full: flow::mailbox_full(&m),
-        client_ips: clients::client_ips(&m),
-        connectors: clients::connectors(&m),
-        queues: queues::find(&m, &params.queues),
-        clock_skew: coverage::clock_skew(&m),
-        server_flow: flow::server_flow(&m, ev)?,
-        top: flow::tops(&m),
-        status_codes: flow::status_codes(&m),
+        mailbox_full: full.ok_or_else(missing)?,
+        client_ips: client_ips.ok_or_else(missing)?,
+        connectors: connectors.ok_or_else(missing)?,
+        queues: queues.ok_or_else(missing)?,
+        clock_skew: skew.ok_or_else(missing)?,
+        server_flow: flow.ok_or_else(missing)??,
+        top: top.ok_or_else(missing)?,
+        status_codes: codes.ok_or_else(missing)?,
         loops,
         storms,
-        sli,
+        sli: sli.ok_or_else(missing)?,
         blast_radius,
         coverage,
         event_counts,
-        messages,
-        timeline,
+        messages: counts.ok_or_else(missing)?,
+        timeline: timeline_v.ok_or_else(missing)?,
     };
     f.summary = summary::write(&f);
     Ok(f)

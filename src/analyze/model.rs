@@ -136,12 +136,6 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
-fn contains_ci(s: &str, needle: &str) -> bool {
-    s.as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
 const NDR_PREFIXES: &[&str] = &[
     "undeliverable:",
     "undelivered mail",
@@ -174,11 +168,15 @@ pub fn subject_flags(subject: &str) -> u8 {
     if AUTO_PREFIXES.iter().any(|p| starts_with_ci(s, p)) {
         f |= flag::AUTO_SUBJECT;
     }
-    if contains_ci(s, "mailbox is full")
-        || contains_ci(s, "inbox is full")
-        || contains_ci(s, "mailbox full")
-        || contains_ci(s, "quota")
-    {
+    // Runs for every row: lower-case into a stack buffer once, then plain substring searches.
+    let mut buf = [0u8; 256];
+    let n = s.len().min(buf.len());
+    for (d, c) in buf.iter_mut().zip(s.as_bytes()) {
+        *d = c.to_ascii_lowercase();
+    }
+    let low = &buf[..n];
+    let has = |needle: &[u8]| memchr::memmem::find(low, needle).is_some();
+    if has(b"box is full") || has(b"mailbox full") || has(b"quota") {
         f |= flag::QUOTA_SUBJECT;
     }
     f
@@ -285,131 +283,71 @@ fn for_each_list<'a>(
     Ok(())
 }
 
+/// The columns that need neither the address nor the message-id interner.
+struct Rest<'a> {
+    n: usize,
+    time: Vec<i64>,
+    ev: Vec<Ev>,
+    servers: Interner<'a>,
+    server: Vec<u16>,
+    flags: Vec<u8>,
+    ips: Interner<'a>,
+    client_ip: Vec<u32>,
+    connectors: Interner<'a>,
+    connector: Vec<u32>,
+    send_target: Vec<u16>,
+    codes: Interner<'a>,
+    code_off: Vec<u32>,
+    code_vals: Vec<u16>,
+    order: Vec<u32>,
+}
+
 /// How far back a notification may point to the message that caused it, when the log does not
 /// name that message (auto-replies, NDRs without a DSN row in the bundle).
 pub const LINK_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 impl<'a> Model<'a> {
     pub fn build(df: &'a DataFrame) -> Result<Model<'a>> {
-        let n = df.height();
-        let time: Vec<i64> = df
-            .column("time")?
-            .datetime()?
-            .physical()
-            .iter()
-            .map(|t| t.unwrap_or(0))
-            .collect();
-        let ev: Vec<Ev> = strs(df, "event_id")?
-            .iter()
-            .map(|s| Ev::of(s.unwrap_or("")))
-            .collect();
-        let mut addrs = Interner::default();
-        let mut msg_ids = Interner::default();
-        let mut servers = Interner::default();
-        let mut codes = Interner::default();
-        codes.id("");
-        let mut ips = Interner::default();
-        let mut connectors = Interner::default();
-
-        let mut msg = Vec::with_capacity(n);
-        let nmid = strs(df, "network_message_id")?;
-        for (m, nm) in strs(df, "message_id")?.iter().zip(nmid.iter()) {
-            msg.push(match m.filter(|s| !s.is_empty()).or(nm) {
-                Some(s) => msg_ids.id(s),
-                None => NONE,
-            });
-        }
-        let reference: Vec<u32> = strs(df, "reference")?
-            .iter()
-            .map(|r| match r {
-                Some(r) if r.contains('<') || r.contains('@') => msg_ids.id(r.trim()),
-                _ => NONE,
-            })
-            .collect();
-        let sender: Vec<u32> = strs(df, "sender")?
-            .iter()
-            .map(|s| s.map_or(NONE, |s| addrs.id(s)))
-            .collect();
-        let server: Vec<u16> = df
-            .column("server")?
-            .as_materialized_series()
-            .str()?
-            .iter()
-            .map(|s| servers.id(s.unwrap_or("")).min(u16::MAX as u32) as u16)
-            .collect();
-        let mut flags = vec![0u8; n];
-        for (i, s) in strs(df, "subject")?.iter().enumerate() {
-            if let Some(s) = s {
-                flags[i] |= subject_flags(s);
-            }
-        }
-        for (i, s) in strs(df, "return_path")?.iter().enumerate() {
-            if s == Some("<>") {
-                flags[i] |= flag::NULL_RETURN_PATH;
-            }
-        }
-        for (i, s) in strs(df, "source")?.iter().enumerate() {
-            if s == Some("MAILBOXRULE") {
-                flags[i] |= flag::MAILBOX_RULE;
-            }
-        }
+        // Three independent groups of columns, each with its own interner, built in parallel.
+        let (addr, (ids, rest)) = rayon::join(
+            || Self::addresses(df),
+            || rayon::join(|| Self::message_ids(df), || Self::rest(df)),
+        );
+        let (addrs, sender, rcpt_off, rcpt) = addr?;
+        let (msg_ids, msg, reference) = ids?;
+        let Rest {
+            n,
+            time,
+            ev,
+            servers,
+            server,
+            mut flags,
+            ips,
+            client_ip,
+            connectors,
+            connector,
+            send_target,
+            codes,
+            code_off,
+            code_vals,
+            order,
+        } = rest?;
         for (i, &s) in sender.iter().enumerate() {
             if s != NONE && is_system_sender(addrs.name(s)) {
                 flags[i] |= flag::SYSTEM_SENDER;
             }
         }
-        let client_ip: Vec<u32> = strs(df, "client_ip")?
-            .iter()
-            .map(|s| s.filter(|s| !s.is_empty()).map_or(NONE, |s| ips.id(s)))
-            .collect();
-        let connector: Vec<u32> = strs(df, "connector_id")?
-            .iter()
-            .map(|s| {
-                s.filter(|s| !s.is_empty())
-                    .map_or(NONE, |s| connectors.id(s))
-            })
-            .collect();
-
-        // The next hop of a SEND, where it is one of our servers (`EX02.corp.example` → EX02).
-        let mut send_target = vec![NO_SERVER; n];
-        let mut host_cache: PlHashMap<&str, u16> = PlHashMap::default();
-        for (i, h) in strs(df, "server_hostname")?.iter().enumerate() {
-            if !matches!(ev[i], Ev::Send | Ev::SendExternal) {
-                continue;
-            }
-            if let Some(h) = h.filter(|h| !h.is_empty()) {
-                send_target[i] = *host_cache.entry(h).or_insert_with(|| {
-                    let short = h.split('.').next().unwrap_or(h);
-                    (0..servers.len() as u32)
-                        .find(|&s| servers.name(s).eq_ignore_ascii_case(short))
-                        .map_or(NO_SERVER, |s| s as u16)
-                });
+        // Codes aligned with recipients (a status list may be shorter than its recipients).
+        let mut rcpt_code = vec![0u16; rcpt.len()];
+        for row in 0..n {
+            let (a, b) = (rcpt_off[row] as usize, rcpt_off[row + 1] as usize);
+            let (c, d) = (code_off[row] as usize, code_off[row + 1] as usize);
+            for k in 0..(b - a).min(d - c) {
+                rcpt_code[a + k] = code_vals[c + k];
             }
         }
-        let mut rcpt_off = Vec::with_capacity(n + 1);
-        let mut rcpt = Vec::with_capacity(n);
-        rcpt_off.push(0u32);
-        for_each_list(df.column("recipients")?.list()?, |_, it| {
-            for a in it {
-                rcpt.push(addrs.id(a));
-            }
-            rcpt_off.push(rcpt.len() as u32);
-        })?;
-        let mut rcpt_code = vec![0u16; rcpt.len()];
-        for_each_list(df.column("status_code")?.list()?, |row, it| {
-            let (a, b) = (rcpt_off[row] as usize, rcpt_off[row + 1] as usize);
-            for (k, c) in it.enumerate() {
-                if a + k < b && !c.is_empty() {
-                    rcpt_code[a + k] = codes.id(c).min(u16::MAX as u32) as u16;
-                }
-            }
-        })?;
-
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_by_key(|&i| time[i as usize]);
         let start = order.first().map_or(0, |&i| time[i as usize]);
         let end = order.last().map_or(0, |&i| time[i as usize]);
-
         let mut m = Model {
             n,
             time,
@@ -439,6 +377,149 @@ impl<'a> Model<'a> {
         m.build_messages();
         m.link();
         Ok(m)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn addresses(df: &'a DataFrame) -> Result<(Interner<'a>, Vec<u32>, Vec<u32>, Vec<u32>)> {
+        let n = df.height();
+        let mut addrs = Interner::default();
+        let sender: Vec<u32> = strs(df, "sender")?
+            .iter()
+            .map(|s| s.map_or(NONE, |s| addrs.id(s)))
+            .collect();
+        let mut rcpt_off = Vec::with_capacity(n + 1);
+        let mut rcpt = Vec::with_capacity(n);
+        rcpt_off.push(0u32);
+        for_each_list(df.column("recipients")?.list()?, |_, it| {
+            for a in it {
+                rcpt.push(addrs.id(a));
+            }
+            rcpt_off.push(rcpt.len() as u32);
+        })?;
+        Ok((addrs, sender, rcpt_off, rcpt))
+    }
+
+    fn message_ids(df: &'a DataFrame) -> Result<(Interner<'a>, Vec<u32>, Vec<u32>)> {
+        let mut msg_ids = Interner::default();
+        let nmid = strs(df, "network_message_id")?;
+        let msg: Vec<u32> = strs(df, "message_id")?
+            .iter()
+            .zip(nmid.iter())
+            .map(|(m, nm)| match m.filter(|s| !s.is_empty()).or(nm) {
+                Some(s) => msg_ids.id(s),
+                None => NONE,
+            })
+            .collect();
+        let reference: Vec<u32> = strs(df, "reference")?
+            .iter()
+            .map(|r| match r {
+                Some(r) if r.contains('<') || r.contains('@') => msg_ids.id(r.trim()),
+                _ => NONE,
+            })
+            .collect();
+        Ok((msg_ids, msg, reference))
+    }
+
+    fn rest(df: &'a DataFrame) -> Result<Rest<'a>> {
+        let n = df.height();
+        let time: Vec<i64> = df
+            .column("time")?
+            .datetime()?
+            .physical()
+            .iter()
+            .map(|t| t.unwrap_or(0))
+            .collect();
+        let ev: Vec<Ev> = strs(df, "event_id")?
+            .iter()
+            .map(|s| Ev::of(s.unwrap_or("")))
+            .collect();
+        let mut servers = Interner::default();
+        let server: Vec<u16> = df
+            .column("server")?
+            .as_materialized_series()
+            .str()?
+            .iter()
+            .map(|s| servers.id(s.unwrap_or("")).min(u16::MAX as u32) as u16)
+            .collect();
+        let mut flags = vec![0u8; n];
+        for (i, s) in strs(df, "subject")?.iter().enumerate() {
+            if let Some(s) = s {
+                flags[i] |= subject_flags(s);
+            }
+        }
+        for (i, s) in strs(df, "return_path")?.iter().enumerate() {
+            if s == Some("<>") {
+                flags[i] |= flag::NULL_RETURN_PATH;
+            }
+        }
+        for (i, s) in strs(df, "source")?.iter().enumerate() {
+            if s == Some("MAILBOXRULE") {
+                flags[i] |= flag::MAILBOX_RULE;
+            }
+        }
+        let mut ips = Interner::default();
+        let client_ip: Vec<u32> = strs(df, "client_ip")?
+            .iter()
+            .map(|s| s.filter(|s| !s.is_empty()).map_or(NONE, |s| ips.id(s)))
+            .collect();
+        let mut connectors = Interner::default();
+        let connector: Vec<u32> = strs(df, "connector_id")?
+            .iter()
+            .map(|s| {
+                s.filter(|s| !s.is_empty())
+                    .map_or(NONE, |s| connectors.id(s))
+            })
+            .collect();
+        // The next hop of a SEND, where it is one of our servers (`EX02.corp.example` → EX02).
+        let mut send_target = vec![NO_SERVER; n];
+        let mut host_cache: PlHashMap<&str, u16> = PlHashMap::default();
+        for (i, h) in strs(df, "server_hostname")?.iter().enumerate() {
+            if !matches!(ev[i], Ev::Send | Ev::SendExternal) {
+                continue;
+            }
+            if let Some(h) = h.filter(|h| !h.is_empty()) {
+                send_target[i] = *host_cache.entry(h).or_insert_with(|| {
+                    let short = h.split('.').next().unwrap_or(h);
+                    (0..servers.len() as u32)
+                        .find(|&s| servers.name(s).eq_ignore_ascii_case(short))
+                        .map_or(NO_SERVER, |s| s as u16)
+                });
+            }
+        }
+        let mut codes = Interner::default();
+        codes.id("");
+        let mut code_off = Vec::with_capacity(n + 1);
+        let mut code_vals = Vec::with_capacity(n);
+        code_off.push(0u32);
+        for_each_list(df.column("status_code")?.list()?, |_, it| {
+            for c in it {
+                code_vals.push(if c.is_empty() {
+                    0
+                } else {
+                    codes.id(c).min(u16::MAX as u32) as u16
+                });
+            }
+            code_off.push(code_vals.len() as u32);
+        })?;
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by_key(|&i| time[i as usize]);
+        Ok(Rest {
+            n,
+            time,
+            ev,
+            servers,
+            server,
+            flags,
+            ips,
+            client_ip,
+            connectors,
+            connector,
+            send_target,
+            codes,
+            code_off,
+            code_vals,
+            order,
+        })
     }
 
     pub fn recipients(&self, row: usize) -> &[u32] {

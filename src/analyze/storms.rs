@@ -121,7 +121,8 @@ pub fn find(m: &Model<'_>, p: &StormParams, loop_msgs: &[bool]) -> Vec<Storm> {
         }
         // A sender's rate counts deliveries (one per recipient): a newsletter is one message
         // but thousands of deliveries, and must show up to be called a broadcast.
-        *totals.entry((KeyKind::Sender, s, NONE)).or_default() += m.msg_recipients(msg).len().max(1) as u64;
+        *totals.entry((KeyKind::Sender, s, NONE)).or_default() +=
+            m.msg_recipients(msg).len().max(1) as u64;
     }
     // A key whose whole total is below the floor cannot storm: skip it before counting minutes.
     let hot: BTreeMap<(KeyKind, u32, u32), usize> = totals

@@ -227,7 +227,10 @@ pub fn load(path: &Path, opts: &Options) -> Result<Loaded> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    assemble(&bundle, outcomes, opts)
+    let mut sw = crate::timing::Stopwatch::start();
+    let out = assemble(&bundle, outcomes, opts);
+    sw.lap("stack frames");
+    out
 }
 
 fn progress_bar(bundle: &Bundle, opts: &Options) -> Option<indicatif::ProgressBar> {
@@ -388,7 +391,7 @@ fn file_name(path: &str) -> &str {
     path.rsplit(['/', '!']).next().unwrap_or(path)
 }
 
-fn skipped(entry: &Entry, reason: impl Into<String>) -> Outcome {
+fn skipped(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome {
     Outcome {
         info: FileInfo {
             path: entry.path.clone(),
@@ -407,7 +410,7 @@ fn skipped(entry: &Entry, reason: impl Into<String>) -> Outcome {
     }
 }
 
-fn read_entry(entry: Entry, opts: &Options) -> Result<Outcome> {
+fn read_entry(entry: Entry<'_>, opts: &Options) -> Result<Outcome> {
     if let Some(n) = entry.container {
         return Ok(skipped(
             &entry,
@@ -420,7 +423,7 @@ fn read_entry(entry: Entry, opts: &Options) -> Result<Outcome> {
     if entry.data.is_empty() {
         return Ok(skipped(&entry, "empty file"));
     }
-    let text = match decode(&entry.path, &entry.data)? {
+    let text = match decode(&entry.path, entry.data)? {
         Decoded::Text(t) => t,
         Decoded::Binary(why) => return Ok(skipped(&entry, why)),
     };

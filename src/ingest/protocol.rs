@@ -225,9 +225,7 @@ impl ProtocolBuilder {
         let s = |name: &str, v: Vec<String>| {
             StringChunked::from_iter_values(name.into(), v.iter().map(String::as_str)).into_column()
         };
-        let lit = |name: &str, v: &str| {
-            Column::new_scalar(name.into(), Scalar::from(PlSmallStr::from(v)), n)
-        };
+        let lit = |name: &str, v: &str| super::schema::constant(name, v, n);
         DataFrame::new(
             n,
             vec![

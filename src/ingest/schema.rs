@@ -294,11 +294,7 @@ impl EventsBuilder {
                 .into_column(),
         );
         if self.row_servers.iter().all(Option::is_none) {
-            cols.push(Column::new_scalar(
-                "server".into(),
-                Scalar::from(PlSmallStr::from(self.server.as_str())),
-                n,
-            ));
+            cols.push(constant("server", &self.server, n));
         } else {
             let names = &self.server_names;
             let default = self.server.as_str();
@@ -311,11 +307,7 @@ impl EventsBuilder {
             }
             cols.push(b.finish().into_column());
         }
-        cols.push(Column::new_scalar(
-            "log_kind".into(),
-            Scalar::from(PlSmallStr::from_static(self.log_kind)),
-            n,
-        ));
+        cols.push(constant("log_kind", self.log_kind, n));
         for b in self.text {
             cols.push(b.finish().into_column());
         }
@@ -337,11 +329,7 @@ impl EventsBuilder {
                 .into_column(),
         );
         cols.push(self.extra.finish().into_column());
-        cols.push(Column::new_scalar(
-            "entry".into(),
-            Scalar::from(PlSmallStr::from(self.entry.as_str())),
-            n,
-        ));
+        cols.push(constant("entry", &self.entry, n));
         cols.push(UInt32Chunked::from_vec("line".into(), self.line).into_column());
         DataFrame::new(n, cols)
     }
@@ -364,33 +352,15 @@ impl RowSink for EventsBuilder {
         }
         for (i, f) in TEXT_FIELDS.iter().enumerate() {
             match row.text[i].filter(|v| !v.is_empty()) {
-                Some(v) if f.is_address() => {
-                    self.lower.clear();
-                    self.lower.push_str(v);
-                    self.lower.make_ascii_lowercase();
-                    self.text[i].append_value(&self.lower);
-                }
+                Some(v) if f.is_address() => self.text[i].append_value(lower(v, &mut self.lower)),
                 Some(v) => self.text[i].append_value(v),
                 None => self.text[i].append_null(),
             }
         }
-        let rcpts = row.recipients.unwrap_or("");
-        self.lower.clear();
-        self.lower.push_str(rcpts);
-        self.lower.make_ascii_lowercase();
-        let n_rcpt = if self.lower.is_empty() {
-            self.recipients.append_values_iter(std::iter::empty());
-            0
-        } else {
-            let parts = self
-                .lower
-                .split(';')
-                .map(str::trim)
-                .filter(|s| !s.is_empty());
-            let n = parts.clone().count();
-            self.recipients.append_values_iter(parts);
-            n
-        };
+        let rcpts = lower(row.recipients.unwrap_or(""), &mut self.lower);
+        let parts = rcpts.split(';').map(str::trim).filter(|s| !s.is_empty());
+        let n_rcpt = parts.clone().count();
+        self.recipients.append_values_iter(parts);
         let status = row.recipient_status.unwrap_or("");
         super::fields::split_statuses(status, n_rcpt, &mut self.split_buf);
         let parts = self.split_buf.iter().map(|&(a, b)| status[a..b].trim());
@@ -402,6 +372,26 @@ impl RowSink for EventsBuilder {
         self.total_bytes.push(row.total_bytes);
         self.extra.append_option(row.extra);
     }
+}
+
+/// A column holding one value per chunk (server, log kind, entry path). The value's bytes are
+/// stored once and every row points at them; a scalar column would be copied row by row when
+/// the chunks of many files are stacked.
+pub fn constant(name: &str, value: &str, n: usize) -> Column {
+    let mut arr = polars_arrow::array::MutableBinaryViewArray::<str>::with_capacity(n);
+    arr.extend_constant(n, Some(value));
+    StringChunked::with_chunk(name.into(), arr.freeze()).into_column()
+}
+
+/// `s` lower-cased, copied into `buf` only when it has capitals (most logged addresses do not).
+fn lower<'a>(s: &'a str, buf: &'a mut String) -> &'a str {
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return s;
+    }
+    buf.clear();
+    buf.push_str(s);
+    buf.make_ascii_lowercase();
+    buf
 }
 
 /// Columns of the canonical events frame with their meaning, in order; the README's table is
