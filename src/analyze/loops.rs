@@ -236,7 +236,12 @@ fn describe(
                 }
                 // The failure of recipient `to` drives the automated edge `to -> sender`.
                 if let Some(&to) = rc.get(k) {
-                    let back = m.msgs[id as usize].sender;
+                    // ...back to whoever the failed message travelled for (an NDR's system
+                    // sender stands for the address whose failure it reports).
+                    let back = match logical[id as usize] {
+                        NONE => m.msgs[id as usize].sender,
+                        a => a,
+                    };
                     *edge_codes
                         .entry((to, back))
                         .or_default()

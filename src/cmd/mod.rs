@@ -93,6 +93,14 @@ pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
                 source: e,
             });
     }
+    // A device or pipe (`-o /dev/null`, a FIFO) is written in place: renaming a temporary file
+    // over it would replace the device with a file.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::write(path, bytes).map_err(|e| Error::Write {
+            path: path.to_path_buf(),
+            source: e,
+        });
+    }
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes)
         .and_then(|_| std::fs::rename(&tmp, path))

@@ -119,7 +119,7 @@ pub fn loop_svg(l: &Loop) -> String {
             s,
             r##"<path d="M{sx:.0},{sy:.0} Q{mx:.0},{my:.0} {ex:.0},{ey:.0}" fill="none" stroke="#b3261e" stroke-width="2" marker-end="url(#arrow-red)"/><text x="{:.0}" y="{:.0}" text-anchor="middle" class="edge-label">{}</text>"##,
             (x1 + x2) / 4.0 + mx / 2.0,
-            (y1 + y2) / 4.0 + my / 2.0 + if ny >= 0.0 { 16.0 } else { -6.0 },
+            (y1 + y2) / 4.0 + my / 2.0 + if ny >= 0.0 { 22.0 } else { -12.0 },
             esc(&label)
         );
     }
