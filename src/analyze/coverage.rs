@@ -68,9 +68,9 @@ pub fn coverage(m: &Model<'_>) -> Vec<Coverage> {
             continue;
         }
         let mut gaps: Vec<Gap> = Vec::new();
-        for h in 0..hours {
+        for (h, &mine) in seen[s].iter().enumerate() {
             let others = (0..ns).any(|o| o != s && seen[o][h] > 0);
-            if seen[s][h] == 0 && others {
+            if mine == 0 && others {
                 let a = (first_hour + h as i64) * GAP_MS;
                 match gaps.last_mut() {
                     Some(g) if g.end_ms == a => {

@@ -342,9 +342,8 @@ impl<'a> Model<'a> {
         for row in 0..n {
             let (a, b) = (rcpt_off[row] as usize, rcpt_off[row + 1] as usize);
             let (c, d) = (code_off[row] as usize, code_off[row + 1] as usize);
-            for k in 0..(b - a).min(d - c) {
-                rcpt_code[a + k] = code_vals[c + k];
-            }
+            let k = (b - a).min(d - c);
+            rcpt_code[a..a + k].copy_from_slice(&code_vals[c..c + k]);
         }
         let start = order.first().map_or(0, |&i| time[i as usize]);
         let end = order.last().map_or(0, |&i| time[i as usize]);
@@ -563,7 +562,7 @@ impl<'a> Model<'a> {
             let ev = self.ev[r];
             let has_rcpt = self.rcpt_off[r + 1] > self.rcpt_off[r];
             let failed = matches!(ev, Ev::Fail | Ev::Drop | Ev::Badmail | Ev::Poison);
-            let m = msgs[id as usize].get_or_insert_with(|| Msg {
+            let m = msgs[id as usize].get_or_insert(Msg {
                 first: t,
                 last: t,
                 arrival: i64::MAX,
@@ -679,11 +678,9 @@ impl<'a> Model<'a> {
         ids.sort_by_key(|&i| (self.msgs[i as usize].first, i));
         for &i in &ids {
             let m = &self.msgs[i as usize];
-            if m.class != Class::Original || m.parent != NONE {
-                if m.parent == NONE {
-                    let parent = self.find_parent(i, &by_sender);
-                    self.msgs[i as usize].parent = parent;
-                }
+            if m.class != Class::Original && m.parent == NONE {
+                let parent = self.find_parent(i, &by_sender);
+                self.msgs[i as usize].parent = parent;
             }
             let m = &self.msgs[i as usize];
             if m.sender != NONE {

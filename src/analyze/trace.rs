@@ -153,7 +153,7 @@ pub fn trace(frames: &Frames, f: &TraceFilter) -> Result<Vec<Trace>> {
         }
         if let Some(r) = &f.recipient {
             let r = r.trim().to_ascii_lowercase();
-            if !Cols::list(c.recipients, i).iter().any(|x| *x == r) {
+            if !Cols::list(c.recipients, i).contains(&r) {
                 continue;
             }
         }

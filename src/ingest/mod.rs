@@ -366,14 +366,14 @@ fn utf16_error_at(data: &[u8], le: bool) -> (usize, u64) {
         })
         .collect();
     let mut line = 1;
-    let mut i = 0;
+    let mut unit = 0;
     for r in char::decode_utf16(units.iter().copied()) {
         match r {
             Ok('\n') => line += 1,
             Ok(_) => {}
-            Err(_) => return (i * 2, line),
+            Err(_) => return (unit * 2, line),
         }
-        i += 1;
+        unit += r.map_or(1, char::len_utf16);
     }
     (data.len(), line)
 }
@@ -562,8 +562,8 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
         warnings.push(format!("{skipped_n} entries skipped (see files[].skipped)"));
     }
     let frames = if opts.build_frames {
-        let events = stack(event_chunks, || tracking::empty_events())?;
-        let protocol = stack(protocol_chunks, || protocol::empty_protocol())?;
+        let events = stack(event_chunks, tracking::empty_events)?;
+        let protocol = stack(protocol_chunks, protocol::empty_protocol)?;
         let sessions = protocol::sessions(&protocol)?;
         Some(Frames {
             events,

@@ -299,7 +299,6 @@ fn read_rows<S: RowSink>(text: &str, ctx: &EntryCtx<'_>, sink: &mut S) -> Parsed
         p.rows += 1;
         p.saw_time(ms);
         sink.push(&row);
-        drop(row);
         spare = fields::recycle(vals);
     }
     if p.version.is_none() && mapping.is_some() {

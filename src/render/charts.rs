@@ -29,6 +29,9 @@ fn label(ms: i64, with_date: bool) -> String {
     }
 }
 
+/// A named, coloured series and how to read its value from a data point.
+type Series<P, V> = (&'static str, RGBColor, fn(&P) -> V);
+
 /// A shaded stretch of time: (start, end, is_loop).
 pub type Period = (i64, i64, bool);
 
@@ -73,7 +76,7 @@ pub fn timeline_svg(t: &Timeline, periods: &[Period]) -> Result<String> {
                 )
             }))
             .map_err(err)?;
-        let series: [(&str, RGBColor, fn(&crate::analyze::TimePoint) -> u64); 4] = [
+        let series: [Series<crate::analyze::TimePoint, u64>; 4] = [
             ("ordinary", BLUE, |p| p.ordinary),
             ("failures", RED, |p| p.failures),
             ("notifications", ORANGE, |p| p.notifications),
@@ -227,11 +230,7 @@ pub fn sli_svgs(s: &Sli, periods: &[Period]) -> Result<(String, String)> {
             .y_desc("latency, s")
             .draw()
             .map_err(err)?;
-        let lines: [(
-            &str,
-            RGBColor,
-            fn(&crate::analyze::sli::Latency) -> Option<i64>,
-        ); 3] = [
+        let lines: [Series<crate::analyze::sli::Latency, Option<i64>>; 3] = [
             ("p50", BLUE, |l| l.p50),
             ("p95", ORANGE, |l| l.p95),
             ("p99", RED, |l| l.p99),
