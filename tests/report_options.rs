@@ -36,12 +36,23 @@ fn template_dir_overrides_the_built_in_templates() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = std::fs::read_to_string(&out).expect("html");
     assert!(html.starts_with("<html><body><h1>Custom</h1>"));
-    assert!(html.contains("<p class=loop>healthcheck@corp.example &amp; ops.alerts@corp.example 2,431</p>"), "{html}");
-    assert!(html.contains("&lt;b&gt;"), "user templates are autoescaped too");
+    assert!(
+        html.contains(
+            "<p class=loop>healthcheck@corp.example &amp; ops.alerts@corp.example 2,431</p>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;b&gt;"),
+        "user templates are autoescaped too"
+    );
 
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
-    let o = report(&["--template-dir", empty.to_str().expect("utf-8")], &dir.path().join("x.html"));
+    let o = report(
+        &["--template-dir", empty.to_str().expect("utf-8")],
+        &dir.path().join("x.html"),
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no report.html"));
 }
@@ -52,11 +63,22 @@ fn stamp_adds_the_run_time_and_nothing_else_changes() {
     let (a, b) = (dir.path().join("a.html"), dir.path().join("b.html"));
     assert!(report(&[], &a).status.success());
     assert!(report(&["--stamp"], &b).status.success());
-    let (a, b) = (std::fs::read_to_string(a).expect("a"), std::fs::read_to_string(b).expect("b"));
+    let (a, b) = (
+        std::fs::read_to_string(a).expect("a"),
+        std::fs::read_to_string(b).expect("b"),
+    );
     assert!(!a.contains(" on 20"), "no wall-clock time by default");
     let year = chrono::Utc::now().format("%Y").to_string();
-    assert!(b.contains(&format!(" on {year}-")), "--stamp prints the run time");
-    let strip = |s: &str| s.lines().filter(|l| !l.contains("Made by mailforensics")).collect::<Vec<_>>().join("\n");
+    assert!(
+        b.contains(&format!(" on {year}-")),
+        "--stamp prints the run time"
+    );
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.contains("Made by mailforensics"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(strip(&a), strip(&b));
 }
 
@@ -70,7 +92,15 @@ fn slo_budget_is_reported() {
         .arg(sample())
         .arg("-o")
         .arg(&out)
-        .args(["-q", "--slo-latency", "200ms", "--slo-target", "99", "--json", "-"])
+        .args([
+            "-q",
+            "--slo-latency",
+            "200ms",
+            "--slo-target",
+            "99",
+            "--json",
+            "-",
+        ])
         .output()
         .expect("runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -83,7 +113,9 @@ fn slo_budget_is_reported() {
     assert!(bad > 0 && bad < total);
     let good = slo["good_ratio"].as_f64().expect("good");
     assert!((slo["budget_burned"].as_f64().expect("burn") - (1.0 - good) / 0.01).abs() < 0.01);
-    assert!(std::fs::read_to_string(&out).expect("html").contains("error budget burned"));
+    assert!(std::fs::read_to_string(&out)
+        .expect("html")
+        .contains("error budget burned"));
     let o = report(&["--slo-target", "100"], &dir.path().join("x.html"));
     assert_eq!(o.status.code(), Some(2));
 }
