@@ -98,10 +98,7 @@ impl Field {
     /// Whether values repeat from row to row (a message's id, sender and subject on each of its
     /// rows; a handful of connectors and custom-data strings), so storing each once pays off.
     pub fn repeats(self) -> bool {
-        !matches!(
-            self,
-            Field::SourceContext | Field::MessageInfo | Field::LogId
-        )
+        !matches!(self, Field::MessageInfo | Field::LogId)
     }
 
     /// Addresses are compared case-insensitively by Exchange; we store them lower-cased.
@@ -246,9 +243,9 @@ pub struct EventsBuilder {
     row_servers: Vec<Option<u32>>,
     server_names: Vec<String>,
     text: Vec<DedupStrings>,
-    recipients: ListStringChunkedBuilder,
-    statuses: ListStringChunkedBuilder,
-    codes: ListStringChunkedBuilder,
+    recipients: DedupList,
+    statuses: DedupList,
+    codes: DedupList,
     recipient_count: Vec<Option<u32>>,
     total_bytes: Vec<Option<u64>>,
     extra: StringChunkedBuilder,
@@ -270,9 +267,9 @@ impl EventsBuilder {
                 .iter()
                 .map(|f| DedupStrings::new(f.column(), capacity, f.repeats()))
                 .collect(),
-            recipients: ListStringChunkedBuilder::new("recipients".into(), capacity, capacity),
-            statuses: ListStringChunkedBuilder::new("recipient_status".into(), capacity, capacity),
-            codes: ListStringChunkedBuilder::new("status_code".into(), capacity, capacity),
+            recipients: DedupList::new("recipients", capacity),
+            statuses: DedupList::new("recipient_status", capacity),
+            codes: DedupList::new("status_code", capacity),
             recipient_count: Vec::with_capacity(capacity),
             total_bytes: Vec::with_capacity(capacity),
             extra: StringChunkedBuilder::new("extra".into(), capacity),
@@ -320,12 +317,9 @@ impl EventsBuilder {
         for b in self.text {
             cols.push(b.finish());
         }
-        let mut recipients = self.recipients;
-        let mut statuses = self.statuses;
-        let mut codes = self.codes;
-        cols.push(recipients.finish().into_column());
-        cols.push(statuses.finish().into_column());
-        cols.push(codes.finish().into_column());
+        cols.push(self.recipients.finish()?);
+        cols.push(self.statuses.finish()?);
+        cols.push(self.codes.finish()?);
         cols.push(
             UInt32Chunked::from_iter_options(
                 "recipient_count".into(),
@@ -369,14 +363,14 @@ impl RowSink for EventsBuilder {
         let rcpts = lower(row.recipients.unwrap_or(""), &mut self.lower);
         let parts = rcpts.split(';').map(str::trim).filter(|s| !s.is_empty());
         let n_rcpt = parts.clone().count();
-        self.recipients.append_values_iter(parts);
+        self.recipients.push_list(parts);
         let status = row.recipient_status.unwrap_or("");
         super::fields::split_statuses(status, n_rcpt, &mut self.split_buf);
         let parts = self.split_buf.iter().map(|&(a, b)| status[a..b].trim());
-        self.statuses.append_values_iter(parts.clone());
+        self.statuses.push_list(parts.clone());
         // An empty code keeps the list aligned with the recipients; it means "no x.y.z in it".
         self.codes
-            .append_values_iter(parts.map(|s| super::fields::enhanced_code(s).unwrap_or("")));
+            .push_list(parts.map(|s| super::fields::enhanced_code(s).unwrap_or("")));
         self.recipient_count.push(row.recipient_count);
         self.total_bytes.push(row.total_bytes);
         self.extra.append_option(row.extra);
@@ -445,6 +439,46 @@ impl DedupStrings {
 
     pub fn finish(self) -> Column {
         StringChunked::with_chunk(self.name.into(), self.arr.freeze()).into_column()
+    }
+}
+
+/// A `list[str]` column whose values go through [`DedupStrings`] (statuses and addresses repeat
+/// from row to row like the other text).
+pub struct DedupList {
+    name: &'static str,
+    offsets: Vec<i64>,
+    values: DedupStrings,
+}
+
+impl DedupList {
+    pub fn new(name: &'static str, capacity: usize) -> Self {
+        let mut offsets = Vec::with_capacity(capacity + 1);
+        offsets.push(0);
+        DedupList {
+            name,
+            offsets,
+            values: DedupStrings::new(name, capacity, true),
+        }
+    }
+
+    pub fn push_list<'a>(&mut self, items: impl Iterator<Item = &'a str>) {
+        let mut n = 0;
+        for v in items {
+            self.values.push(v);
+            n += 1;
+        }
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(last + n);
+    }
+
+    pub fn finish(self) -> PolarsResult<Column> {
+        use polars_arrow::array::{Array, ListArray};
+        type LargeListArray = ListArray<i64>;
+        let values = self.values.arr.freeze();
+        let dtype = LargeListArray::default_datatype(values.dtype().clone());
+        let offsets = polars_arrow::offset::OffsetsBuffer::try_from(self.offsets)?;
+        let arr = LargeListArray::try_new(dtype, offsets, values.boxed(), None)?;
+        Ok(ListChunked::with_chunk(self.name.into(), arr).into_column())
     }
 }
 

@@ -99,7 +99,9 @@ impl LogReader for TrackingReader {
                 ctx.server.unwrap_or(""),
                 "message_tracking",
                 ctx.path,
-                text.len() / 400,
+                // One row per line: an exact capacity keeps over-allocated (and, once the
+                // allocator recycles memory, resident) tails out of the frame.
+                memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1,
             );
             let mut p = read_rows(text, ctx, &mut b);
             if ctx.server.is_none() {
