@@ -4,12 +4,11 @@
 //! link back to message tracking.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
 use super::fields::{self, split_line};
-use super::schema::Mapping;
+use super::schema::{DedupStrings, Mapping};
 use super::tracking::{truncate, Record, Records};
 use super::{EntryCtx, LogKind, LogReader, Parsed};
 use crate::error::Result;
@@ -69,7 +68,11 @@ impl LogReader for ProtocolReader {
     fn read(&self, kind: LogKind, text: &str, ctx: &EntryCtx<'_>) -> Result<Parsed> {
         let mut p = Parsed::default();
         let build = ctx.opts.build_frames;
-        let mut b = ProtocolBuilder::default();
+        let mut b = ProtocolBuilder::new(if build {
+            memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1
+        } else {
+            0
+        });
         let mut mapping: Option<Mapping> = None;
         let mut idx = [usize::MAX; 9];
         let mut records = Records::new(text);
@@ -197,34 +200,55 @@ fn column_index(names: &[String]) -> [usize; 9] {
     idx
 }
 
-#[derive(Default)]
+/// One chunk of the protocol frame. Text goes through [`DedupStrings`]: session ids, endpoints
+/// and connector names repeat on every line of a session.
 struct ProtocolBuilder {
     time: Vec<i64>,
     line: Vec<u32>,
     seq: Vec<Option<u32>>,
     /// connector, session, local, remote, event, data, context
-    text: [Vec<String>; 7],
-    extra: Vec<Option<String>>,
+    text: [DedupStrings; 7],
+    extra: DedupStrings,
 }
 
+const TEXT_COLUMNS: [&str; 7] = [
+    "connector_id",
+    "session_id",
+    "local_endpoint",
+    "remote_endpoint",
+    "event",
+    "data",
+    "context",
+];
+
 impl ProtocolBuilder {
+    fn new(capacity: usize) -> Self {
+        ProtocolBuilder {
+            time: Vec::with_capacity(capacity),
+            line: Vec::with_capacity(capacity),
+            seq: Vec::with_capacity(capacity),
+            text: TEXT_COLUMNS.map(|name| DedupStrings::new(name, capacity, true)),
+            extra: DedupStrings::new("extra", capacity, true),
+        }
+    }
+
     fn push(&mut self, ms: i64, line: u64, text: [&str; 7], seq: &str, extra: &str) {
         self.time.push(ms);
         self.line.push(line.min(u32::MAX as u64) as u32);
         self.seq.push(seq.trim().parse().ok());
         for (col, v) in self.text.iter_mut().zip(text) {
-            col.push(v.to_string());
+            col.push(v);
         }
-        self.extra
-            .push((!extra.is_empty()).then(|| extra.to_string()));
+        if extra.is_empty() {
+            self.extra.push_null();
+        } else {
+            self.extra.push(extra);
+        }
     }
 
     fn finish(self, server: &str, kind: &str, entry: &str) -> PolarsResult<DataFrame> {
         let n = self.time.len();
         let [connector, session, local, remote, event, data, context] = self.text;
-        let s = |name: &str, v: Vec<String>| {
-            StringChunked::from_iter_values(name.into(), v.iter().map(String::as_str)).into_column()
-        };
         let lit = |name: &str, v: &str| super::schema::constant(name, v, n);
         DataFrame::new(
             n,
@@ -234,17 +258,16 @@ impl ProtocolBuilder {
                     .into_column(),
                 lit("server", server),
                 lit("log_kind", kind),
-                s("connector_id", connector),
-                s("session_id", session),
+                connector.finish(),
+                session.finish(),
                 UInt32Chunked::from_iter_options("sequence_number".into(), self.seq.into_iter())
                     .into_column(),
-                s("local_endpoint", local),
-                s("remote_endpoint", remote),
-                s("event", event),
-                s("data", data),
-                s("context", context),
-                StringChunked::from_iter_options("extra".into(), self.extra.into_iter())
-                    .into_column(),
+                local.finish(),
+                remote.finish(),
+                event.finish(),
+                data.finish(),
+                context.finish(),
+                self.extra.finish(),
                 lit("entry", entry),
                 UInt32Chunked::from_vec("line".into(), self.line).into_column(),
             ],
@@ -254,7 +277,7 @@ impl ProtocolBuilder {
 
 /// The protocol frame with no rows.
 pub fn empty_protocol() -> PolarsResult<DataFrame> {
-    ProtocolBuilder::default().finish("", "smtp_receive", "")
+    ProtocolBuilder::new(0).finish("", "smtp_receive", "")
 }
 
 /// The message id in a `250 2.6.0 <id> [InternalId=...] Queued mail for delivery` reply.
@@ -289,38 +312,46 @@ pub fn sessions(protocol: &DataFrame) -> PolarsResult<DataFrame> {
     let remote = protocol.column("remote_endpoint")?.str()?.clone();
     let data = protocol.column("data")?.str()?.clone();
     let entry = protocol.column("entry")?.str()?.clone();
-    let mut map: BTreeMap<(String, String, String), S> = BTreeMap::new();
-    for i in 0..protocol.height() {
-        let key = (
-            server.get(i).unwrap_or("").to_string(),
-            kind.get(i).unwrap_or("").to_string(),
-            session.get(i).unwrap_or("").to_string(),
-        );
-        let t = time.get(i).unwrap_or(0);
+    // Keys borrow the frame's strings; sorted at the end so the frame's order is stable.
+    let mut map: PlHashMap<(&str, &str, &str), S> = PlHashMap::default();
+    // Columns walked in step with iterators: `get(i)` on a many-chunk column is a search per call.
+    let rows = server
+        .iter()
+        .zip(kind.iter())
+        .zip(session.iter())
+        .zip(time.iter())
+        .zip(entry.iter())
+        .zip(connector.iter().zip(local.iter()).zip(remote.iter()))
+        .zip(data.iter());
+    for ((((((srv, knd), sid), t), ent), ((con, loc), rem)), dat) in rows {
+        let key = (srv.unwrap_or(""), knd.unwrap_or(""), sid.unwrap_or(""));
+        let t = t.unwrap_or(0);
         let s = map.entry(key).or_insert_with(|| S {
             start: t,
             end: t,
-            entry: entry.get(i).unwrap_or("").to_string(),
+            entry: ent.unwrap_or("").to_string(),
             ..S::default()
         });
         s.start = s.start.min(t);
         s.end = s.end.max(t);
         s.lines += 1;
-        for (field, col) in [
-            (&mut s.connector, &connector),
-            (&mut s.local, &local),
-            (&mut s.remote, &remote),
+        for (field, v) in [
+            (&mut s.connector, con),
+            (&mut s.local, loc),
+            (&mut s.remote, rem),
         ] {
             if field.is_empty() {
-                if let Some(v) = col.get(i) {
+                if let Some(v) = v {
                     field.push_str(v);
                 }
             }
         }
-        if let Some(id) = data.get(i).and_then(queued_message_id) {
+        if let Some(id) = dat.and_then(queued_message_id) {
             s.ids.push(id.to_string());
         }
     }
+    let mut map: Vec<((&str, &str, &str), S)> = map.into_iter().collect();
+    map.sort_by(|a, b| a.0.cmp(&b.0));
     let n = map.len();
     let mut cols: [Vec<String>; 6] = Default::default();
     let mut start = Vec::with_capacity(n);
@@ -329,10 +360,14 @@ pub fn sessions(protocol: &DataFrame) -> PolarsResult<DataFrame> {
     let mut entries = Vec::with_capacity(n);
     let mut ids = ListStringChunkedBuilder::new("message_ids".into(), n, n);
     for ((server, kind, session), s) in map {
-        for (c, v) in cols
-            .iter_mut()
-            .zip([server, kind, session, s.connector, s.local, s.remote])
-        {
+        for (c, v) in cols.iter_mut().zip([
+            server.to_string(),
+            kind.to_string(),
+            session.to_string(),
+            s.connector,
+            s.local,
+            s.remote,
+        ]) {
             c.push(v);
         }
         start.push(s.start);
