@@ -328,13 +328,25 @@ fn frame_columns_are_the_documented_schema() {
     use mailforensics::ingest::schema::{EVENTS_SCHEMA, PROTOCOL_SCHEMA, SESSIONS_SCHEMA};
     let l = load(&fixture(), &Options::default()).expect("loads");
     let f = l.frames.expect("frames");
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
-    for (df, schema) in [(&f.events, EVENTS_SCHEMA), (&f.protocol, PROTOCOL_SCHEMA), (&f.sessions, SESSIONS_SCHEMA)] {
-        let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    for (df, schema) in [
+        (&f.events, EVENTS_SCHEMA),
+        (&f.protocol, PROTOCOL_SCHEMA),
+        (&f.sessions, SESSIONS_SCHEMA),
+    ] {
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         let documented: Vec<&str> = schema.iter().map(|(n, _, _)| *n).collect();
         assert_eq!(names, documented);
         for (name, ty, _) in schema {
-            assert!(readme.contains(&format!("| `{name}` | {ty} |")), "README lacks the row for {name}");
+            assert!(
+                readme.contains(&format!("| `{name}` | {ty} |")),
+                "README lacks the row for {name}"
+            );
         }
     }
 }

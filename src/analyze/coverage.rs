@@ -69,6 +69,12 @@ pub fn coverage(m: &Model<'_>) -> Vec<Coverage> {
         }
         let mut gaps: Vec<Gap> = Vec::new();
         for (h, &mine) in seen[s].iter().enumerate() {
+            // Only whole hours inside the bundle: its first and last hours are partial, and a
+            // server with no row in a few seconds of them is no gap.
+            let hour_start = (first_hour + h as i64) * GAP_MS;
+            if hour_start < m.start || hour_start + GAP_MS > m.end {
+                continue;
+            }
             let others = (0..ns).any(|o| o != s && seen[o][h] > 0);
             if mine == 0 && others {
                 let a = (first_hour + h as i64) * GAP_MS;

@@ -33,7 +33,7 @@ impl Default for StormParams {
         StormParams {
             floor_per_minute: 30,
             sigmas: 6.0,
-            merge_gap_minutes: 3,
+            merge_gap_minutes: 15,
             min_minutes: 3,
             broadcast_min_recipients: 100,
             broadcast_max_share: 0.05,

@@ -134,10 +134,12 @@ pub fn write(f: &Findings) -> Vec<String> {
         ..
     } = f.messages;
     out.push(format!(
-        "Overall: {} messages ({} notifications, {} automatic replies), {:.2}% failed; delivery latency p50 {}, p95 {}, p99 {}.",
+        "Overall: {} messages ({} notification{}, {} automatic repl{}), {:.2}% failed; delivery latency p50 {}, p95 {}, p99 {}.",
         thousands(total),
         thousands(notification),
+        if notification == 1 { "" } else { "s" },
         thousands(auto_reply),
+        if auto_reply == 1 { "y" } else { "ies" },
         f.sli.failure_ratio * 100.0,
         secs(f.sli.latency_ms.p50),
         secs(f.sli.latency_ms.p95),
