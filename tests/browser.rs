@@ -306,6 +306,12 @@ fn report_in_a_real_browser() {
          return th.getAttribute('data-sort') === 'desc' && v.every((x, i) => i === 0 || v[i - 1] >= x); })()",
     );
     assert_eq!(sorted, true, "sortable tables sort");
+    // It prints: the print stylesheet applies and Chromium makes a PDF of it.
+    let pdf = b.call("Page.printToPDF", json!({"printBackground": true}), true);
+    let pdf = BASE64_STANDARD
+        .decode(pdf["data"].as_str().expect("pdf data"))
+        .expect("base64");
+    assert!(pdf.starts_with(b"%PDF") && pdf.len() > 50_000, "a PDF of the report");
     let shot = dir.path().join("report.png");
     b.screenshot(&shot);
     if std::env::var("MAILFORENSICS_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {

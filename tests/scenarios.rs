@@ -124,6 +124,17 @@ fn incident_inbox_full_loop() {
         .as_str()
         .unwrap_or("")
         .contains("bounce loop"));
+    // Blast radius: ordinary mail before and during the loop.
+    let b = &f["blast_radius"][0];
+    assert_eq!(b["finding"], "loop");
+    assert_eq!(b["start"], l["first_seen"]);
+    assert!(b["before"]["messages"].as_u64().unwrap_or(0) > 50, "{b}");
+    assert!(b["during"]["messages"].as_u64().unwrap_or(0) > 50, "{b}");
+    assert!(b["during"]["latency_ms"]["p95"].as_i64().is_some(), "{b}");
+    assert!(
+        b["during"]["failure_ratio"].as_f64().unwrap_or(1.0) < 0.2,
+        "ordinary mail mostly gets through: {b}"
+    );
 }
 
 #[test]

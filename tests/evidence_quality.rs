@@ -1,0 +1,100 @@
+//! Evidence quality on doctored copies of the sample bundle: an hour of one server's logs
+//! removed (as rotation deletes them) must show as a coverage gap and a caveat on the loop; one
+//! server's clock set back must show as clock skew of that size.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// Copies the sample, dropping entries `keep` rejects and rewriting text with `edit`.
+fn doctored(out: &Path, keep: impl Fn(&str) -> bool, edit: impl Fn(&str, String) -> String) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip");
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(sample).expect("sample")).expect("zip");
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(out).expect("create"));
+    for i in 0..zin.len() {
+        let mut f = zin.by_index(i).expect("entry");
+        let name = f.name().expect("entry name").to_string();
+        if !keep(&name) {
+            continue;
+        }
+        let mut text = String::new();
+        f.read_to_string(&mut text).expect("utf-8 entry");
+        zout.start_file(&name, zip::write::SimpleFileOptions::default())
+            .expect("start");
+        zout.write_all(edit(&name, text).as_bytes()).expect("write");
+    }
+    zout.finish().expect("finish");
+}
+
+fn findings(bundle: &Path) -> Value {
+    let out = Command::cargo_bin("mailforensics")
+        .expect("binary")
+        .arg("report")
+        .arg(bundle)
+        .args(["-o", "/dev/null", "--json", "-", "-q"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn a_missing_hour_is_a_gap_and_a_caveat() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("gap.zip");
+    doctored(&bundle, |n| !(n.starts_with("EX01/") && n.contains("2026111612")), |_, t| t);
+    let f = findings(&bundle);
+    let ex01 = f["coverage"]
+        .as_array()
+        .expect("coverage")
+        .iter()
+        .find(|c| c["server"] == "EX01")
+        .expect("EX01")
+        .clone();
+    assert_eq!(
+        ex01["gaps"],
+        serde_json::json!([{"start": "2026-11-16T12:00:00.000Z", "end": "2026-11-16T13:00:00.000Z"}])
+    );
+    let ex02 = f["coverage"].as_array().expect("coverage").iter().find(|c| c["server"] == "EX02").expect("EX02").clone();
+    assert_eq!(ex02["gaps"], serde_json::json!([]));
+    let caveats = f["loops"][0]["caveats"].as_array().expect("caveats");
+    assert!(caveats.iter().any(|c| c.as_str().unwrap_or("").starts_with("EX01 has no log from 2026-11-16T12:00")), "{caveats:?}");
+    assert!(f["summary"].as_array().expect("summary").iter().any(|s| s.as_str().unwrap_or("").starts_with("Evidence is incomplete")));
+}
+
+#[test]
+fn a_clock_set_back_is_clock_skew() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("skew.zip");
+    let shift = chrono::Duration::seconds(40);
+    doctored(
+        &bundle,
+        |_| true,
+        |name, text| {
+            if !name.starts_with("EX02/") || !name.contains("MessageTracking") {
+                return text;
+            }
+            text.split_inclusive('\n')
+                .map(|line| {
+                    if line.starts_with('#') || line.starts_with('\u{feff}') || line.len() < 24 {
+                        return line.to_string();
+                    }
+                    let t = chrono::DateTime::parse_from_rfc3339(&line[..24]).expect("row time");
+                    format!("{}{}", (t - shift).format("%Y-%m-%dT%H:%M:%S%.3fZ"), &line[24..])
+                })
+                .collect()
+        },
+    );
+    let f = findings(&bundle);
+    let skew = f["clock_skew"].as_array().expect("skew");
+    let s = skew.iter().find(|s| s["from"] == "EX01" && s["to"] == "EX02").expect("EX01 -> EX02 skew");
+    let median = s["median_ms"].as_i64().expect("median");
+    assert!((median - 40_000).abs() < 2_000, "{s}");
+    assert!(s["inverted"].as_u64().unwrap_or(0) * 2 > s["messages"].as_u64().unwrap_or(0), "{s}");
+    assert!(f["summary"].as_array().expect("summary").iter().any(|x| x.as_str().unwrap_or("").starts_with("Clocks disagree: EX02")));
+    // The undoctored sample has none.
+    let clean = findings(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip"));
+    assert_eq!(clean["clock_skew"], serde_json::json!([]));
+}
