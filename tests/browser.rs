@@ -311,7 +311,10 @@ fn report_in_a_real_browser() {
     let pdf = BASE64_STANDARD
         .decode(pdf["data"].as_str().expect("pdf data"))
         .expect("base64");
-    assert!(pdf.starts_with(b"%PDF") && pdf.len() > 50_000, "a PDF of the report");
+    assert!(
+        pdf.starts_with(b"%PDF") && pdf.len() > 50_000,
+        "a PDF of the report"
+    );
     let shot = dir.path().join("report.png");
     b.screenshot(&shot);
     if std::env::var("MAILFORENSICS_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {

@@ -36,7 +36,11 @@ fn findings(bundle: &Path) -> Value {
         .args(["-o", "/dev/null", "--json", "-", "-q"])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
@@ -44,7 +48,11 @@ fn findings(bundle: &Path) -> Value {
 fn a_missing_hour_is_a_gap_and_a_caveat() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join("gap.zip");
-    doctored(&bundle, |n| !(n.starts_with("EX01/") && n.contains("2026111612")), |_, t| t);
+    doctored(
+        &bundle,
+        |n| !(n.starts_with("EX01/") && n.contains("2026111612")),
+        |_, t| t,
+    );
     let f = findings(&bundle);
     let ex01 = f["coverage"]
         .as_array()
@@ -57,11 +65,26 @@ fn a_missing_hour_is_a_gap_and_a_caveat() {
         ex01["gaps"],
         serde_json::json!([{"start": "2026-11-16T12:00:00.000Z", "end": "2026-11-16T13:00:00.000Z"}])
     );
-    let ex02 = f["coverage"].as_array().expect("coverage").iter().find(|c| c["server"] == "EX02").expect("EX02").clone();
+    let ex02 = f["coverage"]
+        .as_array()
+        .expect("coverage")
+        .iter()
+        .find(|c| c["server"] == "EX02")
+        .expect("EX02")
+        .clone();
     assert_eq!(ex02["gaps"], serde_json::json!([]));
     let caveats = f["loops"][0]["caveats"].as_array().expect("caveats");
-    assert!(caveats.iter().any(|c| c.as_str().unwrap_or("").starts_with("EX01 has no log from 2026-11-16T12:00")), "{caveats:?}");
-    assert!(f["summary"].as_array().expect("summary").iter().any(|s| s.as_str().unwrap_or("").starts_with("Evidence is incomplete")));
+    assert!(
+        caveats.iter().any(|c| c
+            .as_str()
+            .unwrap_or("")
+            .starts_with("EX01 has no log from 2026-11-16T12:00")),
+        "{caveats:?}"
+    );
+    assert!(f["summary"].as_array().expect("summary").iter().any(|s| s
+        .as_str()
+        .unwrap_or("")
+        .starts_with("Evidence is incomplete")));
 }
 
 #[test]
@@ -82,18 +105,31 @@ fn a_clock_set_back_is_clock_skew() {
                         return line.to_string();
                     }
                     let t = chrono::DateTime::parse_from_rfc3339(&line[..24]).expect("row time");
-                    format!("{}{}", (t - shift).format("%Y-%m-%dT%H:%M:%S%.3fZ"), &line[24..])
+                    format!(
+                        "{}{}",
+                        (t - shift).format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                        &line[24..]
+                    )
                 })
                 .collect()
         },
     );
     let f = findings(&bundle);
     let skew = f["clock_skew"].as_array().expect("skew");
-    let s = skew.iter().find(|s| s["from"] == "EX01" && s["to"] == "EX02").expect("EX01 -> EX02 skew");
+    let s = skew
+        .iter()
+        .find(|s| s["from"] == "EX01" && s["to"] == "EX02")
+        .expect("EX01 -> EX02 skew");
     let median = s["median_ms"].as_i64().expect("median");
     assert!((median - 40_000).abs() < 2_000, "{s}");
-    assert!(s["inverted"].as_u64().unwrap_or(0) * 2 > s["messages"].as_u64().unwrap_or(0), "{s}");
-    assert!(f["summary"].as_array().expect("summary").iter().any(|x| x.as_str().unwrap_or("").starts_with("Clocks disagree: EX02")));
+    assert!(
+        s["inverted"].as_u64().unwrap_or(0) * 2 > s["messages"].as_u64().unwrap_or(0),
+        "{s}"
+    );
+    assert!(f["summary"].as_array().expect("summary").iter().any(|x| x
+        .as_str()
+        .unwrap_or("")
+        .starts_with("Clocks disagree: EX02")));
     // The undoctored sample has none.
     let clean = findings(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip"));
     assert_eq!(clean["clock_skew"], serde_json::json!([]));

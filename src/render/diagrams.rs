@@ -34,7 +34,8 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-const DEFS: &str = r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b6875"/></marker><marker id="arrow-red" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#b3261e"/></marker></defs>"##;
+// Arrowheads sized in drawing units, so thick (busy) edges do not get giant heads.
+const DEFS: &str = r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="12" markerHeight="12" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b6875"/></marker><marker id="arrow-red" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="12" markerHeight="12" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#b3261e"/></marker></defs>"##;
 
 fn codes_label(codes: &std::collections::BTreeMap<String, u64>) -> String {
     let mut v: Vec<(&String, &u64)> = codes.iter().collect();
@@ -208,15 +209,33 @@ pub fn flow_svg(f: &ServerFlow) -> String {
             (x1 + bw / 2.0, x2 - bw / 2.0)
         } else if x2 < x1 {
             (x1 - bw / 2.0, x2 + bw / 2.0)
-        } else {
+        } else if y2 > y1 {
             (x1 + bw / 2.0, x2 + bw / 2.0)
+        } else {
+            (x1 - bw / 2.0, x2 - bw / 2.0)
         };
-        let bend = if (x2 - x1).abs() < 1.0 { 80.0 } else { 0.0 };
+        // Between two servers (same column) the two directions bow to opposite sides.
+        let bend = if (x2 - x1).abs() < 1.0 {
+            if y2 > y1 {
+                90.0
+            } else {
+                -90.0
+            }
+        } else {
+            0.0
+        };
         let (mx, my) = ((sx + ex) / 2.0 + bend, (y1 + y2) / 2.0);
+        // The count sits a third of the way along its edge: at the midpoints, where edges
+        // between the same columns cross, the labels would pile up.
+        let t = 0.3;
+        let at = |a: f64, c: f64, b: f64| {
+            (1.0 - t) * (1.0 - t) * a + 2.0 * (1.0 - t) * t * c + t * t * b
+        };
         let _ = write!(
             s,
-            r##"<path d="M{sx:.0},{y1:.0} Q{mx:.0},{my:.0} {ex:.0},{y2:.0}" fill="none" stroke="#5b6875" stroke-opacity="0.7" stroke-width="{sw:.1}" marker-end="url(#arrow)"/><text x="{mx:.0}" y="{:.0}" text-anchor="middle" class="edge-label">{}</text>"##,
-            my - 4.0,
+            r##"<path d="M{sx:.0},{y1:.0} Q{mx:.0},{my:.0} {ex:.0},{y2:.0}" fill="none" stroke="#5b6875" stroke-opacity="0.7" stroke-width="{sw:.1}" marker-end="url(#arrow)"/><text x="{:.0}" y="{:.0}" text-anchor="middle" class="edge-label">{}</text>"##,
+            at(sx, mx, ex),
+            at(y1, my, y2) - 5.0,
             crate::cmd::thousands(e.messages)
         );
     }
