@@ -501,7 +501,8 @@ impl<'a> Model<'a> {
             code_off.push(code_vals.len() as u32);
         })?;
         let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_by_key(|&i| time[i as usize]);
+        // Stable, so rows logged in the same millisecond keep their bundle order.
+        rayon::slice::ParallelSliceMut::par_sort_by_key(&mut order[..], |&i| time[i as usize]);
         Ok(Rest {
             n,
             time,
