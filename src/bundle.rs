@@ -122,6 +122,13 @@ fn open_zip(display: &str, data: Arc<[u8]>) -> Result<SharedZip> {
         path: display.to_string(),
         detail: e.to_string(),
     })?;
+    // The zip reader keeps one entry per name: a second file under the same name would be lost
+    // without a word, so such an archive is refused.
+    if zip.has_duplicate_names() {
+        return Err(Error::DuplicateNames {
+            path: display.to_string(),
+        });
+    }
     for name in zip.file_names_raw() {
         let name = String::from_utf8_lossy(name);
         if unsafe_name(&name) {

@@ -19,6 +19,8 @@ pub enum Error {
     NotAZip { path: String, detail: String },
     #[error("{path}: the zip archive is truncated or corrupt: {detail}")]
     CorruptZip { path: String, detail: String },
+    #[error("{path}: two or more entries share a name, so one would hide the other; re-create the archive with distinct paths")]
+    DuplicateNames { path: String },
     #[error("{entry}: unsafe path inside the archive (absolute, or climbing out with `..`); refusing the bundle")]
     UnsafePath { entry: String },
     #[error("{entry}: inflates past the limit of {limit} bytes (a zip bomb?); raise --max-uncompressed if the bundle is genuine")]

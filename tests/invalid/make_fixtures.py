@@ -77,11 +77,17 @@ def main():
     # No input is written: the test points at bundle.zip, which does not exist.
 
     d = case("gzip-truncated", "cannot decompress")
-    gz = gzip.compress(LOG * 50)
+    gz = gzip.compress(LOG * 50, mtime=0)
     zip_with(os.path.join(d, "bundle.zip"), [("EX01/MSGTRK2026111608-1.LOG.gz", gz[: len(gz) // 2])])
 
     d = case("zip-bomb-ratio", "inflates more than 1000 times its compressed size")
     zip_with(os.path.join(d, "bundle.zip"), [("EX01/MSGTRK2026111608-1.LOG", LOG + b"0" * (64 << 20))])
+
+    d = case("duplicate-names", "two or more entries share a name")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zip_with(os.path.join(d, "bundle.zip"), [("EX01/MSGTRK2026111608-1.LOG", LOG), ("EX01/MSGTRK2026111608-1.LOG", LOG)])
 
     d = case("bad-tz", "--tz", "--tz Europe/Berlin")
     zip_with(os.path.join(d, "bundle.zip"), [("EX01/MSGTRK2026111608-1.LOG", LOG)])
