@@ -350,3 +350,74 @@ fn frame_columns_are_the_documented_schema() {
         }
     }
 }
+
+#[test]
+fn a_session_spanning_two_hourly_files_is_one_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: SMTP Receive Protocol Log\r\n#Date: 2026-11-16T08:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n";
+    let line = |t: &str, seq: u32, ev: &str, data: &str| {
+        format!("2026-11-16T{t}Z,EX01\\Default EX01,08DE00000000ABCD,{seq},192.0.2.1:25,192.0.2.10:40000,{ev},{data},\r\n")
+    };
+    let folder = dir
+        .path()
+        .join("EX01/TransportRoles/Logs/FrontEnd/ProtocolLog/SmtpReceive");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let first = format!(
+        "{head}{}{}",
+        line("08:59:59.000", 0, "+", ""),
+        line("08:59:59.500", 1, ">", "\"250 2.6.0 <one@corp.example> [InternalId=1, Hostname=EX01] Queued mail for delivery\"")
+    );
+    let second = format!(
+        "{head}{}{}",
+        line("09:00:00.200", 2, ">", "\"250 2.6.0 <two@corp.example> [InternalId=2, Hostname=EX01] Queued mail for delivery\""),
+        line("09:00:00.300", 3, "-", "")
+    );
+    std::fs::write(folder.join("RECV2026111608-1.LOG"), first).expect("write");
+    std::fs::write(folder.join("RECV2026111609-1.LOG"), second).expect("write");
+    let l = load(dir.path(), &Options::default()).expect("loads");
+    let f = l.frames.expect("frames");
+    assert_eq!(f.protocol.height(), 4);
+    let s = &f.sessions;
+    assert_eq!(s.height(), 1, "{s}");
+    assert_eq!(
+        s.column("lines").expect("lines").u32().expect("u32").get(0),
+        Some(4)
+    );
+    let ids: Vec<String> = s
+        .column("message_ids")
+        .expect("ids")
+        .list()
+        .expect("list")
+        .get_as_series(0)
+        .map(|v| {
+            v.str()
+                .expect("str")
+                .iter()
+                .map(|x| x.unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(ids, ["<one@corp.example>", "<two@corp.example>"]);
+    let start = s
+        .column("start")
+        .expect("start")
+        .datetime()
+        .expect("dt")
+        .physical()
+        .get(0);
+    let end = s
+        .column("end")
+        .expect("end")
+        .datetime()
+        .expect("dt")
+        .physical()
+        .get(0);
+    assert_eq!(end.zip(start).map(|(e, s)| e - s), Some(1300));
+    assert!(s
+        .column("entry")
+        .expect("entry")
+        .str()
+        .expect("str")
+        .get(0)
+        .is_some_and(|e| e.ends_with("RECV2026111608-1.LOG")));
+}

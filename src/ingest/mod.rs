@@ -117,6 +117,8 @@ pub struct Parsed {
     pub end: Option<i64>,
     pub events: Option<DataFrame>,
     pub protocol: Option<DataFrame>,
+    /// This file's part of the sessions frame (joined across files at the end).
+    pub sessions: Option<DataFrame>,
 }
 
 /// At most this many malformed lines are listed per entry; all are counted.
@@ -506,6 +508,7 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
     let mut totals: BTreeMap<String, KindTotal> = BTreeMap::new();
     let mut event_chunks = Vec::new();
     let mut protocol_chunks = Vec::new();
+    let mut session_parts = Vec::new();
     let mut servers = std::collections::BTreeSet::new();
     for o in outcomes {
         let Outcome { info, parsed } = o;
@@ -549,6 +552,9 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
         if let Some(df) = parsed.protocol {
             protocol_chunks.push(df);
         }
+        if let Some(df) = parsed.sessions {
+            session_parts.push(df);
+        }
         files.push(info);
     }
     if malformed_total > 0 {
@@ -564,7 +570,7 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
     let frames = if opts.build_frames {
         let events = stack(event_chunks, tracking::empty_events)?;
         let protocol = stack(protocol_chunks, protocol::empty_protocol)?;
-        let sessions = protocol::sessions(&protocol)?;
+        let sessions = protocol::merge_sessions(&session_parts)?;
         Some(Frames {
             events,
             protocol,

@@ -184,7 +184,9 @@ impl LogReader for ProtocolReader {
                 .map(str::to_string)
                 .or_else(|| p.server.clone())
                 .unwrap_or_else(|| "unknown".into());
-            p.protocol = Some(b.finish(&server, kind.as_str(), ctx.path)?);
+            let frame = b.finish(&server, kind.as_str(), ctx.path)?;
+            p.sessions = Some(sessions(&frame)?);
+            p.protocol = Some(frame);
         }
         Ok(p)
     }
@@ -289,20 +291,41 @@ pub fn queued_message_id(data: &str) -> Option<&str> {
     Some(rest[open..=close].trim())
 }
 
-/// Groups protocol lines into sessions (a session can span hourly files, so this runs on the
-/// whole frame, not per file).
-pub fn sessions(protocol: &DataFrame) -> PolarsResult<DataFrame> {
-    #[derive(Default)]
-    struct S {
-        connector: String,
-        local: String,
-        remote: String,
-        start: i64,
-        end: i64,
-        lines: u32,
-        ids: Vec<String>,
-        entry: String,
+/// What is known of one session so far.
+#[derive(Default)]
+struct S {
+    connector: String,
+    local: String,
+    remote: String,
+    start: i64,
+    end: i64,
+    lines: u32,
+    ids: Vec<String>,
+    entry: String,
+}
+
+impl S {
+    /// Folds in what another file saw of the same session (sessions span hourly files).
+    fn absorb(&mut self, o: S) {
+        self.start = self.start.min(o.start);
+        self.end = self.end.max(o.end);
+        self.lines += o.lines;
+        self.ids.extend(o.ids);
+        for (mine, theirs) in [
+            (&mut self.connector, o.connector),
+            (&mut self.local, o.local),
+            (&mut self.remote, o.remote),
+        ] {
+            if mine.is_empty() {
+                *mine = theirs;
+            }
+        }
     }
+}
+
+/// Groups one file's protocol lines into sessions. Runs per file, in parallel; the parts are
+/// joined by [`merge_sessions`].
+pub fn sessions(protocol: &DataFrame) -> PolarsResult<DataFrame> {
     let time = protocol.column("time")?.datetime()?.physical().clone();
     let server = protocol.column("server")?.str()?.clone();
     let kind = protocol.column("log_kind")?.str()?.clone();
@@ -332,38 +355,88 @@ pub fn sessions(protocol: &DataFrame) -> PolarsResult<DataFrame> {
             entry: ent.unwrap_or("").to_string(),
             ..S::default()
         });
-        s.start = s.start.min(t);
-        s.end = s.end.max(t);
-        s.lines += 1;
-        for (field, v) in [
-            (&mut s.connector, con),
-            (&mut s.local, loc),
-            (&mut s.remote, rem),
-        ] {
-            if field.is_empty() {
-                if let Some(v) = v {
-                    field.push_str(v);
+        s.absorb(S {
+            connector: con.unwrap_or("").to_string(),
+            local: loc.unwrap_or("").to_string(),
+            remote: rem.unwrap_or("").to_string(),
+            start: t,
+            end: t,
+            lines: 1,
+            ids: dat
+                .and_then(queued_message_id)
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            entry: String::new(),
+        });
+    }
+    let mut rows: Vec<((&str, &str, &str), S)> = map.into_iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    session_frame(rows)
+}
+
+/// Joins the per-file session frames, merging a session that spans files into one row.
+pub fn merge_sessions(parts: &[DataFrame]) -> PolarsResult<DataFrame> {
+    let mut map: PlHashMap<(String, String, String), S> = PlHashMap::default();
+    for part in parts {
+        let col = |n: &str| -> PolarsResult<StringChunked> { Ok(part.column(n)?.str()?.clone()) };
+        let (server, kind, session) = (col("server")?, col("log_kind")?, col("session_id")?);
+        let (connector, local, remote) = (
+            col("connector_id")?,
+            col("local_endpoint")?,
+            col("remote_endpoint")?,
+        );
+        let entry = col("entry")?;
+        let start = part.column("start")?.datetime()?.physical().clone();
+        let end = part.column("end")?.datetime()?.physical().clone();
+        let lines = part.column("lines")?.u32()?.clone();
+        let ids = part.column("message_ids")?.list()?.clone();
+        let g = |c: &StringChunked, i: usize| c.get(i).unwrap_or("").to_string();
+        for i in 0..part.height() {
+            let s = S {
+                connector: g(&connector, i),
+                local: g(&local, i),
+                remote: g(&remote, i),
+                start: start.get(i).unwrap_or(0),
+                end: end.get(i).unwrap_or(0),
+                lines: lines.get(i).unwrap_or(0),
+                ids: ids
+                    .get_as_series(i)
+                    .and_then(|s| {
+                        s.str()
+                            .ok()
+                            .map(|c| c.iter().flatten().map(str::to_string).collect())
+                    })
+                    .unwrap_or_default(),
+                entry: g(&entry, i),
+            };
+            let key = (g(&server, i), g(&kind, i), g(&session, i));
+            match map.get_mut(&key) {
+                Some(known) => known.absorb(s),
+                None => {
+                    map.insert(key, s);
                 }
             }
         }
-        if let Some(id) = dat.and_then(queued_message_id) {
-            s.ids.push(id.to_string());
-        }
     }
-    let mut map: Vec<((&str, &str, &str), S)> = map.into_iter().collect();
-    map.sort_by(|a, b| a.0.cmp(&b.0));
-    let n = map.len();
+    let mut rows: Vec<((String, String, String), S)> = map.into_iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    session_frame(rows)
+}
+
+fn session_frame<K: AsRef<str>>(rows: Vec<((K, K, K), S)>) -> PolarsResult<DataFrame> {
+    let n = rows.len();
     let mut cols: [Vec<String>; 6] = Default::default();
     let mut start = Vec::with_capacity(n);
     let mut end = Vec::with_capacity(n);
     let mut lines = Vec::with_capacity(n);
     let mut entries = Vec::with_capacity(n);
     let mut ids = ListStringChunkedBuilder::new("message_ids".into(), n, n);
-    for ((server, kind, session), s) in map {
+    for ((server, kind, session), s) in rows {
         for (c, v) in cols.iter_mut().zip([
-            server.to_string(),
-            kind.to_string(),
-            session.to_string(),
+            server.as_ref().to_string(),
+            kind.as_ref().to_string(),
+            session.as_ref().to_string(),
             s.connector,
             s.local,
             s.remote,
