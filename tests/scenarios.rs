@@ -124,6 +124,27 @@ fn incident_inbox_full_loop() {
         .as_str()
         .unwrap_or("")
         .contains("bounce loop"));
+    // The address-flow graph carries the loop's traffic on its heaviest edges.
+    let af = &f["top"]["address_flow"];
+    assert!(af["edges"].as_u64().unwrap_or(0) > 100, "{af}");
+    assert!(
+        af["notification"].as_u64().unwrap_or(0) >= l["notifications"].as_u64().unwrap_or(u64::MAX),
+        "{af}"
+    );
+    assert!(
+        af["auto_reply"].as_u64().unwrap_or(0) >= l["auto_replies"].as_u64().unwrap_or(u64::MAX),
+        "{af}"
+    );
+    assert!(
+        af["original"].as_u64().unwrap_or(0) >= l["originals"].as_u64().unwrap_or(u64::MAX),
+        "{af}"
+    );
+    let heaviest = f["top"]["pairs"][0]["key"].as_str().unwrap_or("");
+    assert!(
+        heaviest.ends_with("healthcheck@corp.example")
+            || heaviest.ends_with("ops.alerts@corp.example"),
+        "{heaviest}"
+    );
     // Blast radius: ordinary mail before and during the loop.
     let b = &f["blast_radius"][0];
     assert_eq!(b["finding"], "loop");

@@ -147,6 +147,7 @@ pub fn server_flow(m: &Model<'_>, df: &polars::prelude::DataFrame) -> crate::Res
 pub struct Top {
     pub key: String,
     pub messages: u64,
+    pub original: u64,
     pub notifications: u64,
     pub auto_replies: u64,
     pub failed: u64,
@@ -156,41 +157,76 @@ pub struct Top {
 pub struct Tops {
     pub senders: Vec<Top>,
     pub recipients: Vec<Top>,
+    /// The heaviest edges of the address-flow graph.
     pub pairs: Vec<Top>,
+    pub address_flow: AddressFlow,
+}
+
+/// Size of the address-flow graph: addresses as nodes, one edge per sender → recipient, its
+/// weight split into original, notification and auto-reply traffic.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressFlow {
+    pub addresses: usize,
+    pub edges: usize,
+    pub original: u64,
+    pub notification: u64,
+    pub auto_reply: u64,
 }
 
 pub const TOP_N: usize = 15;
 
-pub fn tops(m: &Model<'_>) -> Tops {
-    #[derive(Default)]
-    struct A {
-        n: u64,
-        notif: u64,
-        auto: u64,
-        failed: u64,
-    }
-    let mut s: BTreeMap<u32, A> = BTreeMap::new();
-    let mut r: BTreeMap<u32, A> = BTreeMap::new();
-    let mut p: BTreeMap<(u32, u32), A> = BTreeMap::new();
-    let add = |a: &mut A, msg: &super::model::Msg| {
-        a.n += 1;
+#[derive(Default, Clone, Copy)]
+struct Weight {
+    n: u64,
+    original: u64,
+    notif: u64,
+    auto: u64,
+    failed: u64,
+}
+
+impl Weight {
+    fn add(&mut self, msg: &super::model::Msg) {
+        self.n += 1;
         match msg.class {
-            Class::Notification => a.notif += 1,
-            Class::AutoReply => a.auto += 1,
-            Class::Original => {}
+            Class::Notification => self.notif += 1,
+            Class::AutoReply => self.auto += 1,
+            Class::Original => self.original += 1,
         }
         if msg.failed {
-            a.failed += 1;
+            self.failed += 1;
         }
-    };
+    }
+}
+
+pub fn tops(m: &Model<'_>) -> Tops {
+    let mut g: DiGraphMap<u32, Weight> = DiGraphMap::new();
+    let mut senders: PlHashMap<u32, Weight> = PlHashMap::default();
     for msg in &m.msgs {
         if msg.rows == 0 {
             continue;
         }
-        add(s.entry(msg.sender).or_default(), msg);
+        senders.entry(msg.sender).or_default().add(msg);
         for &to in m.msg_recipients(msg) {
-            add(r.entry(to).or_default(), msg);
-            add(p.entry((msg.sender, to)).or_default(), msg);
+            match g.edge_weight_mut(msg.sender, to) {
+                Some(w) => w.add(msg),
+                None => {
+                    let mut w = Weight::default();
+                    w.add(msg);
+                    g.add_edge(msg.sender, to, w);
+                }
+            }
+        }
+    }
+    let mut recipients: PlHashMap<u32, Weight> = PlHashMap::default();
+    let mut total = Weight::default();
+    for (_, to, w) in g.all_edges() {
+        let r = recipients.entry(to).or_default();
+        for (acc, v) in [(&mut *r, w), (&mut total, w)] {
+            acc.n += v.n;
+            acc.original += v.original;
+            acc.notif += v.notif;
+            acc.auto += v.auto;
+            acc.failed += v.failed;
         }
     }
     let name = |a: u32| {
@@ -200,12 +236,13 @@ pub fn tops(m: &Model<'_>) -> Tops {
             m.addrs.name(a).to_string()
         }
     };
-    fn top<K>(v: BTreeMap<K, A>, key: impl Fn(&K) -> String) -> Vec<Top> {
+    let top = |v: Vec<(String, Weight)>| {
         let mut out: Vec<Top> = v
             .into_iter()
-            .map(|(k, a)| Top {
-                key: key(&k),
+            .map(|(key, a)| Top {
+                key,
                 messages: a.n,
+                original: a.original,
                 notifications: a.notif,
                 auto_replies: a.auto,
                 failed: a.failed,
@@ -214,11 +251,21 @@ pub fn tops(m: &Model<'_>) -> Tops {
         out.sort_by(|a, b| b.messages.cmp(&a.messages).then_with(|| a.key.cmp(&b.key)));
         out.truncate(TOP_N);
         out
-    }
+    };
     Tops {
-        senders: top(s, |k| name(*k)),
-        recipients: top(r, |k| name(*k)),
-        pairs: top(p, |(a, b)| format!("{} → {}", name(*a), name(*b))),
+        senders: top(senders.into_iter().map(|(k, w)| (name(k), w)).collect()),
+        recipients: top(recipients.into_iter().map(|(k, w)| (name(k), w)).collect()),
+        pairs: top(g
+            .all_edges()
+            .map(|(a, b, w)| (format!("{} → {}", name(a), name(b)), *w))
+            .collect()),
+        address_flow: AddressFlow {
+            addresses: g.node_count(),
+            edges: g.edge_count(),
+            original: total.original,
+            notification: total.notif,
+            auto_reply: total.auto,
+        },
     }
 }
 
