@@ -539,13 +539,6 @@ impl<'a> Model<'a> {
             .map_or(0, |c| c.saturating_sub(b'0'))
     }
 
-    /// Whether a row reports a failure (a 4.x.x or 5.x.x code on a FAIL/DEFER/DSN-type row).
-    pub fn row_failed(&self, row: usize) -> bool {
-        matches!(self.ev[row], Ev::Fail | Ev::Drop | Ev::Badmail | Ev::Poison)
-            || (self.ev[row] == Ev::Defer)
-            || self.row_codes(row).iter().any(|&c| self.code_class(c) == 5)
-    }
-
     fn build_messages(&mut self) {
         let mut msgs: Vec<Option<Msg>> = vec![None; self.msg_ids.len()];
         for &r in &self.order {

@@ -42,9 +42,6 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         s.push('\n');
         super::write_output(j, s.as_bytes())?;
     }
-    // The frames hold gigabytes in millions of buffers; freeing them one by one took seconds on
-    // the benchmark bundle, and the process ends here anyway.
-    std::mem::forget(loaded);
     if !args.input.quiet && args.json.as_deref() != Some(std::path::Path::new("-")) {
         eprintln!("wrote {}", args.output.display());
     }

@@ -278,17 +278,9 @@ impl EventsBuilder {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.time.len()
-    }
-
     /// The server for rows that do not name one, when it is only known after reading.
     pub fn set_default_server(&mut self, server: &str) {
         self.server = server.to_string();
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.time.is_empty()
     }
 
     pub fn finish(self) -> PolarsResult<DataFrame> {
