@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod human;
 pub mod ingest;
 pub mod render;
 pub mod simulate;

@@ -15,11 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use base64::prelude::*;
 use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
+
+mod common;
 
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MAILFORENSICS_CHROMIUM") {
@@ -233,16 +234,14 @@ impl Browser {
 }
 
 fn render(bundle: &Path, out: &Path) {
-    let o = Command::cargo_bin("mailforensics")
-        .expect("binary")
-        .arg("report")
-        .arg(bundle)
-        .arg("-o")
-        .arg(out)
-        .arg("-q")
-        .output()
-        .expect("runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::stdout_of(
+        common::bin()
+            .arg("report")
+            .arg(bundle)
+            .arg("-o")
+            .arg(out)
+            .arg("-q"),
+    );
 }
 
 const DOM_FACTS: &str = r#"JSON.stringify({

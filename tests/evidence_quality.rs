@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use assert_cmd::Command;
-use serde_json::Value;
+mod common;
+use common::findings;
 
 /// Copies the sample, dropping entries `keep` rejects and rewriting text with `edit`.
 fn doctored(out: &Path, keep: impl Fn(&str) -> bool, edit: impl Fn(&str, String) -> String) {
@@ -26,22 +26,6 @@ fn doctored(out: &Path, keep: impl Fn(&str) -> bool, edit: impl Fn(&str, String)
         zout.write_all(edit(&name, text).as_bytes()).expect("write");
     }
     zout.finish().expect("finish");
-}
-
-fn findings(bundle: &Path) -> Value {
-    let out = Command::cargo_bin("mailforensics")
-        .expect("binary")
-        .arg("report")
-        .arg(bundle)
-        .args(["-o", "/dev/null", "--json", "-", "-q"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
 }
 
 #[test]

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use mailforensics::ingest::{load, LogKind, Options};
 use polars::prelude::*;
 
+mod common;
+
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats")
 }
@@ -30,25 +32,10 @@ impl Rows {
             .unwrap_or_else(|| panic!("no {ev} row for {id}"))
     }
     fn s(&self, col: &str, i: usize) -> Option<String> {
-        self.df
-            .column(col)
-            .expect(col)
-            .str()
-            .expect("str")
-            .get(i)
-            .map(str::to_string)
+        common::text(&self.df, col, i)
     }
     fn list(&self, col: &str, i: usize) -> Vec<String> {
-        let l = self.df.column(col).expect(col).list().expect("list");
-        l.get_as_series(i)
-            .map(|v| {
-                v.str()
-                    .expect("str")
-                    .iter()
-                    .map(|x| x.unwrap_or("").to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
+        common::list(&self.df, col, i)
     }
     fn time(&self, i: usize) -> i64 {
         self.df

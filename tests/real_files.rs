@@ -1,59 +1,10 @@
 //! The real files in `../shared/formats/real/` (published by others, kept unmodified): row counts
 //! through the binary, field values through the library's frames.
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
 use mailforensics::ingest::{load, Options};
-use polars::prelude::*;
 
-fn real(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/formats/real")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: CI runs with shared/ beside the clone",
-        p.display()
-    );
-    p
-}
-
-fn inspect_json(path: &Path) -> serde_json::Value {
-    let out = Command::cargo_bin("mailforensics")
-        .expect("binary")
-        .args(["inspect", "--json"])
-        .arg(path)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
-fn s(df: &DataFrame, col: &str, row: usize) -> Option<String> {
-    df.column(col)
-        .expect(col)
-        .str()
-        .expect("str")
-        .get(row)
-        .map(str::to_string)
-}
-
-fn list(df: &DataFrame, col: &str, row: usize) -> Vec<String> {
-    let l = df.column(col).expect(col).list().expect("list");
-    let Some(v) = l.get_as_series(row) else {
-        return vec![];
-    };
-    v.str()
-        .expect("str list")
-        .iter()
-        .map(|x| x.unwrap_or("").to_string())
-        .collect()
-}
+mod common;
+use common::{inspect_json, list, real, text as s};
 
 #[test]
 fn inspect_counts_the_real_folder() {

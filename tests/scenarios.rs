@@ -1,10 +1,12 @@
 //! Scenario tests: the generator writes a bundle with a known truth (`simulate --truth`), the
 //! binary analyses it, and the findings must match the truth.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+mod common;
+use common::{bin, findings, repo, stdout_of};
 
 struct Case {
     _dir: tempfile::TempDir,
@@ -12,32 +14,23 @@ struct Case {
     truth: Value,
 }
 
-fn bin() -> Command {
-    Command::cargo_bin("mailforensics").expect("binary")
-}
-
 fn simulate(scenario: &str, events: u64) -> Case {
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join(format!("{scenario}.zip"));
     let truth = dir.path().join("truth.json");
-    let out = bin()
-        .args([
-            "simulate",
-            "--scenario",
-            scenario,
-            "--events",
-            &events.to_string(),
-            "-o",
-        ])
-        .arg(&bundle)
-        .arg("--truth")
-        .arg(&truth)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        bin()
+            .args([
+                "simulate",
+                "--scenario",
+                scenario,
+                "--events",
+                &events.to_string(),
+                "-o",
+            ])
+            .arg(&bundle)
+            .arg("--truth")
+            .arg(&truth),
     );
     let truth = serde_json::from_slice(&std::fs::read(&truth).expect("truth")).expect("json");
     Case {
@@ -45,24 +38,6 @@ fn simulate(scenario: &str, events: u64) -> Case {
         bundle,
         truth,
     }
-}
-
-fn findings(bundle: &Path) -> Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = bin()
-        .arg("report")
-        .arg(bundle)
-        .arg("-o")
-        .arg(dir.path().join("r.html"))
-        .args(["--json", "-", "-q"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("findings json")
 }
 
 fn ms(t: &Value) -> i64 {
@@ -259,18 +234,14 @@ fn queue_grows_for_forty_minutes_then_drains() {
 fn trace_follows_a_message_across_servers() {
     let c = simulate("cross-server", 20_000);
     let id = c.truth["cross_server_message_id"].as_str().expect("id");
-    let out = bin()
-        .arg("trace")
-        .arg(&c.bundle)
-        .args(["--message-id", id, "--json", "-q"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let t: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out =
+        stdout_of(
+            bin()
+                .arg("trace")
+                .arg(&c.bundle)
+                .args(["--message-id", id, "--json", "-q"]),
+        );
+    let t: Value = serde_json::from_slice(&out).expect("json");
     assert_eq!(t["message_id"], id);
     let hops = t["hops"].as_array().expect("hops");
     let times: Vec<i64> = hops.iter().map(|h| ms(&h["time"])).collect();
@@ -302,19 +273,19 @@ fn trace_follows_a_message_across_servers() {
         "{recv}"
     );
     // And the text table prints the same hops.
-    let out = bin()
-        .arg("trace")
-        .arg(&c.bundle)
-        .args(["--message-id", id, "-q"])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = stdout_of(
+        bin()
+            .arg("trace")
+            .arg(&c.bundle)
+            .args(["--message-id", id, "-q"]),
+    );
+    let text = String::from_utf8_lossy(&out);
     assert!(text.contains(id) && text.contains("SUBMIT") && text.contains("EX02"));
 }
 
 #[test]
 fn real_files_have_no_loop() {
-    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/formats/real");
+    let real = common::real("");
     let f = findings(&real);
     assert_eq!(f["loops"], serde_json::json!([]));
     assert_eq!(f["storms"], serde_json::json!([]));
@@ -323,7 +294,7 @@ fn real_files_have_no_loop() {
 
 #[test]
 fn same_bundle_same_bytes() {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip");
+    let sample = repo("samples/incident.zip");
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |n: &str| {
         let out = bin()
@@ -351,7 +322,7 @@ fn same_bundle_same_bytes() {
 
 #[test]
 fn sample_bundle_matches_its_truth() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let root = repo("samples");
     let truth: Value =
         serde_json::from_slice(&std::fs::read(root.join("incident.truth.json")).expect("truth"))
             .expect("json");

@@ -3,24 +3,12 @@
 //! `INSTA_UPDATE=always` and read the diff). Paths are relative so the output is the same on any
 //! machine; only the version number is normalised.
 
-use std::path::Path;
-
-use assert_cmd::Command;
+mod common;
+use common::{bin, repo, stdout_of};
 
 fn run(args: &[&str]) -> String {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let out = Command::cargo_bin("mailforensics")
-        .expect("binary")
-        .current_dir(&fixtures)
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    let out = stdout_of(bin().current_dir(repo("tests/fixtures")).args(args));
+    String::from_utf8(out).expect("utf-8")
 }
 
 fn normalise(s: &str) -> String {

@@ -8,7 +8,7 @@ use petgraph::graphmap::DiGraphMap;
 use polars::prelude::PlHashMap;
 use serde::Serialize;
 
-use super::model::{Class, Ev, Model, NONE};
+use super::model::{server_of_host, Class, Ev, Model, NONE};
 use crate::ingest::fields::rfc3339;
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,12 +29,6 @@ pub struct FlowEdge {
 pub struct ServerFlow {
     pub nodes: Vec<FlowNode>,
     pub edges: Vec<FlowEdge>,
-}
-
-/// Maps a host name or IP seen in a row to a server of the bundle (`EX01.corp.example` → EX01).
-fn as_server(m: &Model<'_>, host: &str) -> Option<u32> {
-    let short = host.split('.').next().unwrap_or(host);
-    (0..m.servers.len() as u32).find(|&s| m.servers.name(s).eq_ignore_ascii_case(short))
 }
 
 #[derive(Default)]
@@ -86,7 +80,7 @@ pub fn server_flow(m: &Model<'_>, df: &polars::prelude::DataFrame) -> crate::Res
         let here = server_node[m.server[r] as usize];
         match m.ev[r] {
             Ev::Receive if m.client_ip[r] != NONE => {
-                let from = match ch.and_then(|h| as_server(m, h)) {
+                let from = match ch.and_then(|h| server_of_host(&m.servers, h)) {
                     Some(s) => server_node[s as usize],
                     None => *ip_node
                         .entry(m.client_ip[r])
@@ -99,12 +93,12 @@ pub fn server_flow(m: &Model<'_>, df: &polars::prelude::DataFrame) -> crate::Res
                 if target.is_empty() {
                     continue;
                 }
-                let to = *host_node
-                    .entry(target)
-                    .or_insert_with(|| match as_server(m, target) {
+                let to = *host_node.entry(target).or_insert_with(|| {
+                    match server_of_host(&m.servers, target) {
                         Some(s) => server_node[s as usize],
                         None => nodes.get(target, "outside"),
-                    });
+                    }
+                });
                 bump(here, to);
             }
             Ev::Deliver => {

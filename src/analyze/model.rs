@@ -182,6 +182,12 @@ pub fn subject_flags(subject: &str) -> u8 {
     f
 }
 
+/// The bundle server a host name in a row stands for (`EX01.corp.example` → EX01), if any.
+pub fn server_of_host(servers: &Interner<'_>, host: &str) -> Option<u32> {
+    let short = host.split('.').next().unwrap_or(host);
+    (0..servers.len() as u32).find(|&s| servers.name(s).eq_ignore_ascii_case(short))
+}
+
 pub fn is_system_sender(a: &str) -> bool {
     starts_with_ci(a, "microsoftexchange")
         || starts_with_ci(a, "postmaster@")
@@ -477,12 +483,9 @@ impl<'a> Model<'a> {
                 continue;
             }
             if let Some(h) = h.filter(|h| !h.is_empty()) {
-                send_target[i] = *host_cache.entry(h).or_insert_with(|| {
-                    let short = h.split('.').next().unwrap_or(h);
-                    (0..servers.len() as u32)
-                        .find(|&s| servers.name(s).eq_ignore_ascii_case(short))
-                        .map_or(NO_SERVER, |s| s as u16)
-                });
+                send_target[i] = *host_cache
+                    .entry(h)
+                    .or_insert_with(|| server_of_host(&servers, h).map_or(NO_SERVER, |s| s as u16));
             }
         }
         let mut codes = Interner::default();

@@ -2,20 +2,7 @@
 //! addresses and IPs the findings name), for the top of the report and the JSON.
 
 use super::{Findings, MessageCounts};
-use crate::cmd::thousands;
-
-fn hm(t: &str) -> String {
-    // `2026-11-16T09:12:03.000Z` → `2026-11-16 09:12`
-    t.get(..16).unwrap_or(t).replacen('T', " ", 1)
-}
-
-fn secs(ms: Option<i64>) -> String {
-    match ms {
-        None => "n/a".into(),
-        Some(ms) if ms < 10_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        Some(ms) => format!("{:.0} s", ms as f64 / 1000.0),
-    }
-}
+use crate::human::{minute, secs, thousands};
 
 fn codes(map: &std::collections::BTreeMap<String, u64>) -> String {
     let mut v: Vec<(&String, &u64)> = map.iter().collect();
@@ -42,8 +29,8 @@ pub fn write(f: &Findings) -> Vec<String> {
         };
         out.push(format!(
             "Between {} and {} UTC, {} exchanged {} automated messages in {kind} ({} notifications, {} automatic replies), fed by {} original message{}{fed}: {}× amplification, up to {} per minute at {}. Driven by {}.",
-            hm(&l.first_seen),
-            hm(&l.last_seen),
+            minute(&l.first_seen),
+            minute(&l.last_seen),
             join_and(&l.members),
             thousands(l.messages),
             thousands(l.notifications),
@@ -52,7 +39,7 @@ pub fn write(f: &Findings) -> Vec<String> {
             if l.originals == 1 { "" } else { "s" },
             l.amplification,
             thousands(l.peak_per_minute),
-            hm(&l.peak_minute),
+            minute(&l.peak_minute),
             if l.status_codes.is_empty() { "automatic replies".to_string() } else { codes(&l.status_codes) },
         ));
         for c in &l.caveats {
@@ -72,8 +59,8 @@ pub fn write(f: &Findings) -> Vec<String> {
                 thousands(s.distinct_counterparts as u64),
                 thousands(s.messages),
                 thousands(s.peak_per_minute),
-                hm(&s.first_seen),
-                hm(&s.last_seen)
+                minute(&s.first_seen),
+                minute(&s.last_seen)
             ),
             kind => format!(
                 "{} storm {who}: {} messages between {} and {}, up to {}/min against a baseline of {}/min{}.",
@@ -83,8 +70,8 @@ pub fn write(f: &Findings) -> Vec<String> {
                     _ => "Recipient",
                 },
                 thousands(s.messages),
-                hm(&s.first_seen),
-                hm(&s.last_seen),
+                minute(&s.first_seen),
+                minute(&s.last_seen),
                 thousands(s.peak_per_minute),
                 s.baseline_per_minute,
                 if s.in_loop { " (part of the loop above)" } else { "" }
@@ -96,11 +83,11 @@ pub fn write(f: &Findings) -> Vec<String> {
         out.push(format!(
             "{} hit its quota at {} UTC ({}); {} rejections and {} deferrals followed, the last at {}.",
             mb.mailbox,
-            hm(&mb.first_failure),
+            minute(&mb.first_failure),
             mb.code,
             thousands(mb.failures),
             thousands(mb.deferrals),
-            hm(&mb.last_failure)
+            minute(&mb.last_failure)
         ));
     }
     for q in &f.queues {
@@ -109,7 +96,7 @@ pub fn write(f: &Findings) -> Vec<String> {
                 "The queue on {} grew for {} min from {} (velocity down to {} msg/s, backlog up to {} messages).",
                 q.server,
                 g.duration_s / 60,
-                hm(&g.start),
+                minute(&g.start),
                 g.min_velocity,
                 thousands(g.backlog_peak.max(0) as u64)
             ));

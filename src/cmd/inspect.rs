@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::thousands;
 use crate::cli::InspectArgs;
+use crate::human::thousands;
 use crate::ingest::Inventory;
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {

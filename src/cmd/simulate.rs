@@ -21,7 +21,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     eprintln!(
         "wrote {} ({} message-tracking rows)",
         args.output.display(),
-        super::thousands(truth.rows)
+        crate::human::thousands(truth.rows)
     );
     Ok(())
 }

@@ -43,14 +43,6 @@ pub fn header(text: &str) -> Vec<String> {
     }
 }
 
-/// Lower-cased alphanumerics, so `Sender Address`, `sender_address` and `SenderAddress` agree.
-pub fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
 const LOST: &str = "System.String[]";
 
 pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed> {

@@ -2,7 +2,8 @@
 //! `#TYPE` line, local-format timestamps, and array columns that may have been flattened to the
 //! useless `System.String[]`.
 
-use super::export::{body, header, norm, read_export, Dialect};
+use super::export::{body, header, read_export, Dialect};
+use super::schema::header_key;
 use super::{EntryCtx, LogKind, LogReader, Parsed};
 use crate::error::Result;
 
@@ -18,7 +19,7 @@ impl LogReader for PowershellReader {
             }
         }
         let (b, _) = body(t);
-        let h: Vec<String> = header(b).iter().map(|s| norm(s)).collect();
+        let h: Vec<String> = header(b).iter().map(|s| header_key(s)).collect();
         (h.iter().any(|c| c == "timestamp") && h.iter().any(|c| c == "eventid"))
             .then_some(LogKind::PowershellCsv)
     }

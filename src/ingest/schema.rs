@@ -110,6 +110,15 @@ impl Field {
     }
 }
 
+/// A header name reduced to lower-case letters and digits, so that `client-ip`, `ClientIp`,
+/// `client_ip` and `Client IP` compare equal.
+pub fn header_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 /// Where a source column lands in the canonical frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -131,11 +140,7 @@ impl Slot {
     /// Maps a header name from any supported format (`client-ip`, `ClientIp`, `client_ip`,
     /// `FromIP`, ...) to its slot. Unknown names are kept as extra columns, never dropped.
     pub fn from_header(name: &str) -> Slot {
-        let key: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+        let key = header_key(name);
         use crate::ingest::schema::Field::*;
         match key.as_str() {
             "datetime" | "datetimeutc" | "timestamp" | "received" | "date" => Slot::Time,

@@ -63,7 +63,7 @@ pub fn timeline_svg(t: &Timeline, periods: &[Period]) -> Result<String> {
             .x_labels(10)
             .y_labels(6)
             .x_label_formatter(&|ms| label(*ms, multi_day))
-            .y_label_formatter(&|v| crate::cmd::thousands(*v))
+            .y_label_formatter(&|v| crate::human::thousands(*v))
             .y_desc(format!("rows per {} min", (t.bucket_seconds / 60).max(1)))
             .draw()
             .map_err(err)?;
@@ -140,7 +140,7 @@ pub fn bars_svg(
             .x_labels(8)
             .y_labels(5)
             .x_label_formatter(&|ms| label(*ms, multi_day))
-            .y_label_formatter(&|v| crate::cmd::thousands(*v))
+            .y_label_formatter(&|v| crate::human::thousands(*v))
             .y_desc(y_desc)
             .draw()
             .map_err(err)?;

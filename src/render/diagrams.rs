@@ -42,7 +42,7 @@ fn codes_label(codes: &std::collections::BTreeMap<String, u64>) -> String {
     v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
     v.iter()
         .take(2)
-        .map(|(c, n)| format!("{c} ×{}", crate::cmd::thousands(**n)))
+        .map(|(c, n)| format!("{c} ×{}", crate::human::thousands(**n)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -73,7 +73,7 @@ pub fn loop_svg(l: &Loop) -> String {
         };
         let label = format!(
             "{} msgs{}",
-            crate::cmd::thousands(e.messages),
+            crate::human::thousands(e.messages),
             if e.status_codes.is_empty() {
                 String::new()
             } else {
@@ -236,7 +236,7 @@ pub fn flow_svg(f: &ServerFlow) -> String {
             r##"<path d="M{sx:.0},{y1:.0} Q{mx:.0},{my:.0} {ex:.0},{y2:.0}" fill="none" stroke="#5b6875" stroke-opacity="0.7" stroke-width="{sw:.1}" marker-end="url(#arrow)"/><text x="{:.0}" y="{:.0}" text-anchor="middle" class="edge-label">{}</text>"##,
             at(sx, mx, ex),
             at(y1, my, y2) - 5.0,
-            crate::cmd::thousands(e.messages)
+            crate::human::thousands(e.messages)
         );
     }
     for (n, x, y) in &at {

@@ -16,6 +16,7 @@ use tera::{Context, Tera};
 
 use crate::analyze::Findings;
 use crate::error::{Error, Result};
+use crate::human;
 
 const REPORT: &str = include_str!("../../templates/report.html");
 const STYLE: &str = include_str!("../../templates/style.css");
@@ -76,13 +77,11 @@ fn register_filters(t: &mut Tera) {
 type Args = std::collections::HashMap<String, tera::Value>;
 
 fn thousands_filter(v: &tera::Value, _: &Args) -> tera::Result<tera::Value> {
-    Ok(match v.as_u64() {
-        Some(n) => tera::Value::String(crate::cmd::thousands(n)),
-        None => match v.as_i64() {
-            Some(n) if n < 0 => {
-                tera::Value::String(format!("-{}", crate::cmd::thousands(n.unsigned_abs())))
-            }
-            _ => v.clone(),
+    Ok(match v.as_i64() {
+        Some(n) => tera::Value::String(human::thousands_signed(n)),
+        None => match v.as_u64() {
+            Some(n) => tera::Value::String(human::thousands(n)),
+            None => v.clone(),
         },
     })
 }
@@ -95,18 +94,16 @@ fn pct_filter(v: &tera::Value, _: &Args) -> tera::Result<tera::Value> {
 }
 
 fn secs_filter(v: &tera::Value, _: &Args) -> tera::Result<tera::Value> {
-    Ok(match v.as_i64() {
-        Some(ms) if ms < 10_000 => tera::Value::String(format!("{:.2} s", ms as f64 / 1000.0)),
-        Some(ms) => tera::Value::String(format!("{:.0} s", ms as f64 / 1000.0)),
-        None => tera::Value::String("–".into()),
-    })
+    Ok(tera::Value::String(match v.as_i64() {
+        Some(_) => human::secs(v.as_i64()),
+        None => "–".into(),
+    }))
 }
 
 fn hm_filter(v: &tera::Value, _: &Args) -> tera::Result<tera::Value> {
-    Ok(match v.as_str() {
-        Some(s) => tera::Value::String(s.get(..19).unwrap_or(s).replacen('T', " ", 1)),
-        None => tera::Value::String("–".into()),
-    })
+    Ok(tera::Value::String(
+        v.as_str().map_or_else(|| "–".into(), human::second),
+    ))
 }
 
 fn meaning_filter(v: &tera::Value, _: &Args) -> tera::Result<tera::Value> {

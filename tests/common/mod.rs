@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: running the binary, reading its JSON, and reading
+//! cells of the frames. Each test crate uses only some of them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use polars::prelude::*;
+use serde_json::Value;
+
+pub fn bin() -> Command {
+    Command::cargo_bin("mailforensics").expect("binary")
+}
+
+/// A path inside the repository.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// One of the real files in `../shared/formats/real/` (CI runs with shared/ beside the clone).
+pub fn real(name: &str) -> PathBuf {
+    let p = repo("../shared/formats/real").join(name);
+    assert!(p.exists(), "{} is missing", p.display());
+    p
+}
+
+/// Runs the binary, asserts success, returns stdout.
+pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `report --json -` of a bundle (the HTML goes to /dev/null).
+pub fn findings(bundle: &Path) -> Value {
+    let out =
+        stdout_of(
+            bin()
+                .arg("report")
+                .arg(bundle)
+                .args(["-o", "/dev/null", "--json", "-", "-q"]),
+        );
+    serde_json::from_slice(&out).expect("findings json")
+}
+
+/// `inspect --json` of a bundle.
+pub fn inspect_json(bundle: &Path) -> Value {
+    let out = stdout_of(bin().args(["inspect", "--json", "-q"]).arg(bundle));
+    serde_json::from_slice(&out).expect("inventory json")
+}
+
+/// A text cell of a frame.
+pub fn text(df: &DataFrame, col: &str, row: usize) -> Option<String> {
+    df.column(col)
+        .expect(col)
+        .str()
+        .expect("str")
+        .get(row)
+        .map(str::to_string)
+}
+
+/// A `list[str]` cell of a frame.
+pub fn list(df: &DataFrame, col: &str, row: usize) -> Vec<String> {
+    let l = df.column(col).expect(col).list().expect("list");
+    l.get_as_series(row)
+        .map(|v| {
+            v.str()
+                .expect("str list")
+                .iter()
+                .map(|x| x.unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
