@@ -50,29 +50,54 @@ fn pair_sender_and_recipient_storms() {
         // Background: twenty people, each one message every two minutes.
         for k in 0..20u32 {
             if (minute + k) % 2 == 0 {
-                rows.push((minute, k * 997 % 60_000, format!("user{k}@corp.example"), format!("user{}@corp.example", (k + minute) % 20)));
+                rows.push((
+                    minute,
+                    k * 997 % 60_000,
+                    format!("user{k}@corp.example"),
+                    format!("user{}@corp.example", (k + minute) % 20),
+                ));
             }
         }
         // The application writes to ops now and then...
         if minute % 10 == 5 {
-            rows.push((minute, 1, "app@corp.example".into(), "ops@corp.example".into()));
+            rows.push((
+                minute,
+                1,
+                "app@corp.example".into(),
+                "ops@corp.example".into(),
+            ));
         }
         // ...and floods it from 10:00 to 10:19.
         if (120..140).contains(&minute) {
             for i in 0..100 {
-                rows.push((minute, 10 + i * 500, "app@corp.example".into(), "ops@corp.example".into()));
+                rows.push((
+                    minute,
+                    10 + i * 500,
+                    "app@corp.example".into(),
+                    "ops@corp.example".into(),
+                ));
             }
         }
         // 09:00-09:14: fifty senders, one message a minute each, to one mailbox.
         if (60..75).contains(&minute) {
             for k in 0..50 {
-                rows.push((minute, 20 + k * 900, format!("spam{k}@evil.example"), "victim@corp.example".into()));
+                rows.push((
+                    minute,
+                    20 + k * 900,
+                    format!("spam{k}@evil.example"),
+                    "victim@corp.example".into(),
+                ));
             }
         }
         // 11:00-11:09: one sender to twenty mailboxes, four a minute each.
         if (180..190).contains(&minute) {
             for i in 0..80 {
-                rows.push((minute, 30 + i * 700, "bulk@corp.example".into(), format!("user{}@corp.example", i % 20)));
+                rows.push((
+                    minute,
+                    30 + i * 700,
+                    "bulk@corp.example".into(),
+                    format!("user{}@corp.example", i % 20),
+                ));
             }
         }
     }
@@ -93,7 +118,10 @@ fn pair_sender_and_recipient_storms() {
     assert_eq!(pair["recipient"], "ops@corp.example");
     assert_eq!(pair["first_seen"], "2026-11-16T10:00:00.000Z");
     assert_eq!(pair["last_seen"], "2026-11-16T10:19:59.999Z");
-    assert_eq!(pair["messages"], 2002, "2,000 in the flood and its two routine messages");
+    assert_eq!(
+        pair["messages"], 2002,
+        "2,000 in the flood and its two routine messages"
+    );
     assert_eq!(pair["peak_per_minute"], 101);
     assert_eq!(pair["baseline_per_minute"], 0.0);
 
@@ -109,7 +137,10 @@ fn pair_sender_and_recipient_storms() {
     assert_eq!(bulk["first_seen"], "2026-11-16T11:00:00.000Z");
     assert_eq!(bulk["last_seen"], "2026-11-16T11:09:59.999Z");
     assert_eq!(bulk["messages"], 800);
-    assert_eq!(bulk["distinct_counterparts"], 20, "too few mailboxes for a broadcast");
+    assert_eq!(
+        bulk["distinct_counterparts"], 20,
+        "too few mailboxes for a broadcast"
+    );
 
     // The pair storm absorbs the sender and recipient storms it explains; background is quiet.
     assert_eq!(storms.len(), 3, "{storms:#?}");

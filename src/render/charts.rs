@@ -2,6 +2,11 @@
 //! labels are our own numbers and times; periods of loops and storms are shaded behind the data.
 
 use chrono::DateTime;
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordi64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::analyze::queues::QueueReport;
@@ -37,6 +42,50 @@ pub type Period = (i64, i64, bool);
 
 const W: u32 = 960;
 
+/// The axes every chart here shares: UTC time across, one value up, a light grid. `y_fmt`
+/// replaces plotters' own number labels where given.
+#[allow(clippy::type_complexity)]
+fn time_chart<'a, 'b, Y>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    x: Range<i64>,
+    y: Range<Y>,
+    y_desc: &str,
+    y_fmt: Option<&dyn Fn(&Y) -> String>,
+) -> Result<
+    ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<RangedCoordi64, <Range<Y> as AsRangedCoord>::CoordDescType>,
+    >,
+>
+where
+    Range<Y>: AsRangedCoord<Value = Y>,
+    <Range<Y> as AsRangedCoord>::CoordDescType: Ranged<ValueType = Y> + ValueFormatter<Y>,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let multi_day = x.end - x.start > 86_400_000;
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(26)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    let x_fmt = |ms: &i64| label(*ms, multi_day);
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
+        .x_labels(8)
+        .y_labels(5)
+        .x_label_formatter(&x_fmt)
+        .y_desc(y_desc);
+    if let Some(f) = y_fmt {
+        mesh.y_label_formatter(f);
+    }
+    mesh.draw().map_err(err)?;
+    Ok(chart)
+}
+
+const THOUSANDS: &dyn Fn(&u64) -> String = &|v| crate::human::thousands(*v);
+
 /// Rows per bucket, stacked by category, with loop and storm periods shaded.
 pub fn timeline_svg(t: &Timeline, periods: &[Period]) -> Result<String> {
     let mut svg = String::new();
@@ -47,26 +96,16 @@ pub fn timeline_svg(t: &Timeline, periods: &[Period]) -> Result<String> {
     let first = t.points[0].start_ms;
     let last = t.points[t.points.len() - 1].start_ms + width;
     let max = t.points.iter().map(|p| p.events).max().unwrap_or(1).max(1);
-    let multi_day = last - first > 86_400_000;
     {
         let root = SVGBackend::with_string(&mut svg, (W, 320)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(28)
-            .y_label_area_size(64)
-            .build_cartesian_2d(first..last, 0u64..(max + max / 10 + 1))
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(10)
-            .y_labels(6)
-            .x_label_formatter(&|ms| label(*ms, multi_day))
-            .y_label_formatter(&|v| crate::human::thousands(*v))
-            .y_desc(format!("rows per {} min", (t.bucket_seconds / 60).max(1)))
-            .draw()
-            .map_err(err)?;
+        let desc = format!("rows per {} min", (t.bucket_seconds / 60).max(1));
+        let mut chart = time_chart(
+            &root,
+            first..last,
+            0u64..(max + max / 10 + 1),
+            &desc,
+            Some(THOUSANDS),
+        )?;
         let top = max + max / 10 + 1;
         chart
             .draw_series(periods.iter().map(|&(a, b, is_loop)| {
@@ -124,26 +163,15 @@ pub fn bars_svg(
     let first = points[0].0;
     let last = points[points.len() - 1].0 + bucket_ms;
     let max = points.iter().map(|p| p.1).max().unwrap_or(1).max(1);
-    let multi_day = last - first > 86_400_000;
     {
         let root = SVGBackend::with_string(&mut svg, (W, 220)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(56)
-            .build_cartesian_2d(first..last, 0u64..(max + max / 10 + 1))
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(8)
-            .y_labels(5)
-            .x_label_formatter(&|ms| label(*ms, multi_day))
-            .y_label_formatter(&|v| crate::human::thousands(*v))
-            .y_desc(y_desc)
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(
+            &root,
+            first..last,
+            0u64..(max + max / 10 + 1),
+            y_desc,
+            Some(THOUSANDS),
+        )?;
         chart
             .draw_series(
                 points
@@ -164,26 +192,10 @@ pub fn sli_svgs(s: &Sli, periods: &[Period]) -> Result<(String, String)> {
     let w = s.window_seconds * 1000;
     let first = s.windows[0].start_ms;
     let last = s.windows[s.windows.len() - 1].start_ms + w;
-    let multi_day = last - first > 86_400_000;
     let mut fail = String::new();
     {
         let root = SVGBackend::with_string(&mut fail, (W, 220)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(56)
-            .build_cartesian_2d(first..last, 0f64..100f64)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(8)
-            .y_labels(5)
-            .x_label_formatter(&|ms| label(*ms, multi_day))
-            .y_desc("non-success %")
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(&root, first..last, 0f64..100f64, "non-success %", None)?;
         chart
             .draw_series(periods.iter().map(|&(a, b, is_loop)| {
                 Rectangle::new(
@@ -214,22 +226,7 @@ pub fn sli_svgs(s: &Sli, periods: &[Period]) -> Result<(String, String)> {
         / 1000.0;
     {
         let root = SVGBackend::with_string(&mut lat, (W, 240)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(56)
-            .build_cartesian_2d(first..last, 0f64..(max * 1.1))
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(8)
-            .y_labels(5)
-            .x_label_formatter(&|ms| label(*ms, multi_day))
-            .y_desc("latency, s")
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(&root, first..last, 0f64..(max * 1.1), "latency, s", None)?;
         let lines: [Series<crate::analyze::sli::Latency, Option<i64>>; 3] = [
             ("p50", BLUE, |l| l.p50),
             ("p95", ORANGE, |l| l.p95),
@@ -281,25 +278,15 @@ pub fn queue_svg(q: &QueueReport) -> Result<String> {
         .map(|p| p.velocity)
         .fold(0.0, f64::max)
         .max(1.0);
-    let multi_day = last - first > 86_400_000;
     {
         let root = SVGBackend::with_string(&mut svg, (W, 220)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(56)
-            .build_cartesian_2d(first..last, (lo * 1.1)..(hi * 1.1))
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(8)
-            .y_labels(5)
-            .x_label_formatter(&|ms| label(*ms, multi_day))
-            .y_desc("velocity, msg/s")
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(
+            &root,
+            first..last,
+            (lo * 1.1)..(hi * 1.1),
+            "velocity, msg/s",
+            None,
+        )?;
         chart
             .draw_series(q.growing.iter().map(|g| {
                 Rectangle::new(
