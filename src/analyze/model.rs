@@ -225,9 +225,33 @@ pub struct Msg {
     pub generation: u16,
     pub failed: bool,
     pub deferred: u32,
+    /// The first recipient a failure status was logged for (NONE if none).
+    pub fail_rcpt: u32,
     pub rows: u32,
     /// Bit i set: seen on server i (first 64 servers).
     pub servers: u64,
+}
+
+impl Msg {
+    /// A message with no rows yet (also what an id never seen on a row maps to).
+    pub const EMPTY: Msg = Msg {
+        first: 0,
+        last: 0,
+        arrival: 0,
+        done: None,
+        sender: NONE,
+        rcpt_row: NONE,
+        first_row: NONE,
+        class: Class::Original,
+        flags: 0,
+        parent: NONE,
+        generation: 0,
+        failed: false,
+        deferred: 0,
+        fail_rcpt: NONE,
+        rows: 0,
+        servers: 0,
+    };
 }
 
 /// The events frame as compact columns plus the message table.
@@ -563,18 +587,8 @@ impl<'a> Model<'a> {
                 first: t,
                 last: t,
                 arrival: i64::MAX,
-                done: None,
-                sender: NONE,
-                rcpt_row: NONE,
                 first_row: r as u32,
-                class: Class::Original,
-                flags: 0,
-                parent: NONE,
-                generation: 0,
-                failed: false,
-                deferred: 0,
-                rows: 0,
-                servers: 0,
+                ..Msg::EMPTY
             });
             if ev.is_arrival() && t < m.arrival {
                 m.arrival = t;
@@ -598,6 +612,15 @@ impl<'a> Model<'a> {
             if ev == Ev::Defer {
                 m.deferred += 1;
             }
+            if m.fail_rcpt == NONE {
+                let (a, b) = (self.rcpt_off[r] as usize, self.rcpt_off[r + 1] as usize);
+                if let Some(k) = self.rcpt_code[a..b]
+                    .iter()
+                    .position(|&c| matches!(self.code_class(c), 4 | 5))
+                {
+                    m.fail_rcpt = self.rcpt[a + k];
+                }
+            }
         }
         // A DSN row names its notification (`message-id`) and the original (`reference`).
         for r in 0..self.n {
@@ -610,28 +633,7 @@ impl<'a> Model<'a> {
                 }
             }
         }
-        self.msgs = msgs
-            .into_iter()
-            .map(|m| {
-                m.unwrap_or(Msg {
-                    first: 0,
-                    last: 0,
-                    arrival: 0,
-                    done: None,
-                    sender: NONE,
-                    rcpt_row: NONE,
-                    first_row: NONE,
-                    class: Class::Original,
-                    flags: 0,
-                    parent: NONE,
-                    generation: 0,
-                    failed: false,
-                    deferred: 0,
-                    rows: 0,
-                    servers: 0,
-                })
-            })
-            .collect();
+        self.msgs = msgs.into_iter().map(|m| m.unwrap_or(Msg::EMPTY)).collect();
         for m in &mut self.msgs {
             if m.arrival == i64::MAX {
                 m.arrival = m.first;
@@ -741,50 +743,13 @@ impl<'a> Model<'a> {
         let m = &self.msgs[i as usize];
         if m.class == Class::Notification && m.parent != NONE {
             let p = &self.msgs[m.parent as usize];
-            if p.rcpt_row != NONE {
-                // The failing recipient of the parent, found on its failure rows.
-                if let Some(a) = self.failing_recipient(m.parent) {
-                    return a;
-                }
-                return self.msg_recipients(p).first().copied().unwrap_or(m.sender);
+            if p.fail_rcpt != NONE {
+                return p.fail_rcpt;
+            }
+            if let Some(&a) = self.msg_recipients(p).first() {
+                return a;
             }
         }
         m.sender
-    }
-
-    fn failing_recipient(&self, i: u32) -> Option<u32> {
-        let m = &self.msgs[i as usize];
-        if m.first_row == NONE {
-            return None;
-        }
-        // Rows of one message are few; scan its rows from the first one in time order.
-        let pos = self.order_pos(m.first_row);
-        for &r in self.order[pos..].iter().take(4096) {
-            let r = r as usize;
-            if self.time[r] > m.last {
-                break;
-            }
-            if self.msg[r] != i {
-                continue;
-            }
-            let codes = self.row_codes(r);
-            let rc = self.recipients(r);
-            for (k, &c) in codes.iter().enumerate() {
-                if matches!(self.code_class(c), 4 | 5) {
-                    return rc.get(k).copied();
-                }
-            }
-        }
-        None
-    }
-
-    fn order_pos(&self, row: u32) -> usize {
-        let t = self.time[row as usize];
-        let mut p = self.order.partition_point(|&r| self.time[r as usize] < t);
-        while p < self.order.len() && self.order[p] != row && self.time[self.order[p] as usize] == t
-        {
-            p += 1;
-        }
-        p.min(self.order.len())
     }
 }
