@@ -9,7 +9,7 @@ use common::{inspect_json, list, real, text as s};
 #[test]
 fn inspect_counts_the_real_folder() {
     let v = inspect_json(&real(""));
-    assert_eq!(v["events"], 4);
+    assert_eq!(v["events"], 19);
     assert_eq!(v["protocol_lines"], 16);
     let files = v["files"].as_array().expect("files");
     let by = |p: &str| files.iter().find(|f| f["path"] == p).expect(p).clone();

@@ -289,7 +289,7 @@ fn real_files_have_no_loop() {
     let f = findings(&real);
     assert_eq!(f["loops"], serde_json::json!([]));
     assert_eq!(f["storms"], serde_json::json!([]));
-    assert_eq!(f["bundle"]["events"], 4);
+    assert_eq!(f["bundle"]["events"], 19);
 }
 
 #[test]
