@@ -105,6 +105,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub storm_floor: u64,
 
+    /// Keep health probes and monitoring mailboxes (HealthMailbox..., extest_...) in storms,
+    /// SLIs and tables; by default they are counted apart.
+    #[arg(long)]
+    pub include_probes: bool,
+
     /// Render with the templates in DIR (report.html, style.css) instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub template_dir: Option<PathBuf>,

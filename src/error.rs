@@ -59,6 +59,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{entry}: the CSV has no Timestamp/Received/date_time column")]
+    NoTimeColumn { entry: String },
+    #[error("no message in the bundle matches the filter")]
+    NoMatch,
+    #[error("writing the findings: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("building the frames: {0}")]
     Frame(#[from] polars::error::PolarsError),
     #[error("rendering the report: {0}")]

@@ -296,11 +296,12 @@ fn report_in_a_real_browser() {
     for c in facts["charts"].as_array().expect("charts") {
         assert_eq!(c[1], true, "chart {} rendered: {facts}", c[0]);
     }
-    assert!(facts["queueCharts"].as_u64().unwrap_or(0) >= 2, "{facts}");
+    // A queue chart only for a server whose queue grew (none did in the sample).
+    assert_eq!(facts["queueCharts"].as_u64(), Some(0), "{facts}");
     assert_eq!(facts["scripts"], 1, "only the report's own script");
     // The sort script works: clicking a heading orders the table.
     let sorted = b.eval(
-        "(() => { const th = document.querySelector('#tables table.sortable th:nth-child(2)'); th.click(); th.click(); \
+        "(() => { const th = document.querySelector('#top table.sortable th:nth-child(2)'); th.click(); th.click(); \
          const v = [...th.closest('table').tBodies[0].rows].map(r => parseFloat(r.cells[1].textContent.replace(/,/g, ''))); \
          return th.getAttribute('data-sort') === 'desc' && v.every((x, i) => i === 0 || v[i - 1] >= x); })()",
     );

@@ -62,7 +62,7 @@ fn a_missing_hour_is_a_gap_and_a_caveat() {
         caveats.iter().any(|c| c
             .as_str()
             .unwrap_or("")
-            .starts_with("EX01 has no log from 2026-11-16T12:00")),
+            .starts_with("EX01 has no log from 2026-11-16 12:00 to 2026-11-16 13:00")),
         "{caveats:?}"
     );
     assert!(f["summary"].as_array().expect("summary").iter().any(|s| s

@@ -116,26 +116,29 @@ fn pair_sender_and_recipient_storms() {
 
     let pair = storm(storms, "pair", "app@corp.example");
     assert_eq!(pair["recipient"], "ops@corp.example");
-    assert_eq!(pair["first_seen"], "2026-11-16T10:00:00.000Z");
-    assert_eq!(pair["last_seen"], "2026-11-16T10:19:59.999Z");
+    // The onset is the flood's first message, the end its last.
+    assert_eq!(pair["first_seen"], "2026-11-16T10:00:00.010Z");
+    assert_eq!(pair["last_seen"], "2026-11-16T10:19:49.510Z");
     assert_eq!(
         pair["messages"], 2002,
         "2,000 in the flood and its two routine messages"
     );
     assert_eq!(pair["peak_per_minute"], 101);
-    assert_eq!(pair["baseline_per_minute"], 0.0);
+    // Its own quiet period before: one routine message every ten minutes.
+    assert_eq!(pair["baseline_per_minute"], 0.1);
+    assert_eq!(pair["baseline_from"], "before");
 
     let victim = storm(storms, "recipient", "victim@corp.example");
     assert_eq!(victim["sender"], Value::Null);
-    assert_eq!(victim["first_seen"], "2026-11-16T09:00:00.000Z");
-    assert_eq!(victim["last_seen"], "2026-11-16T09:14:59.999Z");
+    assert_eq!(victim["first_seen"], "2026-11-16T09:00:00.020Z");
+    assert_eq!(victim["last_seen"], "2026-11-16T09:14:44.120Z");
     assert_eq!(victim["messages"], 750);
     assert_eq!(victim["distinct_counterparts"], 50);
 
     let bulk = storm(storms, "sender", "bulk@corp.example");
     assert_eq!(bulk["recipient"], Value::Null);
-    assert_eq!(bulk["first_seen"], "2026-11-16T11:00:00.000Z");
-    assert_eq!(bulk["last_seen"], "2026-11-16T11:09:59.999Z");
+    assert_eq!(bulk["first_seen"], "2026-11-16T11:00:00.030Z");
+    assert_eq!(bulk["last_seen"], "2026-11-16T11:09:55.330Z");
     assert_eq!(bulk["messages"], 800);
     assert_eq!(
         bulk["distinct_counterparts"], 20,

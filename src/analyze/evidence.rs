@@ -1,12 +1,15 @@
-//! Evidence rows: the raw log lines a finding rests on, with where to find them (entry path and
-//! line) so an engineer can open the file and see the same bytes.
+//! Evidence rows: the log lines a finding rests on, with where to find them (entry path and
+//! line) so an engineer can open the file and see the same bytes. Detectors pick rows; an
+//! [`EvidenceSource`] turns a row into what the report shows. The model keeps only what the
+//! analysis reads, so the full text of a line (its status text, for one) is read back from the
+//! bundle ([`crate::ingest::evidence`]) for the few rows that become evidence.
 
-use polars::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ingest::fields::rfc3339;
+use super::model::{Model, NONE};
+use crate::human::rfc3339;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Evidence {
     pub path: String,
     pub line: u64,
@@ -23,68 +26,63 @@ pub struct Evidence {
     pub subject: String,
 }
 
-/// Looks rows up in the events frame (only for the handful of rows that become evidence).
-pub trait EvidenceSource {
-    fn evidence(&self, row: usize, why: &str) -> Evidence;
+/// Turns a model row into an evidence record.
+pub trait EvidenceSource: Sync {
+    fn evidence(&self, m: &Model, row: usize, why: &str) -> Evidence;
 }
 
-pub struct FrameEvidence<'a> {
-    pub df: &'a DataFrame,
-}
+/// What the model alone knows of a row (status as codes only). Used when the bundle cannot be
+/// read again, and as the base the bundle reader fills in.
+pub struct FromModel;
 
-impl FrameEvidence<'_> {
-    fn s(&self, col: &str, row: usize) -> String {
-        self.df
-            .column(col)
-            .ok()
-            .and_then(|c| c.get(row).ok())
-            .map(|v| match v {
-                AnyValue::Null => String::new(),
-                AnyValue::String(s) => s.to_string(),
-                AnyValue::StringOwned(s) => s.to_string(),
-                AnyValue::List(s) => s
-                    .str()
-                    .map(|ca| {
-                        ca.iter()
-                            .map(|x| x.unwrap_or(""))
-                            .collect::<Vec<_>>()
-                            .join(";")
-                    })
-                    .unwrap_or_default(),
-                other => other.to_string(),
-            })
-            .unwrap_or_default()
+impl EvidenceSource for FromModel {
+    fn evidence(&self, m: &Model, row: usize, why: &str) -> Evidence {
+        from_model(m, row, why)
     }
 }
 
-impl EvidenceSource for FrameEvidence<'_> {
-    fn evidence(&self, row: usize, why: &str) -> Evidence {
-        let time = self
-            .df
-            .column("time")
-            .ok()
-            .and_then(|c| c.datetime().ok().and_then(|d| d.physical().get(row)))
-            .map(rfc3339)
-            .unwrap_or_default();
-        let line = self
-            .df
-            .column("line")
-            .ok()
-            .and_then(|c| c.u32().ok().and_then(|l| l.get(row)))
-            .unwrap_or(0) as u64;
-        Evidence {
-            path: self.s("entry", row),
-            line,
-            why: why.to_string(),
-            time,
-            server: self.s("server", row),
-            event_id: self.s("event_id", row),
-            source: self.s("source", row),
-            message_id: self.s("message_id", row),
-            sender: self.s("sender", row),
-            recipients: self.s("recipients", row),
-            status: self.s("recipient_status", row),
-            subject: self.s("subject", row),
+pub fn from_model(m: &Model, r: usize, why: &str) -> Evidence {
+    let name = |i: &super::model::Interner, id: u32| {
+        if id == NONE {
+            String::new()
+        } else {
+            i.name(id).to_string()
         }
+    };
+    let recipients = m
+        .recipients(r)
+        .iter()
+        .map(|&a| m.addrs.name(a))
+        .collect::<Vec<_>>()
+        .join(";");
+    let status = m
+        .row_codes(r)
+        .iter()
+        .zip(m.row_kinds(r))
+        .map(|(&c, k)| {
+            if c == NONE {
+                String::new()
+            } else if *k == super::model::classify::StatusKind::Plain {
+                m.codes.name(c).to_string()
+            } else {
+                format!("{} ({})", m.codes.name(c), k.as_str().replace('_', " "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(";");
+    let entry = m.entries.get(m.entry[r] as usize);
+    Evidence {
+        path: entry.map(|e| e.path.clone()).unwrap_or_default(),
+        line: m.line[r] as u64,
+        why: why.to_string(),
+        time: rfc3339(m.time[r]),
+        server: name(&m.servers, m.server[r]),
+        event_id: name(&m.ev_names, m.ev_name[r]),
+        source: format!("{:?}", m.src[r]).to_ascii_uppercase(),
+        message_id: name(&m.msg_ids, m.msg[r]),
+        sender: name(&m.addrs, m.sender[r]),
+        recipients,
+        status,
+        subject: name(&m.subjects, m.subject[r]),
     }
 }

@@ -1,33 +1,185 @@
-//! The analyze stage: frames in, [`Findings`] out. `Findings` is the contract with rendering
+//! The analyze stage: the model in, [`Findings`] out. `Findings` is the contract with rendering
 //! and the JSON output; everything the report shows is in it, computed here.
+//!
+//! The work is done by detectors, one file each, behind one small trait ([`Detector`]): what it
+//! reads from the model, what it adds to the findings, its sentences for the summary, and its
+//! methods text. They run in stages ([`Stage`]); detectors of one stage run side by side, each
+//! reading the model once. What a later stage needs from an earlier one (the messages of a loop,
+//! the period of a storm) is passed explicitly on the [`Board`], never through the findings.
 
-pub mod clients;
-pub mod coverage;
+pub mod detectors;
 pub mod evidence;
-pub mod flow;
-pub mod loops;
 pub mod model;
-pub mod queues;
-pub mod sli;
-pub mod storms;
+pub mod series;
 pub mod summary;
 pub mod trace;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::Result;
-use crate::ingest::fields::rfc3339;
-use crate::ingest::{Inventory, Loaded};
+use crate::ingest::Inventory;
+use evidence::EvidenceSource;
+use model::Model;
 
-/// Tunable parts of the analysis (defaults suit a typical incident bundle).
-#[derive(Debug, Clone, Copy, Default)]
+/// When a detector runs: later stages see what earlier ones left on the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Needs only the model (loops).
+    First,
+    /// Needs the loops (storms link to them; most detectors run here).
+    Second,
+    /// Needs loops and storms (blast radius, timeline).
+    Third,
+}
+
+/// Where a detector's section goes in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// An incident: shown near the top when found, listed as "checked" when not.
+    Incident,
+    /// How mail flowed: always shown.
+    Traffic,
+    /// Tables and evidence quality, at the end.
+    Appendix,
+}
+
+/// One kind of finding.
+pub trait Detector: Sync {
+    /// The key of its findings in `findings.json`, the anchor of its section and the name of its
+    /// template partial.
+    fn key(&self) -> &'static str;
+    /// The section's title.
+    fn title(&self) -> &'static str;
+    fn stage(&self) -> Stage {
+        Stage::Second
+    }
+    fn place(&self) -> Place;
+    /// Reads the model (and the board), returns what it found.
+    fn detect(&self, cx: &Cx<'_>) -> Result<Detected>;
+    /// How it works and the thresholds it used, for the report's methods appendix.
+    fn methods(&self, p: &Params) -> String;
+    /// Its template partial (`templates/sections/<key>.html`), compiled in; `None` when its
+    /// findings are shown by another section.
+    fn template(&self) -> Option<&'static str>;
+}
+
+/// What a detector reads.
+pub struct Cx<'a> {
+    pub m: &'a Model,
+    pub p: &'a Params,
+    pub board: &'a Board,
+    pub evidence: &'a dyn EvidenceSource,
+    /// Messages a detector should leave out by default (health probes, unless asked for).
+    pub skip: &'a [bool],
+}
+
+impl Cx<'_> {
+    /// A message that takes part in the analysis: real, and not a probe (unless asked for).
+    pub fn counts(&self, id: usize) -> bool {
+        self.m.msgs[id].counts() && !self.skip.get(id).copied().unwrap_or(false)
+    }
+}
+
+/// What a detector found.
+#[derive(Default)]
+pub struct Detected {
+    /// Its findings, under their keys (usually one: its own key).
+    pub values: Vec<(&'static str, Value)>,
+    /// How many findings (0: nothing found; the section then says so in one line).
+    pub found: usize,
+    /// Its sentences for the summary, with their significance.
+    pub summary: Vec<summary::Sentence>,
+    /// Entries for the incident catalogue (`incidents` in the findings).
+    pub incidents: Vec<detectors::incidents::Incident>,
+    /// Working state for later stages.
+    pub marks: Marks,
+}
+
+impl Detected {
+    pub fn value(key: &'static str, v: impl Serialize) -> Result<Detected> {
+        Ok(Detected {
+            values: vec![(key, serde_json::to_value(v)?)],
+            ..Detected::default()
+        })
+    }
+}
+
+/// A period and the messages of a finding, for the stages after it.
+#[derive(Debug, Clone, Default)]
+pub struct Mark {
+    pub start: i64,
+    pub end: i64,
+    /// Message ids (model ids) that belong to the finding.
+    pub msgs: Vec<u32>,
+    /// Originals whose consequences feed it (loops).
+    pub roots: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    pub loops: Vec<Mark>,
+    pub storms: Vec<Mark>,
+}
+
+/// What earlier stages left for later ones.
+#[derive(Debug, Default)]
+pub struct Board {
+    pub loops: Vec<Mark>,
+    pub storms: Vec<Mark>,
+    /// Per message id: travels in a loop.
+    pub in_loop: Vec<bool>,
+    /// Per message id: an original whose consequences feed a loop (index + 1), 0 if none.
+    pub feeds_loop: Vec<u32>,
+}
+
+impl Board {
+    fn add(&mut self, m: &Model, marks: Marks) {
+        if self.in_loop.is_empty() {
+            self.in_loop = vec![false; m.msgs.len()];
+            self.feeds_loop = vec![0; m.msgs.len()];
+        }
+        for l in marks.loops {
+            let k = self.loops.len() as u32 + 1;
+            for &i in &l.msgs {
+                self.in_loop[i as usize] = true;
+            }
+            for &i in &l.roots {
+                if self.feeds_loop[i as usize] == 0 {
+                    self.feeds_loop[i as usize] = k;
+                }
+            }
+            self.loops.push(l);
+        }
+        self.storms.extend(marks.storms);
+    }
+}
+
+/// Tunable parts of the analysis; defaults suit a typical incident bundle. The report prints the
+/// values actually used.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Params {
-    pub storms: storms::StormParams,
-    pub queues: queues::QueueParams,
-    pub sli: sli::SliParams,
+    pub loops: detectors::loops::LoopParams,
+    pub storms: detectors::storms::StormParams,
+    pub queues: detectors::queues::QueueParams,
+    pub sli: detectors::sli::SliParams,
+    /// Keep health probes and monitoring mailboxes in storms, SLIs and tables.
+    pub include_probes: bool,
+}
+
+/// A section of the report, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub place: Place,
+    pub found: usize,
+    /// The methods text of its detector.
+    pub methods: String,
 }
 
 /// Everything the report says, and the `report --json` output.
@@ -35,304 +187,103 @@ pub struct Params {
 pub struct Findings {
     /// The inventory (`inspect --json`), unchanged.
     pub bundle: Inventory,
-    /// The verdict in a few sentences, written from the findings below.
+    /// The parameters the analysis used.
+    pub params: Params,
+    /// The verdict in a few sentences, the most significant findings first.
     pub summary: Vec<String>,
-    pub loops: Vec<loops::Loop>,
-    pub storms: Vec<storms::Storm>,
-    pub mailbox_full: Vec<flow::MailboxFull>,
-    pub client_ips: Vec<clients::Source>,
-    pub connectors: Vec<clients::Source>,
-    pub queues: Vec<queues::QueueReport>,
-    pub sli: sli::Sli,
-    pub blast_radius: Vec<sli::BlastRadius>,
-    pub coverage: Vec<coverage::Coverage>,
-    pub clock_skew: Vec<coverage::Skew>,
-    pub server_flow: flow::ServerFlow,
-    pub top: flow::Tops,
-    pub status_codes: Vec<flow::StatusCount>,
-    /// Message-tracking rows per event id, most frequent first.
-    pub event_counts: Vec<Count>,
-    /// Messages by class (original, notification, auto_reply) and by generation.
-    pub messages: MessageCounts,
-    /// Rows per time bucket and category over the whole bundle.
-    pub timeline: Timeline,
+    /// The report's sections in order, with how much each found.
+    pub sections: Vec<Section>,
+    /// Every incident of the catalogue found, one object each.
+    pub incidents: Vec<detectors::incidents::Incident>,
+    /// Each detector's findings under its key (`loops`, `storms`, `sli`, ...).
+    #[serde(flatten)]
+    pub detected: BTreeMap<&'static str, Value>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct MessageCounts {
-    pub total: u64,
-    pub original: u64,
-    pub notification: u64,
-    pub auto_reply: u64,
-    /// Messages per generation: index 0 originals, 1 notifications about them, 2+ loops.
-    pub by_generation: Vec<u64>,
-    /// Rows without a message id (cannot be followed across servers).
-    pub rows_without_id: u64,
+impl Findings {
+    /// A detector's findings, typed.
+    pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.detected
+            .get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Count {
-    pub key: String,
-    pub count: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Timeline {
-    pub bucket_seconds: i64,
-    pub points: Vec<TimePoint>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TimePoint {
-    pub start: String,
-    #[serde(skip)]
-    pub start_ms: i64,
-    pub events: u64,
-    /// Rows of loop messages and of the originals feeding loops.
-    pub loop_rows: u64,
-    /// Notification and auto-reply rows outside loops.
-    pub notifications: u64,
-    /// FAIL/DEFER rows outside loops.
-    pub failures: u64,
-    /// Everything else.
-    pub ordinary: u64,
-}
-
-pub fn analyze(loaded: &Loaded, params: &Params) -> Result<Findings> {
-    let Loaded { inventory, frames } = loaded;
-    let inventory = inventory.clone();
-    let Some(frames) = frames else {
-        return Err(crate::Error::Other(
-            "internal: frames were not built".into(),
-        ));
-    };
+/// Runs every detector over the model.
+pub fn analyze(
+    m: &Model,
+    inventory: &Inventory,
+    params: &Params,
+    evidence: &dyn EvidenceSource,
+) -> Result<Findings> {
     let mut sw = crate::timing::Stopwatch::start();
-    let ev = &frames.events;
-    let event_counts = count_by(ev.column("event_id")?.str()?);
-    let m = model::Model::build(ev)?;
-    sw.lap("model");
-    let src = evidence::FrameEvidence { df: ev };
-    let mut loops = loops::find(&m, &src);
-    sw.lap("loops");
-    let mut in_loop = vec![false; m.msgs.len()];
-    let mut feeds_loop = vec![false; m.msgs.len()];
-    for l in &loops {
-        for &i in &l.msg_set {
-            in_loop[i as usize] = true;
-            feeds_loop[m.root(i) as usize] = true;
-        }
-    }
-    // Everything below only reads the model: run the finders side by side.
-    let (mut storms, mut coverage, mut sli, mut queues, mut client_ips, mut connectors) =
-        (None, None, None, None, None, None);
-    let (mut skew, mut flow, mut top, mut codes, mut full, mut timeline_v, mut counts) =
-        (None, None, None, None, None, None, None);
-    rayon::scope(|s| {
-        s.spawn(|_| storms = Some(storms::find(&m, &params.storms, &in_loop)));
-        s.spawn(|_| coverage = Some(coverage::coverage(&m)));
-        s.spawn(|_| sli = Some(sli::compute(&m, &params.sli)));
-        s.spawn(|_| queues = Some(queues::find(&m, &params.queues)));
-        s.spawn(|_| client_ips = Some(clients::client_ips(&m)));
-        s.spawn(|_| connectors = Some(clients::connectors(&m)));
-        s.spawn(|_| skew = Some(coverage::clock_skew(&m)));
-        s.spawn(|_| flow = Some(flow::server_flow(&m, ev)));
-        s.spawn(|_| top = Some(flow::tops(&m)));
-        s.spawn(|_| codes = Some(flow::status_codes(&m)));
-        s.spawn(|_| full = Some(flow::mailbox_full(&m)));
-        s.spawn(|_| timeline_v = Some(timeline(&m, &in_loop, &feeds_loop)));
-        s.spawn(|_| counts = Some(message_counts(&m)));
-    });
-    let missing = || crate::Error::Other("internal: a finder did not run".into());
-    let storms = storms.ok_or_else(missing)?;
-    let coverage = coverage.ok_or_else(missing)?;
-    add_caveats(&mut loops, &coverage);
-    sw.lap("finders");
-    let excluded = excluded(&m, &in_loop, &feeds_loop, &storms);
-    let mut blast_radius = Vec::new();
-    for (i, l) in loops.iter().enumerate() {
-        let (before, during) = sli::blast_radius(&m, &excluded, l.start_ms, l.end_ms);
-        blast_radius.push(sli::BlastRadius {
-            finding: "loop".into(),
-            index: i,
-            start: l.first_seen.clone(),
-            end: l.last_seen.clone(),
-            before,
-            during,
-        });
-    }
-    for (i, s) in storms.iter().enumerate() {
-        let (before, during) = sli::blast_radius(&m, &excluded, s.start_ms, s.end_ms);
-        blast_radius.push(sli::BlastRadius {
-            finding: "storm".into(),
-            index: i,
-            start: s.first_seen.clone(),
-            end: s.last_seen.clone(),
-            before,
-            during,
-        });
-    }
-    sw.lap("blast radius");
-    let mut f = Findings {
-        bundle: inventory,
-        summary: Vec::new(),
-        mailbox_full: full.ok_or_else(missing)?,
-        client_ips: client_ips.ok_or_else(missing)?,
-        connectors: connectors.ok_or_else(missing)?,
-        queues: queues.ok_or_else(missing)?,
-        clock_skew: skew.ok_or_else(missing)?,
-        server_flow: flow.ok_or_else(missing)??,
-        top: top.ok_or_else(missing)?,
-        status_codes: codes.ok_or_else(missing)?,
-        loops,
-        storms,
-        sli: sli.ok_or_else(missing)?,
-        blast_radius,
-        coverage,
-        event_counts,
-        messages: counts.ok_or_else(missing)?,
-        timeline: timeline_v.ok_or_else(missing)?,
+    let skip: Vec<bool> = if params.include_probes {
+        vec![false; m.msgs.len()]
+    } else {
+        m.msgs.iter().map(|x| x.is_probe()).collect()
     };
-    f.summary = summary::write(&f);
-    Ok(f)
-}
-
-/// Messages that belong to a loop, feed one, or travel in a storm: not "ordinary" mail.
-fn excluded(
-    m: &model::Model<'_>,
-    in_loop: &[bool],
-    feeds: &[bool],
-    storms: &[storms::Storm],
-) -> Vec<bool> {
-    let mut ex: Vec<bool> = in_loop.iter().zip(feeds).map(|(a, b)| *a || *b).collect();
-    for s in storms {
-        let (snd, rcp) = s.key;
-        for (i, msg) in m.msgs.iter().enumerate() {
-            if msg.rows == 0 || msg.first < s.start_ms || msg.first > s.end_ms {
-                continue;
+    let mut board = Board::default();
+    board.add(m, Marks::default());
+    let mut detected: BTreeMap<&'static str, Value> = BTreeMap::new();
+    let mut sentences = Vec::new();
+    let mut incidents = Vec::new();
+    let mut found: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for stage in [Stage::First, Stage::Second, Stage::Third] {
+        let cx = Cx {
+            m,
+            p: params,
+            board: &board,
+            evidence,
+            skip: &skip,
+        };
+        let ds: Vec<&dyn Detector> = detectors::REGISTRY
+            .iter()
+            .copied()
+            .filter(|d| d.stage() == stage)
+            .collect();
+        let outs: Vec<Result<Detected>> = ds.par_iter().map(|d| d.detect(&cx)).collect();
+        let mut marks = Marks::default();
+        for (d, out) in ds.iter().zip(outs) {
+            let out = out?;
+            for (k, v) in out.values {
+                detected.insert(k, v);
             }
-            let hit = match s.kind {
-                "pair" => msg.sender == snd && m.msg_recipients(msg).contains(&rcp),
-                "recipient" => m.msg_recipients(msg).contains(&rcp),
-                _ => msg.sender == snd,
-            };
-            if hit {
-                ex[i] = true;
-            }
+            found.insert(d.key(), out.found);
+            sentences.extend(out.summary);
+            incidents.extend(out.incidents);
+            marks.loops.extend(out.marks.loops);
+            marks.storms.extend(out.marks.storms);
         }
+        board.add(m, marks);
+        sw.lap(match stage {
+            Stage::First => "analyze: loops",
+            Stage::Second => "analyze: detectors",
+            Stage::Third => "analyze: blast radius, timeline",
+        });
     }
-    ex
-}
-
-fn add_caveats(loops: &mut [loops::Loop], coverage: &[coverage::Coverage]) {
-    for l in loops.iter_mut() {
-        for c in coverage {
-            if !l.servers.contains(&c.server) {
-                continue;
-            }
-            for g in &c.gaps {
-                if g.start_ms <= l.end_ms && l.start_ms <= g.end_ms {
-                    l.caveats.push(format!(
-                        "{} has no log from {} to {} while other servers carried mail: counts for that stretch are a lower bound",
-                        c.server, g.start, g.end
-                    ));
-                }
-            }
-        }
-    }
-}
-
-fn message_counts(m: &model::Model<'_>) -> MessageCounts {
-    let mut c = MessageCounts::default();
-    for msg in &m.msgs {
-        if msg.rows == 0 {
-            continue;
-        }
-        c.total += 1;
-        match msg.class {
-            model::Class::Original => c.original += 1,
-            model::Class::Notification => c.notification += 1,
-            model::Class::AutoReply => c.auto_reply += 1,
-        }
-        let g = msg.generation as usize;
-        if c.by_generation.len() <= g {
-            c.by_generation.resize(g + 1, 0);
-        }
-        c.by_generation[g] += 1;
-    }
-    c.rows_without_id = m.msg.iter().filter(|&&x| x == model::NONE).count() as u64;
-    c
-}
-
-/// Counts of a text column's values, most frequent first, ties by name (deterministic).
-pub fn count_by(col: &StringChunked) -> Vec<Count> {
-    let mut m: HashMap<&str, u64> = HashMap::new();
-    for v in col.iter() {
-        *m.entry(v.unwrap_or("(none)")).or_default() += 1;
-    }
-    let mut v: Vec<Count> = m
-        .into_iter()
-        .map(|(k, c)| Count {
-            key: k.to_string(),
-            count: c,
+    incidents.sort_by(|a: &detectors::incidents::Incident, b| {
+        (a.first_seen.as_str(), a.kind.as_str()).cmp(&(b.first_seen.as_str(), b.kind.as_str()))
+    });
+    let anything = detectors::REGISTRY
+        .iter()
+        .any(|d| d.place() == Place::Incident && found.get(d.key()).copied().unwrap_or(0) > 0);
+    let sections = detectors::REGISTRY
+        .iter()
+        .filter(|d| d.template().is_some())
+        .map(|d| Section {
+            key: d.key(),
+            title: d.title(),
+            place: d.place(),
+            found: found.get(d.key()).copied().unwrap_or(0),
+            methods: d.methods(params),
         })
         .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    v
-}
-
-/// A bucket size (seconds) that gives at most a few hundred points over `span_ms`.
-pub fn bucket_for(span_ms: i64) -> i64 {
-    const STEPS: [i64; 8] = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400];
-    STEPS
-        .into_iter()
-        .find(|s| span_ms / (s * 1000) <= 360)
-        .unwrap_or_else(|| (span_ms / 360_000 / 86400 + 1) * 86400)
-}
-
-fn timeline(m: &model::Model<'_>, in_loop: &[bool], feeds: &[bool]) -> Timeline {
-    if m.n == 0 {
-        return Timeline {
-            bucket_seconds: 60,
-            points: Vec::new(),
-        };
-    }
-    let bucket = bucket_for(m.end - m.start);
-    let width = bucket * 1000;
-    let first = m.start.div_euclid(width) * width;
-    let n = ((m.end - first) / width + 1) as usize;
-    let mut pts: Vec<TimePoint> = (0..n)
-        .map(|i| {
-            let start_ms = first + i as i64 * width;
-            TimePoint {
-                start: rfc3339(start_ms),
-                start_ms,
-                events: 0,
-                loop_rows: 0,
-                notifications: 0,
-                failures: 0,
-                ordinary: 0,
-            }
-        })
-        .collect();
-    for r in 0..m.n {
-        let Some(p) = pts.get_mut(((m.time[r] - first) / width) as usize) else {
-            continue;
-        };
-        p.events += 1;
-        let id = m.msg[r];
-        let msg = (id != model::NONE).then(|| &m.msgs[id as usize]);
-        if id != model::NONE && (in_loop[id as usize] || feeds[id as usize]) {
-            p.loop_rows += 1;
-        } else if msg.is_some_and(|x| x.class != model::Class::Original) {
-            p.notifications += 1;
-        } else if matches!(m.ev[r], model::Ev::Fail | model::Ev::Defer) {
-            p.failures += 1;
-        } else {
-            p.ordinary += 1;
-        }
-    }
-    Timeline {
-        bucket_seconds: bucket,
-        points: pts,
-    }
+    Ok(Findings {
+        bundle: inventory.clone(),
+        params: params.clone(),
+        summary: summary::write(sentences, anything),
+        sections,
+        incidents,
+        detected,
+    })
 }

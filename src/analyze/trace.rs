@@ -7,7 +7,8 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::ingest::fields::rfc3339;
+use crate::human::rfc3339;
+use crate::ingest::schema::{col, Field};
 use crate::ingest::Frames;
 
 /// What to follow. Filters combine with AND; text filters are case-insensitive.
@@ -81,31 +82,31 @@ struct Cols<'a> {
 impl<'a> Cols<'a> {
     fn new(df: &'a DataFrame) -> Result<Self> {
         let names = [
-            "message_id",
-            "server",
-            "event_id",
-            "source",
-            "connector_id",
-            "client_ip",
-            "client_hostname",
-            "server_ip",
-            "server_hostname",
-            "reference",
-            "entry",
-            "sender",
-            "subject",
-            "source_context",
+            Field::MessageId.column(),
+            col::SERVER,
+            Field::EventId.column(),
+            Field::Source.column(),
+            Field::ConnectorId.column(),
+            Field::ClientIp.column(),
+            Field::ClientHostname.column(),
+            Field::ServerIp.column(),
+            Field::ServerHostname.column(),
+            Field::Reference.column(),
+            col::ENTRY,
+            Field::Sender.column(),
+            Field::Subject.column(),
+            Field::SourceContext.column(),
         ];
         let mut text = Vec::new();
         for n in names {
             text.push((n, df.column(n)?.str()?));
         }
         Ok(Cols {
-            time: df.column("time")?.datetime()?.physical(),
+            time: df.column(col::TIME)?.datetime()?.physical(),
             text,
-            recipients: df.column("recipients")?.list()?,
-            status: df.column("recipient_status")?.list()?,
-            line: df.column("line")?.u32()?,
+            recipients: df.column(col::RECIPIENTS)?.list()?,
+            status: df.column(col::RECIPIENT_STATUS)?.list()?,
+            line: df.column(col::LINE)?.u32()?,
         })
     }
 
@@ -132,7 +133,7 @@ impl<'a> Cols<'a> {
 pub fn trace(frames: &Frames, f: &TraceFilter) -> Result<Vec<Trace>> {
     let df = &frames.events;
     let c = Cols::new(df)?;
-    let ids = df.column("message_id")?.str()?;
+    let ids = df.column(Field::MessageId.column())?.str()?;
     // Which message ids match the filter.
     let mut wanted: Vec<(i64, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -147,7 +148,10 @@ pub fn trace(frames: &Frames, f: &TraceFilter) -> Result<Vec<Trace>> {
             }
         }
         if let Some(s) = &f.sender {
-            if !c.s("sender", i).eq_ignore_ascii_case(s.trim()) {
+            if !c
+                .s(Field::Sender.column(), i)
+                .eq_ignore_ascii_case(s.trim())
+            {
                 continue;
             }
         }
@@ -158,7 +162,7 @@ pub fn trace(frames: &Frames, f: &TraceFilter) -> Result<Vec<Trace>> {
             }
         }
         if let Some(s) = &f.subject {
-            if !contains_ci(&c.s("subject", i), s) {
+            if !contains_ci(&c.s(Field::Subject.column(), i), s) {
                 continue;
             }
         }
@@ -176,22 +180,22 @@ pub fn trace(frames: &Frames, f: &TraceFilter) -> Result<Vec<Trace>> {
         rows.sort_by_key(|&i| (c.time.get(i).unwrap_or(0), i));
         let subject = rows
             .iter()
-            .map(|&i| c.s("subject", i))
+            .map(|&i| c.s(Field::Subject.column(), i))
             .find(|s| !s.is_empty())
             .unwrap_or_default();
         let sender = rows
             .iter()
-            .map(|&i| c.s("sender", i))
+            .map(|&i| c.s(Field::Sender.column(), i))
             .find(|s| !s.is_empty())
             .unwrap_or_default();
         let hops = rows
             .iter()
             .map(|&i| {
-                let server = c.s("server", i);
-                let event_id = c.s("event_id", i);
+                let server = c.s(col::SERVER, i);
+                let event_id = c.s(Field::EventId.column(), i);
                 let session = match event_id.as_str() {
                     "RECEIVE" => {
-                        let ctx = c.s("source_context", i);
+                        let ctx = c.s(Field::SourceContext.column(), i);
                         let sid = ctx.split(';').next().unwrap_or("").trim().to_string();
                         sessions.by_id(&server, "smtp_receive", &sid)
                     }
@@ -201,16 +205,16 @@ pub fn trace(frames: &Frames, f: &TraceFilter) -> Result<Vec<Trace>> {
                 Hop {
                     time: rfc3339(c.time.get(i).unwrap_or(0)),
                     event_id,
-                    source: c.s("source", i),
-                    connector_id: c.s("connector_id", i),
-                    client_ip: c.s("client_ip", i),
-                    client_hostname: c.s("client_hostname", i),
-                    server_ip: c.s("server_ip", i),
-                    server_hostname: c.s("server_hostname", i),
+                    source: c.s(Field::Source.column(), i),
+                    connector_id: c.s(Field::ConnectorId.column(), i),
+                    client_ip: c.s(Field::ClientIp.column(), i),
+                    client_hostname: c.s(Field::ClientHostname.column(), i),
+                    server_ip: c.s(Field::ServerIp.column(), i),
+                    server_hostname: c.s(Field::ServerHostname.column(), i),
                     recipients: Cols::list(c.recipients, i),
                     status: Cols::list(c.status, i),
-                    reference: c.s("reference", i),
-                    path: c.s("entry", i),
+                    reference: c.s(Field::Reference.column(), i),
+                    path: c.s(col::ENTRY, i),
                     line: c.line.get(i).unwrap_or(0),
                     server,
                     session,

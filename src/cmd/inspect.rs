@@ -7,8 +7,7 @@ use crate::human::thousands;
 use crate::ingest::Inventory;
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let loaded = super::load(&args.input, false)?;
-    let inv = &loaded.inventory;
+    let inv = &super::inventory(&args.input)?;
     if args.json {
         let mut s = serde_json::to_string_pretty(inv)?;
         s.push('\n');

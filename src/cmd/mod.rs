@@ -23,7 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-pub(crate) fn ingest_options(input: &InputArgs, build_frames: bool) -> Result<Options> {
+pub(crate) fn ingest_options(input: &InputArgs) -> Result<Options> {
     let tz = match &input.tz {
         None => None,
         Some(s) => Some(parse_offset(s).ok_or_else(|| Error::BadOption {
@@ -39,14 +39,55 @@ pub(crate) fn ingest_options(input: &InputArgs, build_frames: bool) -> Result<Op
         },
         csv_time_format: input.csv_time_format.clone(),
         tz,
-        build_frames,
-        progress: !input.quiet,
     })
 }
 
-pub(crate) fn load(input: &InputArgs, build_frames: bool) -> Result<ingest::Loaded> {
-    let opts = ingest_options(input, build_frames)?;
-    ingest::load(&input.bundle, &opts)
+/// The progress bar on stderr (only on a terminal, and not with `--quiet`).
+pub(crate) struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    pub(crate) fn new(input: &InputArgs) -> Bar {
+        use std::io::IsTerminal;
+        if input.quiet || !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "reading {bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Bar(Some(bar))
+    }
+}
+
+impl ingest::Progress for Bar {
+    fn start(&self, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_length(total.max(1));
+        }
+    }
+    fn advance(&self, bytes: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(bytes);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// The canonical frames of a bundle (`trace`).
+pub(crate) fn load(input: &InputArgs) -> Result<ingest::Loaded> {
+    ingest::load(&input.bundle, &ingest_options(input)?)
+}
+
+/// The inventory of a bundle (`inspect`).
+pub(crate) fn inventory(input: &InputArgs) -> Result<ingest::Inventory> {
+    ingest::inventory(&input.bundle, &ingest_options(input)?, &Bar::new(input))
 }
 
 fn absolute(p: &Path) -> PathBuf {

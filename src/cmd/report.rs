@@ -1,17 +1,17 @@
-//! `report`: read, analyse, render; HTML to `-o`, findings to `--json`.
+//! `report`: read the bundle into the model, analyse, render; HTML to `-o`, findings to `--json`.
 
+use crate::analyze::evidence::FromModel;
+use crate::analyze::model::build::ModelCollector;
+use crate::analyze::model::Model;
 use crate::analyze::{analyze, Params};
 use crate::cli::ReportArgs;
-use crate::render;
+use crate::{ingest, render};
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     super::check_output(&args.input.bundle, &args.output)?;
     if let Some(j) = &args.json {
         super::check_output(&args.input.bundle, j)?;
     }
-    let mut sw = crate::timing::Stopwatch::start();
-    let loaded = super::load(&args.input, true)?;
-    sw.lap("ingest");
     if !(0.0..100.0).contains(&args.slo_target) {
         return Err(crate::Error::BadOption {
             option: "--slo-target",
@@ -19,12 +19,24 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         }
         .into());
     }
+    let mut sw = crate::timing::Stopwatch::start();
+    let opts = super::ingest_options(&args.input)?;
+    let read = ingest::read(
+        &args.input.bundle,
+        &opts,
+        &ModelCollector,
+        &super::Bar::new(&args.input),
+    )?;
+    sw.lap("ingest");
+    let model = Model::from_chunks(read.chunks, read.entries);
+    sw.lap("model");
     let mut params = Params::default();
     params.sli.window_ms = args.window;
     params.sli.slo_latency_ms = args.slo_latency;
     params.sli.slo_target = args.slo_target / 100.0;
     params.storms.floor_per_minute = args.storm_floor.max(1);
-    let findings = analyze(&loaded, &params)?;
+    params.include_probes = args.include_probes;
+    let findings = analyze(&model, &read.inventory, &params, &FromModel)?;
     sw.lap("analyze");
     let opts = render::RenderOptions {
         template_dir: args.template_dir.clone(),

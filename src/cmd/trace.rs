@@ -18,10 +18,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
         }
         .into());
     }
-    let loaded = super::load(&args.input, true)?;
-    let frames = loaded
-        .frames
-        .ok_or_else(|| Error::Other("internal: frames were not built".into()))?;
+    let frames = super::load(&args.input)?.frames;
     let filter = TraceFilter {
         message_id: args.message_id.clone(),
         sender: args.sender.clone(),
@@ -31,7 +28,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     };
     let traces = trace(&frames, &filter)?;
     if traces.is_empty() {
-        return Err(Error::Other("no message in the bundle matches the filter".into()).into());
+        return Err(Error::NoMatch.into());
     }
     let out = if args.json {
         let mut s = if args.message_id.is_some() && traces.len() == 1 {

@@ -93,9 +93,52 @@ pub fn recycle<'b>(mut v: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
     v.into_iter().map(|_| Cow::Borrowed("")).collect()
 }
 
-/// True when the line ends inside a quoted value, i.e. the record continues on the next line.
-pub fn open_quote(line: &str) -> bool {
-    memchr::memchr_iter(b'"', line.as_bytes()).count() % 2 == 1
+/// True when `text` ends inside a quoted value, i.e. the record continues on the next line.
+/// Follows the same rule as [`split_line`]: a quote opens a quoted value only at the start of a
+/// value; inside one, `""` is a literal quote and a single `"` closes it. A quote in the middle
+/// of an unquoted value is literal text, so it never swallows the following lines.
+pub fn open_quote(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut at_start = true;
+    while i < b.len() {
+        if at_start && b[i] == b'"' {
+            // Inside a quoted value: find its closing quote.
+            let mut j = i + 1;
+            loop {
+                match memchr::memchr(b'"', &b[j..]) {
+                    None => return true,
+                    Some(k) => {
+                        let q = j + k;
+                        if q + 1 < b.len() && b[q + 1] == b'"' {
+                            j = q + 2;
+                        } else {
+                            i = q + 1;
+                            break;
+                        }
+                    }
+                }
+            }
+            // After the closing quote the value runs to the next comma (split_line calls text
+            // there an error; it does not open anything).
+            match memchr::memchr2(b',', b'\n', &b[i..]) {
+                Some(k) => {
+                    i += k + 1;
+                    at_start = true;
+                }
+                None => return false,
+            }
+        } else {
+            match memchr::memchr2(b',', b'\n', &b[i..]) {
+                Some(k) => {
+                    i += k + 1;
+                    at_start = true;
+                }
+                None => return false,
+            }
+        }
+    }
+    false
 }
 
 /// Splits a `recipient-status` list into one span per recipient. `;` separates statuses, but
@@ -210,49 +253,110 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
+/// Why a timestamp was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeError {
+    /// Not a timestamp at all.
+    Unreadable,
+    /// Shaped like one but not a real date or time (`2023-02-31`, `25:00`): a corrupted line,
+    /// never silently shifted into the next month or day.
+    Impossible,
+}
+
+/// A timestamp read from a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub ms: i64,
+    /// The value was a leap second (`23:59:60`), kept as `23:59:59.999` of the same day.
+    pub leap: bool,
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
 /// Parses the tracking-log timestamp `yyyy-mm-ddThh:mm:ss[.f...]Z` to epoch milliseconds. This
 /// runs once per row of a multi-gigabyte bundle, so the fixed layout is read by hand; anything
-/// else falls back to chrono's RFC 3339 parser.
-pub fn parse_iso_ms(s: &str) -> Option<i64> {
+/// else falls back to chrono's RFC 3339 parser. Impossible dates are errors, not shifted; a leap
+/// second is kept as the last millisecond of its minute and flagged.
+pub fn parse_iso(s: &str) -> Result<Stamp, TimeError> {
     let b = s.as_bytes();
-    if b.len() >= 20
+    if b.len() >= 19
         && b[4] == b'-'
         && b[7] == b'-'
         && (b[10] == b'T' || b[10] == b' ')
         && b[13] == b':'
         && b[16] == b':'
     {
-        let y = digits(&b[0..4])?;
-        let mo = digits(&b[5..7])?;
-        let d = digits(&b[8..10])?;
-        let h = digits(&b[11..13])?;
-        let mi = digits(&b[14..16])?;
-        let se = digits(&b[17..19])?;
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-            return None;
-        }
+        let num = |r: std::ops::Range<usize>| digits(&b[r]).ok_or(TimeError::Unreadable);
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
         let mut i = 19;
         let mut ms = 0i64;
-        if b[i] == b'.' {
+        if i < b.len() && b[i] == b'.' {
             i += 1;
             let fs = i;
             while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
             if i == fs {
-                return None;
+                return Err(TimeError::Unreadable);
             }
             let frac = &b[fs..i.min(fs + 3)];
-            ms = digits(frac)? * 10i64.pow(3 - frac.len() as u32);
+            ms = digits(frac).ok_or(TimeError::Unreadable)? * 10i64.pow(3 - frac.len() as u32);
         }
         if i + 1 == b.len() && b[i] == b'Z' {
+            if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 {
+                return Err(TimeError::Impossible);
+            }
+            let leap = se == 60;
+            if se > 60 || (leap && !(h == 23 && mi == 59)) {
+                return Err(TimeError::Impossible);
+            }
+            let (se, ms) = if leap { (59, 999) } else { (se, ms) };
             let days = days_from_civil(y, mo, d);
-            return Some(((days * 24 + h) * 60 + mi) * 60_000 + se * 1000 + ms);
+            return Ok(Stamp {
+                ms: ((days * 24 + h) * 60 + mi) * 60_000 + se * 1000 + ms,
+                leap,
+            });
         }
     }
-    DateTime::parse_from_rfc3339(s.trim())
-        .ok()
-        .map(|t| t.timestamp_millis())
+    match DateTime::parse_from_rfc3339(s.trim()) {
+        Ok(t) => Ok(Stamp {
+            ms: t.timestamp_millis(),
+            leap: false,
+        }),
+        // chrono reads a well-shaped but impossible value as an out-of-range error.
+        Err(e)
+            if matches!(
+                e.kind(),
+                chrono::format::ParseErrorKind::OutOfRange
+                    | chrono::format::ParseErrorKind::Impossible
+            ) =>
+        {
+            Err(TimeError::Impossible)
+        }
+        Err(_) => Err(TimeError::Unreadable),
+    }
+}
+
+/// [`parse_iso`] for callers that only need to know whether a value is a timestamp.
+pub fn parse_iso_ms(s: &str) -> Option<i64> {
+    parse_iso(s).ok().map(|t| t.ms)
+}
+
+/// True when a line starts like a log record: an ISO timestamp followed by a comma.
+pub fn starts_record(line: &str) -> bool {
+    let b = line.as_bytes();
+    match memchr::memchr(b',', &b[..b.len().min(40)]) {
+        Some(k) => k >= 19 && parse_iso_ms(&line[..k]).is_some(),
+        None => false,
+    }
 }
 
 /// How to read the local-format timestamps of PowerShell exports.
@@ -348,14 +452,6 @@ pub fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
     chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
-/// Epoch milliseconds as RFC 3339 UTC with milliseconds, as every output of the tool shows time.
-pub fn rfc3339(ms: i64) -> String {
-    match DateTime::from_timestamp_millis(ms) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        None => ms.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +472,18 @@ mod tests {
         assert_eq!(split("\"\"").unwrap(), [""]);
         assert_eq!(split("a,\"b").unwrap_err(), SplitError::Unterminated);
         assert_eq!(split("a,\"b\"c,d").unwrap_err(), SplitError::AfterQuote);
+        assert_eq!(split("a,b\"c,d").unwrap(), ["a", "b\"c", "d"]);
+    }
+
+    #[test]
+    fn quotes_open_only_at_the_start_of_a_value() {
+        assert!(open_quote("a,\"b"));
+        assert!(open_quote("a,\"b\"\"c"));
+        assert!(!open_quote("a,\"b\"\"c\""));
+        assert!(!open_quote("a,b\"c,d"), "a quote inside a value is literal");
+        assert!(!open_quote("a,\"x\ny\",z"));
+        assert!(open_quote("a,\"x\ny,z"));
+        assert!(!open_quote(""));
     }
 
     #[test]
@@ -432,7 +540,42 @@ mod tests {
         );
         assert_eq!(parse_iso_ms("2022-13-19T15:02:29.339Z"), None);
         assert_eq!(parse_iso_ms("not a time"), None);
-        assert_eq!(rfc3339(1663599749339), "2022-09-19T15:02:29.339Z");
+        assert_eq!(
+            parse_iso("2023-02-31T10:00:00.000Z"),
+            Err(TimeError::Impossible)
+        );
+        assert_eq!(
+            parse_iso("2024-02-29T10:00:00.000Z").map(|t| t.ms),
+            Ok(1709200800000)
+        );
+        assert_eq!(
+            parse_iso("2023-02-29T10:00:00.000Z"),
+            Err(TimeError::Impossible)
+        );
+        assert_eq!(
+            parse_iso("2100-02-29T10:00:00.000Z"),
+            Err(TimeError::Impossible)
+        );
+        assert_eq!(
+            parse_iso("2022-09-19T24:00:00.000Z"),
+            Err(TimeError::Impossible)
+        );
+        assert_eq!(
+            parse_iso("2022-09-19T12:00:60.000Z"),
+            Err(TimeError::Impossible)
+        );
+        let leap = parse_iso("2016-12-31T23:59:60.500Z").expect("leap second");
+        assert!(leap.leap);
+        assert_eq!(
+            leap.ms,
+            parse_iso_ms("2016-12-31T23:59:59.999Z").expect("ms")
+        );
+        assert_eq!(
+            parse_iso("2023-02-31T10:00:00+02:00"),
+            Err(TimeError::Impossible)
+        );
+        assert!(starts_record("2022-09-19T15:02:29.339Z,1.2.3.4,x"));
+        assert!(!starts_record("continued text, with a comma"));
     }
 
     #[test]

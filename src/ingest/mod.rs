@@ -1,32 +1,40 @@
-//! The ingest stage: bundle entries in, canonical Polars frames and an inventory out.
+//! The ingest stage: bundle entries in, rows out, plus the inventory of what was read.
 //!
-//! Each input format has one reader module behind [`LogReader`]; an entry is given to the first
-//! reader that recognises its *content* (header lines or CSV header row), whatever its name.
-//! Entries are decoded, parsed and turned into frame chunks in parallel, then stacked in bundle
-//! order so that the same bundle always gives the same frames.
+//! Each input format has one reader behind [`LogReader`]; an entry is given to the first reader
+//! that recognises its *content* (header lines or CSV header row), whatever its name. Readers
+//! push canonical rows ([`schema::Row`]) into a [`Sink`]; what the sink makes of them is the
+//! caller's choice, through a [`Collector`]: nothing but counts for the inventory
+//! ([`inventory`]), the canonical Polars frames ([`load`]), or the analysis' compact model
+//! (`analyze::model`). Every mode sees exactly the same rows, so `inspect`, `report` and the
+//! frames never disagree on counts. Entries are read in parallel and their results kept in
+//! bundle order, so the same bundle always gives the same output.
 
-pub mod exo;
-pub mod export;
+pub mod builders;
+pub mod csv_export;
+mod decode;
 pub mod fields;
-pub mod powershell;
+pub mod layout;
 pub mod protocol;
 pub mod schema;
 pub mod tracking;
+pub mod version;
+pub(crate) mod w3c;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use polars::prelude::*;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::bundle::{folder_digest, Bundle, Entry, Limits};
 use crate::error::{Error, Result};
+use crate::human::rfc3339;
+use decode::{decode, Decoded};
+use layout::{file_name, server_from_path};
+use schema::Row;
 
-/// What an entry was read as. The JSON names are part of the `inspect --json` contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What an entry was read as. The names are part of the `inspect --json` contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogKind {
     MessageTracking,
     SmtpReceive,
@@ -37,6 +45,7 @@ pub enum LogKind {
 }
 
 impl LogKind {
+    /// The one spelling of each kind, used by the JSON and the tables alike.
     pub fn as_str(self) -> &'static str {
         match self {
             LogKind::MessageTracking => "message_tracking",
@@ -47,33 +56,42 @@ impl LogKind {
             LogKind::Skipped => "skipped",
         }
     }
+
+    /// Kinds whose rows are message events (tracking logs and their exports).
+    pub fn has_events(self) -> bool {
+        matches!(
+            self,
+            LogKind::MessageTracking | LogKind::PowershellCsv | LogKind::ExoTrace
+        )
+    }
+}
+
+impl Serialize for LogKind {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Settings that change how entries are read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub limits: Limits,
     /// chrono format for PowerShell timestamps; detected when `None`.
     pub csv_time_format: Option<String>,
     /// UTC offset of the machine that exported PowerShell CSVs; `None` means assume UTC (and say so).
     pub tz: Option<chrono::FixedOffset>,
-    /// Build the frames (`report`, `trace`) or only count (`inspect`).
-    pub build_frames: bool,
-    /// Show a progress bar on stderr (only honoured on a terminal).
-    pub progress: bool,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            limits: Limits::default(),
-            csv_time_format: None,
-            tz: None,
-            build_frames: true,
-            progress: false,
-        }
-    }
+/// Told how far reading has got (the command shows it; ingest does not draw anything).
+pub trait Progress: Sync {
+    fn start(&self, _total_bytes: u64) {}
+    fn advance(&self, _bytes: u64) {}
+    fn finish(&self) {}
 }
+
+/// No progress report.
+pub struct Quiet;
+impl Progress for Quiet {}
 
 /// One line that could not be read, with where it is.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -88,8 +106,10 @@ pub struct Malformed {
 pub struct FileInfo {
     pub path: String,
     pub kind: LogKind,
+    /// The server that wrote the file: its bundle folder, or the host its rows name (several,
+    /// comma-separated, where a file mixes rows logged by several servers).
     pub server: Option<String>,
-    /// `#Version` of the file, or what the column count says for a header-less file.
+    /// `#Version` of the file, or the build its rows carry, in words.
     pub version: Option<String>,
     pub rows: u64,
     pub malformed: u64,
@@ -102,45 +122,77 @@ pub struct FileInfo {
     pub skipped: Option<String>,
 }
 
+/// Where each physical line of a file went. `total = rows + malformed + directives + blank`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Lines {
+    pub total: u64,
+    pub rows: u64,
+    pub directives: u64,
+    pub blank: u64,
+}
+
 /// What a reader made of one entry.
 #[derive(Default)]
 pub struct Parsed {
     pub rows: u64,
     pub malformed: Vec<Malformed>,
+    /// Physical lines that could not be read (a broken record spanning three lines counts 3).
     pub malformed_total: u64,
     pub warnings: Vec<String>,
+    /// `#Version` of the file.
     pub version: Option<String>,
-    pub server: Option<String>,
-    /// Servers named by the rows themselves (PowerShell exports cover several servers).
-    pub row_servers: std::collections::BTreeSet<String>,
+    /// What the column count of a header-less file suggests.
+    pub inferred_version: Option<String>,
+    /// Rows per server named by the rows (hosts, PSComputerName).
+    pub row_servers: BTreeMap<String, u64>,
+    /// Rows per `schema-version` value (the build that wrote them).
+    pub builds: BTreeMap<String, u64>,
     pub start: Option<i64>,
     pub end: Option<i64>,
-    pub events: Option<DataFrame>,
-    pub protocol: Option<DataFrame>,
-    /// This file's part of the sessions frame (joined across files at the end).
-    pub sessions: Option<DataFrame>,
+    /// Rows per UTC day, with the first row of each day, to find rows far from the rest.
+    pub days: BTreeMap<i64, (u64, u64)>,
+    pub leap_seconds: u64,
+    pub lines: Lines,
 }
 
 /// At most this many malformed lines are listed per entry; all are counted.
 pub const MALFORMED_LISTED_PER_ENTRY: usize = 50;
 
 impl Parsed {
-    pub fn bad_line(&mut self, path: &str, line: u64, reason: impl Into<String>) {
-        self.malformed_total += 1;
+    /// Counts a malformed record of `lines` physical lines starting at `line`.
+    pub fn bad_line(&mut self, path: &str, line: u64, lines: u32, reason: impl Into<String>) {
+        self.malformed_total += lines as u64;
         if self.malformed.len() < MALFORMED_LISTED_PER_ENTRY {
+            let mut reason = reason.into();
+            if lines > 1 {
+                reason.push_str(&format!(" (a record of {lines} lines)"));
+            }
             self.malformed.push(Malformed {
                 path: path.to_string(),
                 line,
-                reason: reason.into(),
+                reason,
             });
         }
     }
 
-    pub fn saw_time(&mut self, ms: i64) {
+    /// Records a row's time and server, for the inventory.
+    pub fn saw(&mut self, ms: i64, line: u64, server: &str) {
         self.start = Some(self.start.map_or(ms, |s| s.min(ms)));
         self.end = Some(self.end.map_or(ms, |e| e.max(ms)));
+        let d = self.days.entry(ms.div_euclid(DAY_MS)).or_insert((0, line));
+        d.0 += 1;
+        if !server.is_empty() {
+            match self.row_servers.get_mut(server) {
+                Some(n) => *n += 1,
+                None => {
+                    self.row_servers.insert(server.to_string(), 1);
+                }
+            }
+        }
     }
 }
+
+const DAY_MS: i64 = 86_400_000;
 
 /// Context a reader gets with the text.
 pub struct EntryCtx<'a> {
@@ -150,29 +202,74 @@ pub struct EntryCtx<'a> {
     pub opts: &'a Options,
 }
 
+/// One SMTP protocol log line on its way into a sink.
+pub struct ProtoLine<'a> {
+    pub time_ms: i64,
+    pub line: u32,
+    pub server: &'a str,
+    pub kind: LogKind,
+    pub connector: &'a str,
+    pub session: &'a str,
+    pub sequence: Option<u32>,
+    pub local: &'a str,
+    pub remote: &'a str,
+    pub event: &'a str,
+    pub data: &'a str,
+    pub context: &'a str,
+    pub extra: &'a str,
+}
+
+/// Where readers put what they read.
+pub trait Sink {
+    fn event(&mut self, row: &Row<'_>);
+    fn protocol(&mut self, _line: &ProtoLine<'_>) {}
+}
+
+/// A sink that keeps nothing (the inventory's counts are in [`Parsed`]).
+pub struct Discard;
+impl Sink for Discard {
+    fn event(&mut self, _row: &Row<'_>) {}
+}
+
+/// Decides what is built from the rows of each entry, and hands the result back per entry.
+pub trait Collector: Sync {
+    type Sink: Sink;
+    type Chunk: Send;
+    /// A sink for one entry; `lines` is the entry's line count (a capacity hint).
+    fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: usize) -> Self::Sink;
+    fn finish(&self, sink: Self::Sink, ctx: &EntryCtx<'_>, kind: LogKind) -> Result<Self::Chunk>;
+}
+
 /// One input format.
 pub trait LogReader: Sync {
     /// Recognises the format from the entry's name and first lines; returns the kind it reads.
     fn sniff(&self, name: &str, head: &str) -> Option<LogKind>;
-    /// Reads the whole text. Bad lines are reported in the result, never dropped silently.
-    fn read(&self, kind: LogKind, text: &str, ctx: &EntryCtx<'_>) -> Result<Parsed>;
+    /// Reads the whole text into `sink`. Bad lines are reported in the result, never dropped
+    /// silently.
+    fn read(
+        &self,
+        kind: LogKind,
+        text: &str,
+        ctx: &EntryCtx<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<Parsed>;
 }
 
-static READERS: [&dyn LogReader; 4] = [
+/// Every format, in the order they are tried.
+pub static READERS: [&dyn LogReader; 3] = [
     &tracking::TrackingReader,
     &protocol::ProtocolReader,
-    &powershell::PowershellReader,
-    &exo::ExoReader,
+    &csv_export::CsvExportReader,
 ];
 
-/// The frames everything downstream works on.
-pub struct Frames {
-    /// Canonical message events: one row per tracking/export row (not per recipient).
-    pub events: DataFrame,
-    /// SMTP protocol log lines.
-    pub protocol: DataFrame,
-    /// SMTP sessions assembled from the protocol lines.
-    pub sessions: DataFrame,
+/// The reader for a kind of entry.
+pub fn reader_for(kind: LogKind) -> Option<&'static dyn LogReader> {
+    match kind {
+        LogKind::MessageTracking => Some(READERS[0]),
+        LogKind::SmtpReceive | LogKind::SmtpSend => Some(READERS[1]),
+        LogKind::PowershellCsv | LogKind::ExoTrace => Some(READERS[2]),
+        LogKind::Skipped => None,
+    }
 }
 
 /// The bundle's inventory: the `inspect` output and the `bundle` part of the findings.
@@ -192,6 +289,8 @@ pub struct Inventory {
     pub malformed_lines: Vec<Malformed>,
     pub warnings: Vec<String>,
     pub totals: BTreeMap<String, KindTotal>,
+    /// Stretches of time the rows fall into, separated by days without any row.
+    pub periods: Vec<Period>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -201,199 +300,115 @@ pub struct KindTotal {
     pub bytes: u64,
 }
 
-/// The result of reading a bundle.
-pub struct Loaded {
+/// A stretch of days with rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Period {
+    pub start: String,
+    pub end: String,
+    pub rows: u64,
+}
+
+/// Where an entry's rows came from, for reading evidence back later.
+#[derive(Debug, Clone)]
+pub struct EntryRef {
+    pub path: String,
+    pub kind: LogKind,
+    pub server: Option<String>,
+}
+
+/// What reading a bundle with a collector gives.
+pub struct ReadOut<C> {
     pub inventory: Inventory,
-    pub frames: Option<Frames>,
+    /// Every entry, in bundle order; its index is the `index` its rows carry.
+    pub entries: Vec<EntryRef>,
+    /// One chunk per read entry, in bundle order, with the entry's index.
+    pub chunks: Vec<(u32, C)>,
 }
 
-struct Outcome {
+struct Outcome<C> {
     info: FileInfo,
+    /// The servers the file's rows belong to.
+    servers: Vec<String>,
     parsed: Parsed,
+    chunk: Option<C>,
 }
 
-/// Reads a bundle end to end.
-pub fn load(path: &Path, opts: &Options) -> Result<Loaded> {
+/// Reads a bundle end to end through `collector`.
+pub fn read<C: Collector>(
+    path: &Path,
+    opts: &Options,
+    collector: &C,
+    progress: &dyn Progress,
+) -> Result<ReadOut<C::Chunk>> {
     let bundle = Bundle::open(path, opts.limits)?;
-    let bar = progress_bar(&bundle, opts);
-    let done = AtomicU64::new(0);
+    progress.start(bundle.declared_bytes);
     let outcomes = bundle.par_map(|entry| {
         let n = entry.data.len() as u64;
-        let out = read_entry(entry, opts);
-        if let Some(bar) = &bar {
-            let total = done.fetch_add(n, Ordering::Relaxed) + n;
-            bar.set_position(total);
-        }
+        let out = read_entry(entry, opts, collector);
+        progress.advance(n);
         out
     })?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     let mut sw = crate::timing::Stopwatch::start();
-    let out = assemble(&bundle, outcomes, opts);
-    sw.lap("stack frames");
+    let out = assemble(&bundle, outcomes);
+    sw.lap("inventory");
     out
 }
 
-fn progress_bar(bundle: &Bundle, opts: &Options) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !opts.progress || !std::io::stderr().is_terminal() {
-        return None;
+/// The inventory only (`inspect`): every line is read and checked, nothing is kept.
+pub fn inventory(path: &Path, opts: &Options, progress: &dyn Progress) -> Result<Inventory> {
+    struct Count;
+    impl Collector for Count {
+        type Sink = Discard;
+        type Chunk = ();
+        fn sink(&self, _: &EntryCtx<'_>, _: LogKind, _: usize) -> Discard {
+            Discard
+        }
+        fn finish(&self, _: Discard, _: &EntryCtx<'_>, _: LogKind) -> Result<()> {
+            Ok(())
+        }
     }
-    let bar = indicatif::ProgressBar::new(bundle.declared_bytes.max(1));
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "reading {bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    Some(bar)
+    Ok(read(path, opts, &Count, progress)?.inventory)
 }
 
-/// Folder names that are part of Exchange's own log layout, so never a server name.
-const LAYOUT_DIRS: &[&str] = &[
-    "transportroles",
-    "logs",
-    "messagetracking",
-    "hub",
-    "frontend",
-    "mailbox",
-    "protocollog",
-    "smtpreceive",
-    "smtpsend",
-    "delivery",
-    "submission",
-    "program files",
-    "microsoft",
-    "exchange server",
-    "exchange",
-    "v14",
-    "v15",
-    "edge",
-    "messagetrace",
-    "powershell",
-];
+/// The frames everything can be exported as: the documented canonical schema.
+pub struct Frames {
+    /// Canonical message events: one row per tracking/export row (not per recipient).
+    pub events: DataFrame,
+    /// SMTP protocol log lines.
+    pub protocol: DataFrame,
+    /// SMTP sessions assembled from the protocol lines.
+    pub sessions: DataFrame,
+}
 
-/// The server a file belongs to, from the bundle layout (`EX01/TransportRoles/Logs/...`): the
-/// nearest enclosing folder that is not part of Exchange's own layout.
-pub fn server_from_path(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split(['/', '!']).filter(|p| !p.is_empty()).collect();
-    let dirs = &parts[..parts.len().saturating_sub(1)];
-    dirs.iter().rev().find_map(|d| {
-        let lower = d.to_ascii_lowercase();
-        if LAYOUT_DIRS.contains(&lower.as_str()) {
-            return None;
-        }
-        let name = d
-            .strip_suffix(".zip")
-            .or_else(|| d.strip_suffix(".ZIP"))
-            .unwrap_or(d);
-        (!name.is_empty()).then(|| name.to_string())
+/// A bundle read into the canonical frames.
+pub struct Loaded {
+    pub inventory: Inventory,
+    pub frames: Frames,
+}
+
+/// Reads a bundle into the canonical Polars frames (`trace`, `export`, library users).
+pub fn load(path: &Path, opts: &Options) -> Result<Loaded> {
+    let out = read(path, opts, &builders::FramesCollector, &Quiet)?;
+    let mut events = Vec::new();
+    let mut protocol = Vec::new();
+    let mut sessions = Vec::new();
+    for (_, c) in out.chunks {
+        events.extend(c.events);
+        protocol.extend(c.protocol);
+        sessions.extend(c.sessions);
+    }
+    Ok(Loaded {
+        inventory: out.inventory,
+        frames: Frames {
+            events: stack(events, tracking::empty_events)?,
+            protocol: stack(protocol, protocol::empty_protocol)?,
+            sessions: protocol::merge_sessions(&sessions)?,
+        },
     })
 }
 
-enum Decoded<'a> {
-    Text(Cow<'a, str>),
-    Binary(String),
-}
-
-/// Exchange writes UTF-8 (usually with a BOM); historical-search exports are UTF-16 with a BOM.
-/// Anything else that looks like a log and does not decode is an error, not a guess.
-fn decode<'a>(path: &str, data: &'a [u8]) -> Result<Decoded<'a>> {
-    if let Some(rest) = data.strip_prefix(b"\xEF\xBB\xBF") {
-        return utf8(path, rest, 3).map(Decoded::Text);
-    }
-    for (bom, enc, name) in [
-        (&b"\xFF\xFE"[..], encoding_rs::UTF_16LE, "UTF-16LE"),
-        (&b"\xFE\xFF"[..], encoding_rs::UTF_16BE, "UTF-16BE"),
-    ] {
-        if let Some(rest) = data.strip_prefix(bom) {
-            return match enc.decode_without_bom_handling_and_without_replacement(rest) {
-                Some(s) => Ok(Decoded::Text(Cow::Owned(s.into_owned()))),
-                None => {
-                    let (offset, line) = utf16_error_at(rest, enc == encoding_rs::UTF_16LE);
-                    Err(Error::Encoding {
-                        entry: path.to_string(),
-                        line,
-                        offset: offset + 2,
-                        encoding: name,
-                    })
-                }
-            };
-        }
-    }
-    let head = &data[..data.len().min(4096)];
-    if head.contains(&0) {
-        return Ok(Decoded::Binary(
-            "binary content (NUL bytes, no UTF-16 byte-order mark)".into(),
-        ));
-    }
-    match std::str::from_utf8(data) {
-        Ok(s) => Ok(Decoded::Text(Cow::Borrowed(s))),
-        Err(e) if looks_like_log_name(path) || looks_like_log_head(head) => {
-            let offset = e.valid_up_to();
-            Err(Error::Encoding {
-                entry: path.to_string(),
-                line: 1 + memchr::memchr_iter(b'\n', &data[..offset]).count() as u64,
-                offset,
-                encoding: "UTF-8",
-            })
-        }
-        Err(_) => Ok(Decoded::Binary("not text (invalid UTF-8)".into())),
-    }
-}
-
-fn utf8<'a>(path: &str, data: &'a [u8], skipped: usize) -> Result<Cow<'a, str>> {
-    std::str::from_utf8(data).map(Cow::Borrowed).map_err(|e| {
-        let offset = e.valid_up_to();
-        Error::Encoding {
-            entry: path.to_string(),
-            line: 1 + memchr::memchr_iter(b'\n', &data[..offset]).count() as u64,
-            offset: offset + skipped,
-            encoding: "UTF-8",
-        }
-    })
-}
-
-fn utf16_error_at(data: &[u8], le: bool) -> (usize, u64) {
-    let units: Vec<u16> = data
-        .chunks(2)
-        .map(|c| {
-            let pair = [c[0], *c.get(1).unwrap_or(&0)];
-            if le {
-                u16::from_le_bytes(pair)
-            } else {
-                u16::from_be_bytes(pair)
-            }
-        })
-        .collect();
-    let mut line = 1;
-    let mut unit = 0;
-    for r in char::decode_utf16(units.iter().copied()) {
-        match r {
-            Ok('\n') => line += 1,
-            Ok(_) => {}
-            Err(_) => return (unit * 2, line),
-        }
-        unit += r.map_or(1, char::len_utf16);
-    }
-    (data.len(), line)
-}
-
-fn looks_like_log_name(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower.ends_with(".log") || lower.ends_with(".csv") || lower.ends_with(".txt")
-}
-
-fn looks_like_log_head(head: &[u8]) -> bool {
-    head.starts_with(b"#Software") || head.starts_with(b"#Fields") || head.starts_with(b"#TYPE")
-}
-
-fn file_name(path: &str) -> &str {
-    path.rsplit(['/', '!']).next().unwrap_or(path)
-}
-
-fn skipped(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome {
+fn skipped<C>(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome<C> {
     Outcome {
         info: FileInfo {
             path: entry.path.clone(),
@@ -408,11 +423,17 @@ fn skipped(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome {
             end: None,
             skipped: Some(reason.into()),
         },
+        servers: Vec::new(),
         parsed: Parsed::default(),
+        chunk: None,
     }
 }
 
-fn read_entry(entry: Entry<'_>, opts: &Options) -> Result<Outcome> {
+fn read_entry<C: Collector>(
+    entry: Entry<'_>,
+    opts: &Options,
+    collector: &C,
+) -> Result<Outcome<C::Chunk>> {
     if let Some(n) = entry.container {
         return Ok(skipped(
             &entry,
@@ -447,32 +468,66 @@ fn read_entry(entry: Entry<'_>, opts: &Options) -> Result<Outcome> {
         server: folder_server.as_deref(),
         opts,
     };
-    let parsed = reader.read(kind, &text, &ctx)?;
-    // Exports name their servers in the rows (PSComputerName, ServerHostname) and online traces
-    // come from the service; only raw logs belong to the folder they were copied from.
-    let server = match kind {
-        LogKind::PowershellCsv | LogKind::ExoTrace => parsed.server.clone().or(folder_server),
-        _ => folder_server.or_else(|| parsed.server.clone()),
+    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    let mut sink = collector.sink(&ctx, kind, lines);
+    let parsed = reader.read(kind, &text, &ctx, &mut sink)?;
+    let chunk = collector.finish(sink, &ctx, kind)?;
+    // Raw logs belong to the folder they were copied from; exports and folder-less files to
+    // the servers their rows name; online traces to the service.
+    let servers: Vec<String> = match (&folder_server, kind) {
+        (_, LogKind::ExoTrace) => vec![csv_export::ONLINE.to_string()],
+        (Some(f), k) if k != LogKind::PowershellCsv || parsed.row_servers.is_empty() => {
+            vec![f.clone()]
+        }
+        _ => parsed.row_servers.keys().cloned().collect(),
     };
+    let server = (!servers.is_empty()).then(|| servers.join(", "));
     Ok(Outcome {
         info: FileInfo {
             path: entry.path.clone(),
             kind,
             server,
-            version: parsed.version.clone(),
+            version: describe_version(&parsed, kind),
             rows: parsed.rows,
             malformed: parsed.malformed_total,
             sha256: entry.sha256.clone(),
             bytes: entry.data.len() as u64,
-            start: parsed.start.map(fields::rfc3339),
-            end: parsed.end.map(fields::rfc3339),
+            start: parsed.start.map(rfc3339),
+            end: parsed.end.map(rfc3339),
             skipped: None,
         },
+        servers,
         parsed,
+        chunk: Some(chunk),
     })
 }
 
-fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<Loaded> {
+/// The version line of the inventory: the file's `#Version`, else the build its rows carry,
+/// in words, saying when the columns were only inferred from their count. Protocol logs write
+/// `15.0.0.0` whatever the build, so theirs is shown as it is.
+fn describe_version(p: &Parsed, kind: LogKind) -> Option<String> {
+    if !kind.has_events() {
+        return p.version.clone();
+    }
+    let build = p
+        .builds
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(b, _)| b.as_str());
+    let named = |v: &str| match version::product(v) {
+        Some(p) => format!("{v} ({p})"),
+        None => v.to_string(),
+    };
+    match (&p.version, build, &p.inferred_version) {
+        (Some(v), _, _) => Some(named(v)),
+        (None, Some(b), Some(inferred)) => Some(format!("{}; no header, {inferred}", named(b))),
+        (None, Some(b), None) => Some(named(b)),
+        (None, None, Some(inferred)) => Some(format!("no header; {inferred}")),
+        (None, None, None) => None,
+    }
+}
+
+fn assemble<C>(bundle: &Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>> {
     if outcomes.is_empty() {
         return Err(Error::EmptyBundle {
             path: bundle.display.clone(),
@@ -498,36 +553,36 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
         )
     });
     let mut files = Vec::with_capacity(outcomes.len());
+    let mut entries = Vec::with_capacity(outcomes.len());
+    let mut chunks = Vec::new();
     let mut warnings = Vec::new();
     let mut malformed_lines = Vec::new();
     let mut malformed_total = 0;
-    let mut events = 0;
-    let mut protocol_lines = 0;
-    let mut start: Option<i64> = None;
-    let mut end: Option<i64> = None;
+    let (mut events, mut protocol_lines) = (0, 0);
+    let (mut start, mut end): (Option<i64>, Option<i64>) = (None, None);
     let mut totals: BTreeMap<String, KindTotal> = BTreeMap::new();
-    let mut event_chunks = Vec::new();
-    let mut protocol_chunks = Vec::new();
-    let mut session_parts = Vec::new();
-    let mut servers = std::collections::BTreeSet::new();
-    for o in outcomes {
-        let Outcome { info, parsed } = o;
+    // Server names compare case-insensitively (`EX01` in a folder, `ex01` in a row).
+    let mut servers: BTreeMap<String, String> = BTreeMap::new();
+    let mut days: BTreeMap<i64, (u64, String)> = BTreeMap::new();
+    let mut leap = 0;
+    for (index, o) in outcomes.into_iter().enumerate() {
+        let Outcome {
+            info,
+            servers: servers_of,
+            parsed,
+            chunk,
+        } = o;
         let t = totals.entry(info.kind.as_str().to_string()).or_default();
         t.files += 1;
         t.rows += info.rows;
         t.bytes += info.bytes;
         match info.kind {
-            LogKind::MessageTracking | LogKind::PowershellCsv | LogKind::ExoTrace => {
-                events += info.rows
-            }
+            k if k.has_events() => events += info.rows,
             LogKind::SmtpReceive | LogKind::SmtpSend => protocol_lines += info.rows,
-            LogKind::Skipped => {}
+            _ => {}
         }
-        if info.kind != LogKind::Skipped {
-            if let Some(s) = &info.server {
-                servers.insert(s.clone());
-            }
-            servers.extend(parsed.row_servers.iter().cloned());
+        for s in servers_of {
+            servers.entry(s.to_ascii_lowercase()).or_insert(s);
         }
         if let Some(s) = parsed.start {
             start = Some(start.map_or(s, |x| x.min(s)));
@@ -535,6 +590,13 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
         if let Some(e) = parsed.end {
             end = Some(end.map_or(e, |x| x.max(e)));
         }
+        for (&d, &(n, line)) in &parsed.days {
+            let e = days
+                .entry(d)
+                .or_insert_with(|| (0, format!("{}:{line}", info.path)));
+            e.0 += n;
+        }
+        leap += parsed.leap_seconds;
         malformed_total += parsed.malformed_total;
         if parsed.malformed_total > parsed.malformed.len() as u64 {
             warnings.push(format!(
@@ -546,14 +608,13 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
         }
         malformed_lines.extend(parsed.malformed);
         warnings.extend(parsed.warnings);
-        if let Some(df) = parsed.events {
-            event_chunks.push(df);
-        }
-        if let Some(df) = parsed.protocol {
-            protocol_chunks.push(df);
-        }
-        if let Some(df) = parsed.sessions {
-            session_parts.push(df);
+        entries.push(EntryRef {
+            path: info.path.clone(),
+            kind: info.kind,
+            server: info.server.clone(),
+        });
+        if let Some(c) = chunk {
+            chunks.push((index as u32, c));
         }
         files.push(info);
     }
@@ -563,39 +624,83 @@ fn assemble(bundle: &Bundle, outcomes: Vec<Outcome>, opts: &Options) -> Result<L
             format!("{malformed_total} malformed lines were not read (listed with entry and line)"),
         );
     }
+    if leap > 0 {
+        warnings.push(format!(
+            "{leap} rows stamped with a leap second (23:59:60) were kept as 23:59:59.999"
+        ));
+    }
     let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();
     if skipped_n > 0 {
         warnings.push(format!("{skipped_n} entries skipped (see files[].skipped)"));
     }
-    let frames = if opts.build_frames {
-        let events = stack(event_chunks, tracking::empty_events)?;
-        let protocol = stack(protocol_chunks, protocol::empty_protocol)?;
-        let sessions = protocol::merge_sessions(&session_parts)?;
-        Some(Frames {
-            events,
-            protocol,
-            sessions,
-        })
-    } else {
-        None
-    };
-    Ok(Loaded {
+    let periods = periods(&days, &mut warnings);
+    Ok(ReadOut {
         inventory: Inventory {
             bundle: bundle.display.clone(),
             sha256,
             events,
             protocol_lines,
-            start: start.map(fields::rfc3339),
-            end: end.map(fields::rfc3339),
-            servers: servers.into_iter().collect(),
+            start: start.map(rfc3339),
+            end: end.map(rfc3339),
+            servers: servers.into_values().collect(),
             files,
             malformed_total,
             malformed_lines,
             warnings,
             totals,
+            periods,
         },
-        frames,
+        entries,
+        chunks,
     })
+}
+
+/// Days more than this apart start a new period.
+const PERIOD_GAP_DAYS: i64 = 2;
+
+/// Groups the rows' days into periods and flags small periods far from the main one: a row
+/// dated 9999-12-31 in a bundle of last week is a corrupted or stray line, and the user should
+/// know it is there (it is kept, and analysed where it is).
+fn periods(days: &BTreeMap<i64, (u64, String)>, warnings: &mut Vec<String>) -> Vec<Period> {
+    let mut groups: Vec<(i64, i64, u64, String)> = Vec::new();
+    for (&d, (n, first)) in days {
+        match groups.last_mut() {
+            Some(g) if d - g.1 <= PERIOD_GAP_DAYS => {
+                g.1 = d;
+                g.2 += n;
+            }
+            _ => groups.push((d, d, *n, first.clone())),
+        }
+    }
+    let total: u64 = groups.iter().map(|g| g.2).sum();
+    let main = groups
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1 .2.cmp(&b.1 .2).then_with(|| b.0.cmp(&a.0)))
+        .map(|(i, _)| i);
+    for (i, g) in groups.iter().enumerate() {
+        if Some(i) != main && g.2 * 100 < total {
+            let day = |d: i64| rfc3339(d * DAY_MS).get(..10).unwrap_or("").to_string();
+            let when = if g.0 == g.1 {
+                day(g.0)
+            } else {
+                format!("{} to {}", day(g.0), day(g.1))
+            };
+            warnings.push(format!(
+                "{} dated {when}, far outside the bundle's main period (first at {})",
+                crate::human::count(g.2, "row", "rows"),
+                g.3
+            ));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(a, b, n, _)| Period {
+            start: rfc3339(a * DAY_MS),
+            end: rfc3339((b + 1) * DAY_MS - 1),
+            rows: n,
+        })
+        .collect()
 }
 
 fn stack(chunks: Vec<DataFrame>, empty: impl Fn() -> PolarsResult<DataFrame>) -> Result<DataFrame> {
@@ -607,30 +712,4 @@ fn stack(chunks: Vec<DataFrame>, empty: impl Fn() -> PolarsResult<DataFrame>) ->
         df.vstack_mut_owned(c)?;
     }
     Ok(df)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn servers_from_layout() {
-        assert_eq!(
-            server_from_path("EX01/TransportRoles/Logs/MessageTracking/MSGTRK1.LOG").as_deref(),
-            Some("EX01")
-        );
-        assert_eq!(
-            server_from_path(
-                "export/EX02/V15/TransportRoles/Logs/Hub/ProtocolLog/SmtpSend/SEND1.LOG"
-            )
-            .as_deref(),
-            Some("EX02")
-        );
-        assert_eq!(
-            server_from_path("EX03.zip!/Logs/MSGTRK1.LOG").as_deref(),
-            Some("EX03")
-        );
-        assert_eq!(server_from_path("MSGTRK1.LOG"), None);
-        assert_eq!(server_from_path("TransportRoles/Logs/MSGTRK1.LOG"), None);
-    }
 }

@@ -7,10 +7,12 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 
-use super::fields::{self, split_line};
-use super::schema::{DedupStrings, Mapping};
-use super::tracking::{truncate, Record, Records};
-use super::{EntryCtx, LogKind, LogReader, Parsed};
+use super::builders::DedupStrings;
+use super::fields::{self, split_line, TimeError};
+use super::schema::Mapping;
+use super::tracking::truncate;
+use super::w3c::{self, Dialect};
+use super::{EntryCtx, LogKind, LogReader, Parsed, ProtoLine, Sink};
 use crate::error::Result;
 
 pub struct ProtocolReader;
@@ -65,130 +67,115 @@ impl LogReader for ProtocolReader {
         .then(|| kind_from_name(name))
     }
 
-    fn read(&self, kind: LogKind, text: &str, ctx: &EntryCtx<'_>) -> Result<Parsed> {
-        let mut p = Parsed::default();
-        let build = ctx.opts.build_frames;
-        let mut b = ProtocolBuilder::new(if build {
-            memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1
-        } else {
-            0
-        });
-        let mut mapping: Option<Mapping> = None;
-        let mut idx = [usize::MAX; 9];
-        let mut records = Records::new(text);
-        let mut spare: Vec<Cow<'static, str>> = Vec::with_capacity(12);
-        let mut extra = String::new();
-        let mut connector_server: Option<String> = None;
-        while let Some((line, rec)) = records.next_record() {
-            let data = match rec {
-                Record::Directive(d) => {
-                    if let Some(f) = d.strip_prefix("#Fields:") {
-                        let m = Mapping::new(f.split(','));
-                        idx = column_index(&m.names);
-                        mapping = Some(m);
-                    } else if let Some(v) = d.strip_prefix("#Version:") {
-                        p.version = Some(v.trim().to_string());
-                    }
-                    continue;
-                }
-                Record::Unterminated => {
-                    p.bad_line(ctx.path, line, "a quoted value is never closed");
-                    continue;
-                }
-                Record::Data(d) => d,
-            };
-            let mut vals = fields::recycle(std::mem::take(&mut spare));
-            if split_line(&data, &mut vals).is_err() {
-                p.bad_line(ctx.path, line, "malformed quoting");
-                continue;
-            }
-            if mapping.is_none() {
-                if vals.len() != FIELDS.len() {
-                    p.bad_line(
-                        ctx.path,
-                        line,
-                        format!(
-                            "no #Fields header and {} values (a protocol log has 9)",
-                            vals.len()
-                        ),
-                    );
-                    continue;
-                }
-                p.warnings.push(format!(
-                    "{}: no #Fields header; read by its 9 columns",
-                    ctx.path
-                ));
-                let m = Mapping::new(FIELDS);
-                idx = column_index(&m.names);
-                mapping = Some(m);
-            }
-            let Some(m) = mapping.as_ref() else { continue };
-            if vals.len() != m.names.len() {
-                p.bad_line(
-                    ctx.path,
-                    line,
-                    format!(
-                        "{} values where #Fields names {}",
-                        vals.len(),
-                        m.names.len()
-                    ),
-                );
-                continue;
-            }
-            let get = |k: usize| -> &str { vals.get(idx[k]).map_or("", |v| v.as_ref()) };
-            let Some(ms) = fields::parse_iso_ms(get(0)) else {
-                p.bad_line(
-                    ctx.path,
-                    line,
-                    format!("unreadable date-time {:?}", truncate(get(0), 40)),
-                );
-                continue;
-            };
-            p.rows += 1;
-            p.saw_time(ms);
-            if connector_server.is_none() {
-                connector_server = get(1)
-                    .split_once('\\')
-                    .map(|(s, _)| s.to_string())
-                    .filter(|s| !s.is_empty());
-            }
-            if build {
-                extra.clear();
-                for (i, (name, v)) in m.names.iter().zip(&vals).enumerate() {
-                    if !idx.contains(&i) && !v.is_empty() {
-                        if !extra.is_empty() {
-                            extra.push('\t');
-                        }
-                        extra.push_str(name);
-                        extra.push('=');
-                        extra.push_str(v);
-                    }
-                }
-                b.push(
-                    ms,
-                    line,
-                    [get(1), get(2), get(4), get(5), get(6), get(7), get(8)],
-                    get(3),
-                    &extra,
-                );
-            }
-            spare = fields::recycle(vals);
-        }
+    fn read(
+        &self,
+        kind: LogKind,
+        text: &str,
+        ctx: &EntryCtx<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<Parsed> {
+        let mut d = Protocol {
+            kind,
+            idx: None,
+            extra: String::new(),
+        };
+        let mut p = w3c::read(text, ctx, &mut d, sink);
         if p.version.is_none() {
             p.version = Some("unknown (no #Version)".into());
         }
-        p.server = connector_server;
-        if build {
-            let server = ctx
-                .server
-                .map(str::to_string)
-                .or_else(|| p.server.clone())
-                .unwrap_or_else(|| "unknown".into());
-            let frame = b.finish(&server, kind.as_str(), ctx.path)?;
-            p.sessions = Some(sessions(&frame)?);
-            p.protocol = Some(frame);
-        }
         Ok(p)
+    }
+}
+
+struct Protocol {
+    kind: LogKind,
+    /// Column positions for the mapping in force (keyed by the mapping's address).
+    idx: Option<(usize, [usize; 9])>,
+    extra: String,
+}
+
+impl Dialect for Protocol {
+    fn unknown<'m>(&self, m: &'m Mapping) -> Vec<&'m str> {
+        m.names
+            .iter()
+            .filter(|n| !FIELDS.iter().any(|f| f.eq_ignore_ascii_case(n)))
+            .map(String::as_str)
+            .collect()
+    }
+
+    fn headerless(&self, values: usize) -> Option<(Vec<&'static str>, String)> {
+        (values == FIELDS.len()).then(|| (FIELDS.to_vec(), "its 9 columns".to_string()))
+    }
+
+    fn row(
+        &mut self,
+        line: u64,
+        vals: &[Cow<'_, str>],
+        m: &Mapping,
+        ctx: &EntryCtx<'_>,
+        p: &mut Parsed,
+        sink: &mut dyn Sink,
+    ) -> Result<(), String> {
+        let key = m.names.as_ptr() as usize;
+        let idx = match self.idx {
+            Some((k, idx)) if k == key => idx,
+            _ => {
+                let idx = column_index(&m.names);
+                self.idx = Some((key, idx));
+                idx
+            }
+        };
+        let get = |k: usize| -> &str { vals.get(idx[k]).map_or("", |v| v.as_ref()) };
+        let stamp = match fields::parse_iso(get(0)) {
+            Ok(t) => t,
+            Err(TimeError::Impossible) => {
+                return Err(format!("impossible date-time {:?}", truncate(get(0), 40)))
+            }
+            Err(TimeError::Unreadable) => {
+                return Err(format!("unreadable date-time {:?}", truncate(get(0), 40)))
+            }
+        };
+        self.extra.clear();
+        for (i, (name, v)) in m.names.iter().zip(vals).enumerate() {
+            if !idx.contains(&i) && !v.is_empty() {
+                if !self.extra.is_empty() {
+                    self.extra.push('\t');
+                }
+                self.extra.push_str(name);
+                self.extra.push('=');
+                self.extra.push_str(v);
+            }
+        }
+        // The connector id is `SERVER\Connector name`: the server where there is no folder.
+        let server = ctx
+            .server
+            .or_else(|| {
+                get(1)
+                    .split_once('\\')
+                    .map(|(s, _)| s)
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or("unknown");
+        if stamp.leap {
+            p.leap_seconds += 1;
+        }
+        p.saw(stamp.ms, line, server);
+        sink.protocol(&ProtoLine {
+            time_ms: stamp.ms,
+            line: line.min(u32::MAX as u64) as u32,
+            server,
+            kind: self.kind,
+            connector: get(1),
+            session: get(2),
+            sequence: get(3).trim().parse().ok(),
+            local: get(4),
+            remote: get(5),
+            event: get(6),
+            data: get(7),
+            context: get(8),
+            extra: &self.extra,
+        });
+        Ok(())
     }
 }
 
@@ -204,10 +191,11 @@ fn column_index(names: &[String]) -> [usize; 9] {
 
 /// One chunk of the protocol frame. Text goes through [`DedupStrings`]: session ids, endpoints
 /// and connector names repeat on every line of a session.
-struct ProtocolBuilder {
+pub struct ProtocolBuilder {
     time: Vec<i64>,
     line: Vec<u32>,
     seq: Vec<Option<u32>>,
+    server: DedupStrings,
     /// connector, session, local, remote, event, data, context
     text: [DedupStrings; 7],
     extra: DedupStrings,
@@ -224,41 +212,52 @@ const TEXT_COLUMNS: [&str; 7] = [
 ];
 
 impl ProtocolBuilder {
-    fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         ProtocolBuilder {
             time: Vec::with_capacity(capacity),
             line: Vec::with_capacity(capacity),
             seq: Vec::with_capacity(capacity),
+            server: DedupStrings::new("server", capacity, true),
             text: TEXT_COLUMNS.map(|name| DedupStrings::new(name, capacity, true)),
             extra: DedupStrings::new("extra", capacity, true),
         }
     }
 
-    fn push(&mut self, ms: i64, line: u64, text: [&str; 7], seq: &str, extra: &str) {
-        self.time.push(ms);
-        self.line.push(line.min(u32::MAX as u64) as u32);
-        self.seq.push(seq.trim().parse().ok());
+    pub(crate) fn push(&mut self, l: &ProtoLine<'_>) {
+        self.time.push(l.time_ms);
+        self.line.push(l.line);
+        self.seq.push(l.sequence);
+        self.server.push(l.server);
+        let text = [
+            l.connector,
+            l.session,
+            l.local,
+            l.remote,
+            l.event,
+            l.data,
+            l.context,
+        ];
         for (col, v) in self.text.iter_mut().zip(text) {
             col.push(v);
         }
-        if extra.is_empty() {
+        if l.extra.is_empty() {
             self.extra.push_null();
         } else {
-            self.extra.push(extra);
+            self.extra.push(l.extra);
         }
     }
 
-    fn finish(self, server: &str, kind: &str, entry: &str) -> PolarsResult<DataFrame> {
+    pub(crate) fn finish(self, kind: &str, entry: &str) -> PolarsResult<DataFrame> {
         let n = self.time.len();
         let [connector, session, local, remote, event, data, context] = self.text;
-        let lit = |name: &str, v: &str| super::schema::constant(name, v, n);
+        let lit = |name: &str, v: &str| super::builders::constant(name, v, n);
         DataFrame::new(
             n,
             vec![
                 Int64Chunked::from_vec("time".into(), self.time)
                     .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
                     .into_column(),
-                lit("server", server),
+                self.server.finish(),
                 lit("log_kind", kind),
                 connector.finish(),
                 session.finish(),
@@ -279,7 +278,7 @@ impl ProtocolBuilder {
 
 /// The protocol frame with no rows.
 pub fn empty_protocol() -> PolarsResult<DataFrame> {
-    ProtocolBuilder::new(0).finish("", "smtp_receive", "")
+    ProtocolBuilder::new(0).finish("smtp_receive", "")
 }
 
 /// The message id in a `250 2.6.0 <id> [InternalId=...] Queued mail for delivery` reply.

@@ -4,25 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::analyze::flow::ServerFlow;
-use crate::analyze::loops::Loop;
-
-/// Escapes text for SVG/HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use super::esc;
+use crate::analyze::detectors::flow::{NodeKind, ServerFlow};
+use crate::analyze::detectors::loops::Loop;
 
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -144,17 +128,21 @@ pub fn flow_svg(f: &ServerFlow) -> String {
     if f.nodes.is_empty() {
         return String::new();
     }
-    let is_server = |n: &str| f.nodes.iter().any(|x| x.name == n && x.kind == "server");
+    let is_server = |n: &str| {
+        f.nodes
+            .iter()
+            .any(|x| x.name == n && x.kind == NodeKind::Server)
+    };
     let mut left: Vec<&str> = Vec::new();
     let mut right: Vec<&str> = Vec::new();
     let servers: Vec<&str> = f
         .nodes
         .iter()
-        .filter(|n| n.kind == "server")
+        .filter(|n| n.kind == NodeKind::Server)
         .map(|n| n.name.as_str())
         .collect();
     for n in &f.nodes {
-        if n.kind == "server" {
+        if n.kind == NodeKind::Server {
             continue;
         }
         let sends = f.edges.iter().any(|e| e.from == n.name && is_server(&e.to));
@@ -244,11 +232,11 @@ pub fn flow_svg(f: &ServerFlow) -> String {
             .nodes
             .iter()
             .find(|k| k.name == *n)
-            .map_or("outside", |k| k.kind);
-        let fill = match kind {
-            "server" => "#e8f0f8",
-            "mailboxes" => "#eef6ee",
-            _ => "#f6f1e8",
+            .map_or(NodeKind::Outside, |k| k.kind);
+        let (fill, kind) = match kind {
+            NodeKind::Server => ("#e8f0f8", "server"),
+            NodeKind::Mailboxes => ("#eef6ee", "mailboxes"),
+            NodeKind::Outside => ("#f6f1e8", "outside"),
         };
         let _ = write!(
             s,

@@ -1,20 +1,69 @@
-//! What the two CSV-export readers share: PowerShell's `Export-Csv` of `Get-MessageTrackingLog`
-//! and Exchange Online trace downloads are both quoted CSVs with a header row, read through the
-//! `csv` crate (they are small next to the raw logs, and quoting is everywhere in them).
+//! CSV exports: PowerShell's `Get-MessageTrackingLog ... | Export-Csv` and Exchange Online
+//! message traces (the reporting-service download, and the extended historical search with the
+//! tracking columns in snake case). Both are quoted CSVs with a header row, read through the
+//! `csv` crate (they are small next to the raw logs, and quoting is everywhere in them); one
+//! reader serves both, with a [`Dialect`] for what differs: PowerShell timestamps are the
+//! exporting machine's local time and its array columns may have been flattened to the useless
+//! `System.String[]`, while online traces are UTC and come from the service.
 
 use std::borrow::Cow;
 
 use super::fields::{detect_local_format, LocalTime};
-use super::schema::{EventsBuilder, Field, Mapping, Row, RowSink};
+use super::schema::{header_key, row_host, Field, Mapping, Row};
 use super::tracking::truncate;
-use super::{EntryCtx, LogKind, Parsed};
+use super::{EntryCtx, LogKind, LogReader, Parsed, Sink};
 use crate::error::{Error, Result};
+
+/// Online traces come from the service, not from a server in the bundle layout.
+pub const ONLINE: &str = "Exchange Online";
 
 /// The differences between the export flavours.
 pub struct Dialect {
     pub kind: LogKind,
     /// Timestamps are local time of the exporting machine (PowerShell) rather than UTC (online).
     pub local_time: bool,
+}
+
+impl Dialect {
+    fn of(kind: LogKind) -> Dialect {
+        Dialect {
+            kind,
+            local_time: kind == LogKind::PowershellCsv,
+        }
+    }
+}
+
+pub struct CsvExportReader;
+
+impl LogReader for CsvExportReader {
+    fn sniff(&self, _name: &str, head: &str) -> Option<LogKind> {
+        let t = head.trim_start_matches('\u{feff}');
+        let typed = t.starts_with("#TYPE");
+        if typed {
+            let first = t.lines().next().unwrap_or("");
+            if !first.contains("MessageTrackingEvent") && !first.contains("TransportLogSearch") {
+                return None;
+            }
+        }
+        let h: Vec<String> = header(t).iter().map(|s| header_key(s)).collect();
+        let has = |c: &str| h.iter().any(|x| x == c);
+        if has("timestamp") && has("eventid") {
+            return Some(LogKind::PowershellCsv);
+        }
+        let reporting = has("received") && has("senderaddress") && has("recipientaddress");
+        let extended = has("datetimeutc") && has("eventid");
+        (!typed && (reporting || extended)).then_some(LogKind::ExoTrace)
+    }
+
+    fn read(
+        &self,
+        kind: LogKind,
+        text: &str,
+        ctx: &EntryCtx<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<Parsed> {
+        read_export(text, ctx, &Dialect::of(kind), sink)
+    }
 }
 
 /// The CSV text after an optional `#TYPE ...` line, and how many lines were skipped.
@@ -45,7 +94,12 @@ pub fn header(text: &str) -> Vec<String> {
 
 const LOST: &str = "System.String[]";
 
-pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed> {
+pub fn read_export(
+    text: &str,
+    ctx: &EntryCtx<'_>,
+    d: &Dialect,
+    sink: &mut dyn Sink,
+) -> Result<Parsed> {
     let (b, skipped_lines) = body(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -67,10 +121,9 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
         ));
     }
     let Some(tc) = m.time_col else {
-        return Err(Error::Other(format!(
-            "{}: the CSV has no Timestamp/Received/date_time column",
-            ctx.path
-        )));
+        return Err(Error::NoTimeColumn {
+            entry: ctx.path.to_string(),
+        });
     };
     let rows: Vec<(u64, csv::StringRecord)> = records
         .filter_map(|r| match r {
@@ -80,30 +133,21 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line()) + skipped_lines;
-                p.bad_line(ctx.path, line, format!("unreadable CSV record: {e}"));
+                p.bad_line(ctx.path, line, 1, format!("unreadable CSV record: {e}"));
                 None
             }
         })
         .collect();
     let clock = clock_for(&rows, tc, ctx, d, &mut p)?;
-    let mut sink = ctx.opts.build_frames.then(|| {
-        EventsBuilder::new(
-            &default_server(ctx, d),
-            d.kind.as_str(),
-            ctx.path,
-            rows.len(),
-        )
-    });
-    let mut count = super::schema::CountSink::default();
     let mut lost = [0u64; 3];
     let mut extra = String::new();
-    let mut host_hint: Option<String> = None;
     for (line, rec) in &rows {
         let vals: Vec<Cow<'_, str>> = rec.iter().map(Cow::Borrowed).collect();
         if vals.len() != m.names.len() {
             p.bad_line(
                 ctx.path,
                 *line,
+                1,
                 format!(
                     "{} values where the header names {}",
                     vals.len(),
@@ -116,6 +160,7 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
             p.bad_line(
                 ctx.path,
                 *line,
+                1,
                 format!(
                     "unreadable timestamp {:?} (format {})",
                     truncate(&vals[tc], 40),
@@ -144,23 +189,24 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
             row.text[Field::Reference as usize] = None;
             lost[2] += 1;
         }
-        if row.server.is_none() && d.kind == LogKind::PowershellCsv {
-            row.server = row.get(Field::ServerHostname).filter(|s| !s.is_empty());
-        }
-        if let Some(s) = row.server {
-            if host_hint.is_none() {
-                host_hint = Some(s.to_string());
-            }
-            if d.kind == LogKind::PowershellCsv && !p.row_servers.contains(s) {
-                p.row_servers.insert(s.to_string());
-            }
-        }
+        // PSComputerName names the server that answered the export; without it, the folder the
+        // file was found in, else the row's own host. Online traces come from the service.
+        let ps = m
+            .server_col
+            .and_then(|c| vals.get(c))
+            .map(|v| v.as_ref())
+            .filter(|v| !v.is_empty());
+        row.server = match d.kind {
+            LogKind::ExoTrace => ONLINE,
+            _ => ps
+                .or(ctx.server)
+                .or_else(|| row_host(&row))
+                .unwrap_or("unknown"),
+        };
         p.rows += 1;
-        p.saw_time(ms);
-        match sink.as_mut() {
-            Some(s) => s.push(&row),
-            None => count.push(&row),
-        }
+        p.lines.rows += 1;
+        p.saw(ms, *line, row.server);
+        sink.event(&row);
     }
     for (n, col) in lost
         .iter()
@@ -168,39 +214,24 @@ pub fn read_export(text: &str, ctx: &EntryCtx<'_>, d: &Dialect) -> Result<Parsed
     {
         if *n > 0 {
             p.warnings.push(format!(
-                "{}: {n} rows have {col} exported as `System.String[]`: that data was lost in the export \
+                "{}: {} {col} exported as `System.String[]`: that data was lost in the export \
                  (re-export with @{{n='{col}';e={{$_.{col} -join ';'}}}})",
-                ctx.path
+                ctx.path,
+                if *n == 1 {
+                    "1 row has".to_string()
+                } else {
+                    format!("{n} rows have")
+                }
             ));
         }
     }
-    p.server = match d.kind {
-        LogKind::ExoTrace => Some(ONLINE.to_string()),
-        _ => host_hint,
-    };
-    let flavour = match (
-        d.kind,
-        m.slots.contains(&super::schema::Slot::Text(Field::EventId)),
-    ) {
+    let flavour = match (d.kind, m.has(Field::EventId)) {
         (LogKind::PowershellCsv, _) => "Export-Csv",
         (_, true) => "historical search, extended",
         _ => "message trace",
     };
     p.version = Some(format!("{flavour}; times {}", clock.format));
-    if let Some(s) = sink {
-        p.events = Some(s.finish()?);
-    }
     Ok(p)
-}
-
-/// Online traces come from the service, not from a server in the bundle layout.
-pub const ONLINE: &str = "Exchange Online";
-
-fn default_server(ctx: &EntryCtx<'_>, d: &Dialect) -> String {
-    match d.kind {
-        LogKind::ExoTrace => ONLINE.to_string(),
-        _ => ctx.server.unwrap_or("unknown").to_string(),
-    }
 }
 
 /// Decides how to read this file's timestamps: the user's `--csv-time-format`/`--tz`, else the
@@ -213,7 +244,7 @@ fn clock_for(
     d: &Dialect,
     p: &mut Parsed,
 ) -> Result<LocalTime> {
-    let utc = chrono::FixedOffset::east_opt(0).ok_or_else(|| Error::Other("offset".into()))?;
+    let utc = chrono::Offset::fix(&chrono::Utc);
     let offset = if d.local_time {
         ctx.opts.tz.unwrap_or(utc)
     } else {

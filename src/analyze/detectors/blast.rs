@@ -1,0 +1,123 @@
+//! The blast radius of each loop or storm on ordinary mail: the failure ratio and latency of
+//! the mail that had nothing to do with it, during the finding and over as long a stretch before
+//! it. That is what the users felt.
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::detectors::sli::{latency_of, Latency};
+use crate::analyze::detectors::sources::ratio;
+use crate::analyze::model::Class;
+use crate::analyze::{Cx, Detected, Detector, Mark, Params, Place, Stage};
+use crate::error::Result;
+use crate::human::rfc3339;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Radius {
+    pub messages: u64,
+    pub failure_ratio: f64,
+    pub latency_ms: Latency,
+}
+
+/// Which finding a blast radius belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Loop,
+    Storm,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlastRadius {
+    /// `loop` or `storm`, with the index into `loops` / `storms`.
+    pub finding: FindingKind,
+    pub index: usize,
+    pub start: String,
+    pub end: String,
+    /// Ordinary mail (not part of any loop or storm) before the finding began, over as long a
+    /// stretch as the finding itself (or what the bundle has).
+    pub before: Radius,
+    pub during: Radius,
+}
+
+pub struct Blast;
+
+impl Detector for Blast {
+    fn key(&self) -> &'static str {
+        "blast_radius"
+    }
+    fn title(&self) -> &'static str {
+        "Blast radius"
+    }
+    fn stage(&self) -> Stage {
+        Stage::Third
+    }
+    fn place(&self) -> Place {
+        Place::Incident
+    }
+    fn template(&self) -> Option<&'static str> {
+        None
+    }
+    fn methods(&self, _: &Params) -> String {
+        "Ordinary mail is every original message that is not in a loop, does not feed one, and is not part of a storm. Its failure ratio and latency during a loop or storm are compared with the same length of time just before it.".into()
+    }
+
+    fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
+        let m = cx.m;
+        let mut excluded = vec![false; m.msgs.len()];
+        for mark in cx.board.loops.iter().chain(&cx.board.storms) {
+            for &i in mark.msgs.iter().chain(&mark.roots) {
+                excluded[i as usize] = true;
+            }
+        }
+        let radius = |mark: &Mark| {
+            let len = (mark.end - mark.start).max(60_000);
+            let before_from = (mark.start - len).max(m.start);
+            let mut acc = [(0u64, 0u64, Vec::new()), (0u64, 0u64, Vec::new())];
+            for (i, msg) in m.msgs.iter().enumerate() {
+                if !cx.counts(i) || excluded[i] || msg.class != Class::Original {
+                    continue;
+                }
+                let slot = if msg.arrival >= before_from && msg.arrival < mark.start {
+                    0
+                } else if msg.arrival >= mark.start && msg.arrival <= mark.end {
+                    1
+                } else {
+                    continue;
+                };
+                let a = &mut acc[slot];
+                a.0 += 1;
+                if msg.failed {
+                    a.1 += 1;
+                }
+                if let Some(l) = m.latency(msg) {
+                    a.2.push(l);
+                }
+            }
+            let [b, d] = acc;
+            let r = |(n, f, l): (u64, u64, Vec<i64>)| Radius {
+                messages: n,
+                failure_ratio: ratio(f, n),
+                latency_ms: latency_of(l),
+            };
+            (r(b), r(d))
+        };
+        let mut out = Vec::new();
+        for (kind, marks) in [
+            (FindingKind::Loop, &cx.board.loops),
+            (FindingKind::Storm, &cx.board.storms),
+        ] {
+            for (index, mark) in marks.iter().enumerate() {
+                let (before, during) = radius(mark);
+                out.push(BlastRadius {
+                    finding: kind,
+                    index,
+                    start: rfc3339(mark.start),
+                    end: rfc3339(mark.end),
+                    before,
+                    during,
+                });
+            }
+        }
+        Detected::value("blast_radius", out)
+    }
+}

@@ -1,0 +1,179 @@
+//! Mail flow between servers and the outside (client IPs, smart hosts, the firewall), as a
+//! petgraph graph. An edge counts the distinct messages that took that hop (a message logged by
+//! three RECEIVE rows on one hop is one message).
+
+use std::collections::HashSet;
+
+use petgraph::graphmap::DiGraphMap;
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::model::classify::Ev;
+use crate::analyze::model::NONE;
+use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::error::Result;
+
+/// What a node of the flow graph is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    Mailboxes,
+    Outside,
+    Server,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowNode {
+    pub name: String,
+    pub kind: NodeKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowEdge {
+    pub from: String,
+    pub to: String,
+    /// Distinct messages that took this hop.
+    pub messages: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ServerFlow {
+    pub nodes: Vec<FlowNode>,
+    pub edges: Vec<FlowEdge>,
+}
+
+#[derive(Default)]
+struct Nodes {
+    index: std::collections::HashMap<(String, NodeKind), u32>,
+    names: Vec<(String, NodeKind)>,
+}
+
+impl Nodes {
+    fn get(&mut self, name: &str, kind: NodeKind) -> u32 {
+        if let Some(&i) = self.index.get(&(name.to_string(), kind)) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert((name.to_string(), kind), i);
+        self.names.push((name.to_string(), kind));
+        i
+    }
+}
+
+pub struct Flow;
+
+impl Detector for Flow {
+    fn key(&self) -> &'static str {
+        "server_flow"
+    }
+    fn title(&self) -> &'static str {
+        "Mail flow between servers"
+    }
+    fn place(&self) -> Place {
+        Place::Traffic
+    }
+    fn template(&self) -> Option<&'static str> {
+        Some(include_str!("../../../templates/sections/server_flow.html"))
+    }
+    fn methods(&self, _: &Params) -> String {
+        "SMTP RECEIVE rows give an edge from the client (one of our servers by its host name, else the sender's IP) to the logging server; SEND and SENDEXTERNAL rows an edge from the logging server to the next hop; DELIVER rows an edge to the server's mailboxes. Each edge counts distinct messages, not rows.".into()
+    }
+
+    fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
+        let m = cx.m;
+        let mut nodes = Nodes::default();
+        let server_node: Vec<u32> = m
+            .servers
+            .iter()
+            .map(|(_, s)| nodes.get(s, NodeKind::Server))
+            .collect();
+        let server_of_host: Vec<u32> = m
+            .hosts
+            .iter()
+            .map(|(_, h)| {
+                m.servers
+                    .iter()
+                    .find(|(_, s)| s.eq_ignore_ascii_case(h))
+                    .map_or(NONE, |(i, _)| server_node[i as usize])
+            })
+            .collect();
+        let mut seen: HashSet<(u32, u32, u32)> = HashSet::new();
+        let mut g: DiGraphMap<u32, u64> = DiGraphMap::new();
+        for r in 0..m.n {
+            let id = m.msg[r];
+            if id != NONE && !cx.counts(id as usize) {
+                continue;
+            }
+            let here = server_node[m.server[r] as usize];
+            let edge = match m.ev[r] {
+                Ev::Receive if m.client_ip[r] != NONE || m.client_host[r] != NONE => {
+                    let h = m.client_host[r];
+                    let from = if h != NONE && server_of_host[h as usize] != NONE {
+                        server_of_host[h as usize]
+                    } else {
+                        let ip = m.effective_client_ip(r);
+                        if ip == NONE {
+                            continue;
+                        }
+                        nodes.get(m.ips.name(ip), NodeKind::Outside)
+                    };
+                    (from, here)
+                }
+                Ev::Send | Ev::SendExternal => {
+                    let h = m.server_host[r];
+                    let to = if h != NONE && server_of_host[h as usize] != NONE {
+                        server_of_host[h as usize]
+                    } else if h != NONE {
+                        nodes.get(m.hosts.name(h), NodeKind::Outside)
+                    } else if m.server_ip[r] != NONE {
+                        nodes.get(m.ips.name(m.server_ip[r]), NodeKind::Outside)
+                    } else {
+                        continue;
+                    };
+                    (here, to)
+                }
+                Ev::Deliver => {
+                    let mb = nodes.get(
+                        &format!("mailboxes on {}", m.servers.name(m.server[r])),
+                        NodeKind::Mailboxes,
+                    );
+                    (here, mb)
+                }
+                _ => continue,
+            };
+            if edge.0 == edge.1 {
+                continue;
+            }
+            if id != NONE && !seen.insert((edge.0, edge.1, id)) {
+                continue;
+            }
+            match g.edge_weight_mut(edge.0, edge.1) {
+                Some(w) => *w += 1,
+                None => {
+                    g.add_edge(edge.0, edge.1, 1);
+                }
+            }
+        }
+        let names = nodes.names;
+        let mut edges: Vec<FlowEdge> = g
+            .all_edges()
+            .map(|(a, b, w)| FlowEdge {
+                from: names[a as usize].0.clone(),
+                to: names[b as usize].0.clone(),
+                messages: *w,
+            })
+            .collect();
+        edges.sort_by(|x, y| {
+            y.messages
+                .cmp(&x.messages)
+                .then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to)))
+        });
+        let mut nodes: Vec<FlowNode> = names
+            .into_iter()
+            .filter(|(n, _)| edges.iter().any(|e| e.from == *n || e.to == *n))
+            .map(|(name, kind)| FlowNode { name, kind })
+            .collect();
+        nodes.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.name.cmp(&b.name)));
+        nodes.dedup_by(|a, b| a.name == b.name && a.kind == b.kind);
+        Detected::value("server_flow", ServerFlow { nodes, edges })
+    }
+}

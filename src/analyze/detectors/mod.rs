@@ -1,0 +1,56 @@
+//! Every detector, one file each, and the registry the analysis runs. Adding a detector is its
+//! file here, its template partial in `templates/sections/`, one line in [`REGISTRY`], and its
+//! test.
+
+pub mod blast;
+pub mod coverage;
+pub mod flow;
+pub mod incidents;
+pub mod loops;
+pub mod messages;
+pub mod queues;
+pub mod quota;
+pub mod sli;
+pub mod sources;
+pub mod storms;
+pub mod tables;
+pub mod timeline;
+
+use super::Detector;
+
+/// Every detector, in the order their sections appear within their place in the report.
+pub static REGISTRY: &[&dyn Detector] = &[
+    &loops::Loops,
+    &storms::Storms,
+    &quota::Quota,
+    &blast::Blast,
+    &timeline::TimelineDetector,
+    &messages::Messages,
+    &flow::Flow,
+    &sli::Slis,
+    &queues::Queues,
+    &tables::Tables,
+    &sources::Sources(sources::By::ClientIp),
+    &sources::Sources(sources::By::Connector),
+    &coverage::CoverageDetector,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique() {
+        let mut keys: Vec<&str> = REGISTRY.iter().map(|d| d.key()).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n);
+        for fixed in ["bundle", "params", "summary", "sections", "incidents"] {
+            assert!(
+                !keys.contains(&fixed),
+                "{fixed} is a fixed key of the findings"
+            );
+        }
+    }
+}

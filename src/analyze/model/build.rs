@@ -1,0 +1,536 @@
+//! Building the model while parsing. Each bundle entry gets its own [`ChunkBuilder`] (a
+//! [`Sink`] the readers push rows into, on the thread that parses the entry); it interns every
+//! address, id and name into chunk-local tables and keeps only the narrow, typed columns the
+//! analysis reads. [`merge`] then maps the chunks' local ids onto global ones, in bundle order,
+//! so ids do not depend on thread timing. Subjects, statuses and the rest of a row's text are
+//! not kept: the few rows that become evidence are read back from the bundle.
+
+use crate::analyze::model::classify::{self, flag, Ev, Src, StatusKind};
+use crate::analyze::model::intern::{Interner, NONE};
+use crate::analyze::model::{LatencyPart, Model, Session};
+use crate::error::Result;
+use crate::ingest::fields::{enhanced_code, parse_iso_ms, split_statuses};
+use crate::ingest::schema::{short_host, Field, Row};
+use crate::ingest::{Collector, EntryCtx, LogKind, ProtoLine, Sink};
+
+/// The rows of one entry, with chunk-local ids.
+#[derive(Default)]
+pub struct Chunk {
+    pub time: Vec<i64>,
+    pub ev: Vec<Ev>,
+    pub ev_name: Vec<u32>,
+    pub src: Vec<Src>,
+    pub msg: Vec<u32>,
+    pub sender: Vec<u32>,
+    pub server: Vec<u32>,
+    pub flags: Vec<u16>,
+    pub reference: Vec<u32>,
+    pub client_ip: Vec<u32>,
+    pub orig_client_ip: Vec<u32>,
+    pub server_ip: Vec<u32>,
+    pub client_host: Vec<u32>,
+    pub server_host: Vec<u32>,
+    pub connector: Vec<u32>,
+    pub related: Vec<u32>,
+    pub rcpt_count: Vec<u32>,
+    pub subject: Vec<u32>,
+    pub line: Vec<u32>,
+    pub rcpt_off: Vec<u32>,
+    pub rcpt: Vec<u32>,
+    pub rcpt_code: Vec<u32>,
+    pub rcpt_kind: Vec<StatusKind>,
+    /// (row, origination ms) from `message-info`.
+    pub origination: Vec<(u32, i64)>,
+    /// (row, component, ms): Exchange's latency parts logged by the row's own server.
+    pub parts: Vec<(u32, u32, u32)>,
+    pub addrs: Interner,
+    pub msg_ids: Interner,
+    pub servers: Interner,
+    pub ips: Interner,
+    pub hosts: Interner,
+    pub connectors: Interner,
+    pub codes: Interner,
+    pub ev_names: Interner,
+    pub subjects: Interner,
+    pub components: Interner,
+    /// Flags of each local subject id (classified once per distinct subject).
+    pub subject_flags: Vec<u16>,
+    pub sessions: Vec<Session>,
+}
+
+/// Builds one [`Chunk`] from the rows a reader pushes.
+#[derive(Default)]
+pub struct ChunkBuilder {
+    c: Chunk,
+    lower: String,
+    split: Vec<(usize, usize)>,
+    rcpt_buf: Vec<u32>,
+    session_ix: std::collections::HashMap<(u32, LogKind, String), usize>,
+}
+
+/// `s` lower-cased into `buf` when it has capitals.
+fn lower<'a>(s: &'a str, buf: &'a mut String) -> &'a str {
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return s;
+    }
+    buf.clear();
+    buf.push_str(s);
+    buf.make_ascii_lowercase();
+    buf
+}
+
+/// The key a message id is known by: `<abc@x>` and `abc@x` are the same message.
+pub fn message_key(id: &str) -> &str {
+    let t = id.trim();
+    t.strip_prefix('<')
+        .and_then(|x| x.strip_suffix('>'))
+        .unwrap_or(t)
+}
+
+impl ChunkBuilder {
+    pub fn with_capacity(rows: usize) -> Self {
+        let mut b = ChunkBuilder::default();
+        let c = &mut b.c;
+        c.time.reserve_exact(rows);
+        c.ev.reserve_exact(rows);
+        c.msg.reserve_exact(rows);
+        c.sender.reserve_exact(rows);
+        c.line.reserve_exact(rows);
+        c.rcpt_off.reserve_exact(rows + 1);
+        b
+    }
+
+    pub fn finish(mut self) -> Chunk {
+        if self.c.rcpt_off.is_empty() {
+            self.c.rcpt_off.push(0);
+        }
+        self.c
+    }
+
+    fn opt(interner: &mut Interner, v: Option<&str>) -> u32 {
+        match v {
+            Some(s) if !s.is_empty() => interner.id(s),
+            _ => NONE,
+        }
+    }
+}
+
+impl Sink for ChunkBuilder {
+    fn event(&mut self, row: &Row<'_>) {
+        let c = &mut self.c;
+        if c.rcpt_off.is_empty() {
+            c.rcpt_off.push(0);
+        }
+        let r = c.time.len() as u32;
+        c.time.push(row.time_ms);
+        c.line.push(row.line);
+        let ev_text = row.get(Field::EventId).unwrap_or("");
+        let ev = Ev::of(ev_text);
+        c.ev.push(ev);
+        c.ev_name.push(c.ev_names.id(ev_text));
+        let src = Src::of(row.get(Field::Source).unwrap_or(""));
+        c.src.push(src);
+        let id = row
+            .get(Field::MessageId)
+            .map(message_key)
+            .filter(|s| !s.is_empty())
+            .or(row.get(Field::NetworkMessageId));
+        c.msg.push(Self::opt(&mut c.msg_ids, id));
+        let sender_id = {
+            let sender = row.get(Field::Sender).map(|s| lower(s, &mut self.lower));
+            Self::opt(&mut c.addrs, sender)
+        };
+        c.sender.push(sender_id);
+        c.server.push(c.servers.id(row.server));
+        let mut flags = 0u16;
+        if row.get(Field::ReturnPath) == Some("<>") {
+            flags |= flag::NULL_RETURN_PATH;
+        }
+        if src == Src::MailboxRule {
+            flags |= flag::MAILBOX_RULE;
+        }
+        if ev == Ev::Dsn {
+            flags |= flag::DSN_ROW;
+        }
+        if row
+            .get(Field::Directionality)
+            .is_some_and(|d| d.eq_ignore_ascii_case("Incoming") || d == "1")
+        {
+            flags |= flag::INCOMING;
+        }
+        let subject = match row.get(Field::Subject) {
+            Some(s) => {
+                let before = c.subjects.len();
+                let id = c.subjects.id(s);
+                if c.subjects.len() > before {
+                    c.subject_flags.push(classify::subject_flags(s));
+                }
+                flags |= c.subject_flags.get(id as usize).copied().unwrap_or(0);
+                id
+            }
+            None => NONE,
+        };
+        c.subject.push(subject);
+        // A reference names the message an automated one answers (DSN, inbox rule, journal);
+        // on SEND rows it lists DSN internal ids, and on THROTTLE the loop-header count.
+        let reference = match row.get(Field::Reference) {
+            Some(r) if r.starts_with("XLoopHeaderCount") => {
+                flags |= flag::LOOP_HEADER;
+                NONE
+            }
+            Some(r) if ev != Ev::Send && (r.contains('@') || r.contains('<')) => {
+                c.msg_ids.id(message_key(r))
+            }
+            _ => NONE,
+        };
+        c.reference.push(reference);
+        c.client_ip
+            .push(Self::opt(&mut c.ips, row.get(Field::ClientIp)));
+        c.orig_client_ip
+            .push(Self::opt(&mut c.ips, row.get(Field::OriginalClientIp)));
+        c.server_ip
+            .push(Self::opt(&mut c.ips, row.get(Field::ServerIp)));
+        c.client_host.push(Self::opt(
+            &mut c.hosts,
+            row.get(Field::ClientHostname).map(short_host),
+        ));
+        c.server_host.push(Self::opt(
+            &mut c.hosts,
+            row.get(Field::ServerHostname).map(short_host),
+        ));
+        c.connector
+            .push(Self::opt(&mut c.connectors, row.get(Field::ConnectorId)));
+        let related = {
+            let r = row
+                .get(Field::RelatedRecipient)
+                .map(|s| lower(s, &mut self.lower));
+            Self::opt(&mut c.addrs, r)
+        };
+        c.related.push(related);
+        c.rcpt_count.push(row.recipient_count.unwrap_or(0));
+        // Recipients, aligned with their statuses.
+        self.rcpt_buf.clear();
+        if let Some(rc) = row.recipients {
+            for a in rc.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                let a = lower(a, &mut self.lower);
+                self.rcpt_buf.push(c.addrs.id(a));
+            }
+        }
+        let status = row.recipient_status.unwrap_or("");
+        split_statuses(status, self.rcpt_buf.len(), &mut self.split);
+        for (k, &a) in self.rcpt_buf.iter().enumerate() {
+            c.rcpt.push(a);
+            let (code, kind) = match self.split.get(k) {
+                Some(&(x, y)) => {
+                    let st = status[x..y].trim();
+                    let code = enhanced_code(st).unwrap_or("");
+                    let kind = classify::status_kind(st, code, src);
+                    (
+                        if code.is_empty() {
+                            NONE
+                        } else {
+                            c.codes.id(code)
+                        },
+                        kind,
+                    )
+                }
+                None => (NONE, StatusKind::Plain),
+            };
+            c.rcpt_code.push(code);
+            c.rcpt_kind.push(kind);
+        }
+        c.rcpt_off.push(c.rcpt.len() as u32);
+        // Probes and monitoring mailboxes.
+        let probe = (sender_id != NONE && classify::is_probe_address(c.addrs.name(sender_id)))
+            || self
+                .rcpt_buf
+                .first()
+                .is_some_and(|&a| classify::is_probe_address(c.addrs.name(a)));
+        if probe {
+            flags |= flag::PROBE;
+        }
+        if sender_id != NONE && classify::is_system_sender(c.addrs.name(sender_id)) {
+            flags |= flag::SYSTEM_SENDER;
+        }
+        c.flags.push(flags);
+        if let Some(info) = row.get(Field::MessageInfo) {
+            message_info(c, r, row.server, info);
+        }
+        if let Some(l) = row.get(Field::MessageLatency) {
+            if let Some(ms) = dotnet_timespan_ms(l) {
+                let kind = row
+                    .get(Field::MessageLatencyType)
+                    .unwrap_or("MessageLatency");
+                let comp = c.components.id(kind);
+                c.parts.push((r, comp, ms));
+            }
+        }
+    }
+
+    fn protocol(&mut self, l: &ProtoLine<'_>) {
+        let c = &mut self.c;
+        let server = c.servers.id(l.server);
+        let key = (server, l.kind, l.session.to_string());
+        let ix = match self.session_ix.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = c.sessions.len();
+                c.sessions.push(Session {
+                    server,
+                    kind: l.kind,
+                    session: l.session.to_string(),
+                    connector: Self::opt(&mut c.connectors, Some(l.connector)),
+                    remote: l.remote.to_string(),
+                    start: l.time_ms,
+                    end: l.time_ms,
+                    lines: 0,
+                    turned_away: None,
+                    first_line: l.line,
+                    entry: 0,
+                });
+                self.session_ix.insert(key, i);
+                i
+            }
+        };
+        let s = &mut c.sessions[ix];
+        s.start = s.start.min(l.time_ms);
+        s.end = s.end.max(l.time_ms);
+        s.lines += 1;
+        // Back pressure: the server answered with 452 4.3.1 and sent the client away.
+        if l.event == ">" && s.turned_away.is_none() && l.data.starts_with("452") {
+            let code = enhanced_code(l.data).unwrap_or("");
+            if classify::status_kind(l.data, code, Src::Smtp) == StatusKind::Resources {
+                s.turned_away = Some(l.line);
+            }
+        }
+    }
+}
+
+/// `00:00:01.2340000` (a .NET TimeSpan, as Exchange 2010 exports MessageLatency) → ms.
+fn dotnet_timespan_ms(s: &str) -> Option<u32> {
+    let s = s.trim();
+    let (days, rest) = match s.split_once('.') {
+        Some((d, r)) if !d.contains(':') => (d.parse::<u64>().ok()?, r),
+        _ => (0, s),
+    };
+    let mut it = rest.splitn(3, ':');
+    let h: u64 = it.next()?.parse().ok()?;
+    let m: u64 = it.next()?.parse().ok()?;
+    let sec: f64 = it.next()?.parse().ok()?;
+    let ms = ((days * 24 + h) * 60 + m) as f64 * 60_000.0 + sec * 1000.0;
+    (ms.is_finite() && ms >= 0.0 && ms < u32::MAX as f64).then_some(ms.round() as u32)
+}
+
+/// Reads `message-info`: the origination time, then `SRV=host:` (or `LSRV=`) sections of
+/// `NAME=seconds(...)` parts separated by `|`. Only the sections the row's own server wrote are
+/// kept: earlier hops' sections ride along on later rows and would be counted twice.
+fn message_info(c: &mut Chunk, row: u32, server: &str, info: &str) {
+    let mut sections = info.split(';');
+    let Some(first) = sections.next() else { return };
+    if let Some(t) = parse_iso_ms(first.trim()) {
+        c.origination.push((row, t));
+    } else {
+        return;
+    }
+    for sec in sections {
+        let sec = sec.trim();
+        let Some(rest) = sec
+            .strip_prefix("SRV=")
+            .or_else(|| sec.strip_prefix("LSRV="))
+        else {
+            continue;
+        };
+        let Some((host, parts)) = rest.split_once(':') else {
+            continue;
+        };
+        if !short_host(host).eq_ignore_ascii_case(server) {
+            continue;
+        }
+        let mut depth = 0i32;
+        let mut start = 0;
+        let bytes = parts.as_bytes();
+        for i in 0..=bytes.len() {
+            let b = bytes.get(i).copied().unwrap_or(b'|');
+            match b {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                b'|' if depth <= 0 => {
+                    let item = parts[start..i].trim();
+                    start = i + 1;
+                    let head = item.split('(').next().unwrap_or("");
+                    if let Some((name, v)) = head.split_once('=') {
+                        if let Ok(secs) = v.trim().parse::<f64>() {
+                            if (0.0..4e6).contains(&secs) {
+                                let comp = c.components.id(name.trim());
+                                c.parts.push((row, comp, (secs * 1000.0).round() as u32));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Builds the model's chunks from a bundle.
+pub struct ModelCollector;
+
+impl Collector for ModelCollector {
+    type Sink = ChunkBuilder;
+    type Chunk = Chunk;
+
+    fn sink(&self, _ctx: &EntryCtx<'_>, kind: LogKind, lines: usize) -> ChunkBuilder {
+        ChunkBuilder::with_capacity(if kind.has_events() { lines } else { 0 })
+    }
+
+    fn finish(&self, sink: ChunkBuilder, _ctx: &EntryCtx<'_>, _kind: LogKind) -> Result<Chunk> {
+        Ok(sink.finish())
+    }
+}
+
+/// Local ids of one interner mapped onto the global one.
+fn remap(global: &mut Interner, local: &Interner) -> Vec<u32> {
+    local.iter().map(|(_, s)| global.id(s)).collect()
+}
+
+fn map_ids(out: &mut Vec<u32>, local: &[u32], map: &[u32]) {
+    out.extend(
+        local
+            .iter()
+            .map(|&i| if i == NONE { NONE } else { map[i as usize] }),
+    );
+}
+
+/// Joins the chunks, in bundle order, into one model (rows in bundle order; `order` sorts them
+/// by time).
+pub fn merge(chunks: Vec<(u32, Chunk)>, entries: Vec<crate::ingest::EntryRef>) -> Model {
+    let n: usize = chunks.iter().map(|(_, c)| c.time.len()).sum();
+    let n_rcpt: usize = chunks.iter().map(|(_, c)| c.rcpt.len()).sum();
+    let mut m = Model::empty(entries);
+    m.time.reserve_exact(n);
+    m.ev.reserve_exact(n);
+    m.msg.reserve_exact(n);
+    m.rcpt.reserve_exact(n_rcpt);
+    m.rcpt_off.reserve_exact(n + 1);
+    m.rcpt_off.push(0);
+    // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row.
+    let mut server_key = Interner::default();
+    let mut server_of_key: Vec<u32> = Vec::new();
+    for (entry, c) in chunks {
+        let base = m.time.len() as u32;
+        let addrs = remap(&mut m.addrs, &c.addrs);
+        let ids = remap(&mut m.msg_ids, &c.msg_ids);
+        let ips = remap(&mut m.ips, &c.ips);
+        let hosts = remap(&mut m.hosts, &c.hosts);
+        let conns = remap(&mut m.connectors, &c.connectors);
+        let codes = remap(&mut m.codes, &c.codes);
+        let evn = remap(&mut m.ev_names, &c.ev_names);
+        let subj = remap(&mut m.subjects, &c.subjects);
+        let comps = remap(&mut m.components, &c.components);
+        let servers: Vec<u32> = c
+            .servers
+            .iter()
+            .map(|(_, s)| {
+                let k = server_key.id(&s.to_ascii_lowercase());
+                if k as usize == server_of_key.len() {
+                    server_of_key.push(m.servers.id(s));
+                }
+                server_of_key[k as usize]
+            })
+            .collect();
+        for (local, &f) in subj.iter().zip(&c.subject_flags) {
+            if *local as usize >= m.subject_flags.len() {
+                m.subject_flags.resize(*local as usize + 1, 0);
+            }
+            m.subject_flags[*local as usize] = f;
+        }
+        m.time.extend_from_slice(&c.time);
+        m.ev.extend_from_slice(&c.ev);
+        map_ids(&mut m.ev_name, &c.ev_name, &evn);
+        m.src.extend_from_slice(&c.src);
+        map_ids(&mut m.msg, &c.msg, &ids);
+        map_ids(&mut m.sender, &c.sender, &addrs);
+        map_ids(&mut m.server, &c.server, &servers);
+        m.flags.extend_from_slice(&c.flags);
+        map_ids(&mut m.reference, &c.reference, &ids);
+        map_ids(&mut m.client_ip, &c.client_ip, &ips);
+        map_ids(&mut m.orig_client_ip, &c.orig_client_ip, &ips);
+        map_ids(&mut m.server_ip, &c.server_ip, &ips);
+        map_ids(&mut m.client_host, &c.client_host, &hosts);
+        map_ids(&mut m.server_host, &c.server_host, &hosts);
+        map_ids(&mut m.connector, &c.connector, &conns);
+        map_ids(&mut m.related, &c.related, &addrs);
+        m.rcpt_count.extend_from_slice(&c.rcpt_count);
+        map_ids(&mut m.subject, &c.subject, &subj);
+        m.entry.extend(std::iter::repeat_n(entry, c.time.len()));
+        m.line.extend_from_slice(&c.line);
+        let off = m.rcpt.len() as u32;
+        m.rcpt_off
+            .extend(c.rcpt_off.iter().skip(1).map(|&o| o + off));
+        map_ids(&mut m.rcpt, &c.rcpt, &addrs);
+        map_ids(&mut m.rcpt_code, &c.rcpt_code, &codes);
+        m.rcpt_kind.extend_from_slice(&c.rcpt_kind);
+        m.origination
+            .extend(c.origination.iter().map(|&(r, t)| (r + base, t)));
+        m.parts
+            .extend(c.parts.iter().map(|&(r, comp, ms)| LatencyPart {
+                row: r + base,
+                component: comps[comp as usize],
+                ms,
+            }));
+        for mut s in c.sessions {
+            s.server = servers[s.server as usize];
+            s.connector = if s.connector == NONE {
+                NONE
+            } else {
+                conns[s.connector as usize]
+            };
+            s.entry = entry;
+            m.sessions.push(s);
+        }
+    }
+    m.n = m.time.len();
+    m.merge_sessions();
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_info_keeps_the_rows_own_server() {
+        let mut c = Chunk::default();
+        message_info(
+            &mut c,
+            7,
+            "1mail-edge01",
+            "2023-04-02T14:45:54.400Z;SRV=1mail-exch01.test.com:TOTAL-SUB=0.167|SA=0.087|MTSS-PEN=0.080(MTSSD-PEN=0.078(MTSSDA=0.002));SRV=1mail-edge01.test.com:TOTAL-EDGE=1.362|SMR=0.122(SMRDI=0.006)|QDE=0.228|SMS=0.785",
+        );
+        assert_eq!(c.origination, [(7, 1680446754400)]);
+        let parts: Vec<(&str, u32)> = c
+            .parts
+            .iter()
+            .map(|&(_, comp, ms)| (c.components.name(comp), ms))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("TOTAL-EDGE", 1362),
+                ("SMR", 122),
+                ("QDE", 228),
+                ("SMS", 785)
+            ]
+        );
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(dotnet_timespan_ms("00:00:01.2340000"), Some(1234));
+        assert_eq!(dotnet_timespan_ms("1.02:00:00"), Some(93_600_000));
+        assert_eq!(dotnet_timespan_ms("garbage"), None);
+        assert_eq!(message_key("<a@b>"), "a@b");
+        assert_eq!(message_key(" a@b "), "a@b");
+    }
+}

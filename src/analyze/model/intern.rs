@@ -1,0 +1,109 @@
+//! Strings to dense ids. Addresses, message ids, servers and the like repeat on row after row;
+//! the model keeps each once, in one arena, and works on `u32` ids. Ids are handed out in
+//! insertion order, so the same rows in the same order always get the same ids (the hash
+//! function's seed never shows).
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+/// Marks "no value" in id columns.
+pub const NONE: u32 = u32::MAX;
+
+#[derive(Default, Clone)]
+pub struct Interner {
+    bytes: String,
+    /// End offset of each name in `bytes` (start = previous end).
+    ends: Vec<usize>,
+    table: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Interner {
+    fn hash(&self, s: &str) -> u64 {
+        self.hasher.hash_one(s)
+    }
+
+    /// The id of `s`, adding it if new.
+    pub fn id(&mut self, s: &str) -> u32 {
+        let h = self.hash(s);
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        let name = |i: u32| {
+            let i = i as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            &bytes[start..ends[i]]
+        };
+        if let Some(&i) = self.table.find(h, |&i| name(i) == s) {
+            return i;
+        }
+        let i = self.ends.len() as u32;
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len());
+        let hasher = &self.hasher;
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        self.table.insert_unique(h, i, |&j| {
+            let j = j as usize;
+            let start = if j == 0 { 0 } else { ends[j - 1] };
+            hasher.hash_one(&bytes[start..ends[j]])
+        });
+        i
+    }
+
+    /// The id of `s` if known.
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.table
+            .find(self.hash(s), |&i| self.name(i) == s)
+            .copied()
+    }
+
+    /// The name of an id; empty for [`NONE`] or an unknown id.
+    pub fn name(&self, id: u32) -> &str {
+        let i = id as usize;
+        if i >= self.ends.len() {
+            return "";
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
+        (0..self.ends.len() as u32).map(|i| (i, self.name(i)))
+    }
+
+    /// Bytes held (names and table), for the timings.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_dense_and_stable() {
+        let mut a = Interner::default();
+        assert_eq!(a.id("x@corp"), 0);
+        assert_eq!(a.id("y@corp"), 1);
+        assert_eq!(a.id("x@corp"), 0);
+        assert_eq!(a.id(""), 2);
+        assert_eq!(a.name(1), "y@corp");
+        assert_eq!(a.name(2), "");
+        assert_eq!(a.name(NONE), "");
+        assert_eq!(a.get("y@corp"), Some(1));
+        assert_eq!(a.get("z"), None);
+        for i in 0..10_000 {
+            a.id(&format!("m{i}"));
+        }
+        assert_eq!(a.get("m9999"), Some(10_002));
+        assert_eq!(a.len(), 10_003);
+    }
+}

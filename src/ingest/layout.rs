@@ -1,0 +1,76 @@
+//! Where a file sits in the bundle says which server wrote it: admins copy each server's
+//! `TransportRoles\Logs` folder under that server's name. This module reads that layout.
+
+/// Folder names that are part of Exchange's own log layout, so never a server name.
+const LAYOUT_DIRS: &[&str] = &[
+    "transportroles",
+    "logs",
+    "messagetracking",
+    "hub",
+    "frontend",
+    "mailbox",
+    "protocollog",
+    "smtpreceive",
+    "smtpsend",
+    "delivery",
+    "submission",
+    "program files",
+    "microsoft",
+    "exchange server",
+    "exchange",
+    "v14",
+    "v15",
+    "edge",
+    "messagetrace",
+    "powershell",
+];
+
+/// The server a file belongs to, from the bundle layout (`EX01/TransportRoles/Logs/...`): the
+/// nearest enclosing folder that is not part of Exchange's own layout.
+pub fn server_from_path(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split(['/', '!']).filter(|p| !p.is_empty()).collect();
+    let dirs = &parts[..parts.len().saturating_sub(1)];
+    dirs.iter().rev().find_map(|d| {
+        let lower = d.to_ascii_lowercase();
+        if LAYOUT_DIRS.contains(&lower.as_str()) {
+            return None;
+        }
+        let name = d
+            .strip_suffix(".zip")
+            .or_else(|| d.strip_suffix(".ZIP"))
+            .unwrap_or(d);
+        (!name.is_empty()).then(|| name.to_string())
+    })
+}
+
+/// The file name of a bundle path (`EX01/Logs/MSGTRK1.LOG` → `MSGTRK1.LOG`).
+pub fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '!']).next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_from_layout() {
+        assert_eq!(
+            server_from_path("EX01/TransportRoles/Logs/MessageTracking/MSGTRK1.LOG").as_deref(),
+            Some("EX01")
+        );
+        assert_eq!(
+            server_from_path(
+                "export/EX02/V15/TransportRoles/Logs/Hub/ProtocolLog/SmtpSend/SEND1.LOG"
+            )
+            .as_deref(),
+            Some("EX02")
+        );
+        assert_eq!(
+            server_from_path("EX03.zip!/Logs/MSGTRK1.LOG").as_deref(),
+            Some("EX03")
+        );
+        assert_eq!(server_from_path("MSGTRK1.LOG"), None);
+        assert_eq!(server_from_path("TransportRoles/Logs/MSGTRK1.LOG"), None);
+        assert_eq!(file_name("a/b.zip!/c/MSGTRK1.LOG"), "MSGTRK1.LOG");
+    }
+}
