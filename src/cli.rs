@@ -152,11 +152,13 @@ pub struct TraceArgs {
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// What happens in the bundle.
+    /// What happens in the bundle besides ordinary background mail.
     #[arg(long, value_enum, default_value = "incident")]
     pub scenario: crate::simulate::Scenario,
 
-    /// About how many message-tracking rows to write.
+    /// About how many message-tracking rows to write. Floods, responders and conversations
+    /// take their share of it; the flood's rows follow from its rate, so a heavy flood can
+    /// write more.
     #[arg(long, default_value_t = 20_000)]
     pub events: u64,
 
@@ -167,6 +169,48 @@ pub struct SimulateArgs {
     /// Number of Exchange servers (at least 2).
     #[arg(long, default_value_t = 2)]
     pub servers: usize,
+
+    /// Length of the bundle in hours (from 08:00 UTC); the scenarios' events keep their share
+    /// of it (the incident's mailbox fills after a quarter, for instance).
+    #[arg(long, value_name = "N", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::simulate::MAX_HOURS)))]
+    pub hours: u32,
+
+    /// Flood: when the application starts, as a share of the bundle (0.0 to 1.0). With 0 its
+    /// first message comes in the bundle's first minute.
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    pub flood_from: f64,
+
+    /// Flood: when it stops, as a share of the bundle (0.0 to 1.0). With 1 its last message
+    /// comes in the bundle's last minute: a job mailing one mailbox all day.
+    #[arg(long, value_name = "U", default_value_t = 1.0)]
+    pub flood_until: f64,
+
+    /// Flood: messages per minute (Poisson arrivals).
+    #[arg(long, value_name = "R", default_value_t = 40.0)]
+    pub flood_rate: f64,
+
+    /// Defers: the "inbox full" notice's MAILBOXRULE RECEIVE row carries the alert's
+    /// message id in `reference`, as Exchange does for some auto-replies.
+    #[arg(long)]
+    pub notice_refs: bool,
+
+    /// Responder: minutes the outside ticket system keeps answering.
+    #[arg(long, value_name = "M", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::simulate::MAX_HOURS) * 60))]
+    pub responder_minutes: u32,
+
+    /// Responder: subject markers of the help desk's auto-replies: `auto` rotates through
+    /// languages ("Automatic reply:", "Abwesenheitsnotiz:", ...) round by round, `none` writes
+    /// plain `Re: <subject>`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub responder_markers: crate::simulate::Markers,
+
+    /// Add human conversations to the background: threads of 2-6 messages with `Re:`
+    /// subjects between colleagues and with outside contacts, replies minutes to an hour apart,
+    /// and one out-of-office reply that is not answered.
+    #[arg(long)]
+    pub conversations: bool,
 
     /// Leave out the SMTP protocol logs.
     #[arg(long)]

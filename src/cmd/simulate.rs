@@ -10,6 +10,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         servers: args.servers.max(2),
         protocol_logs: !args.no_protocol_logs,
+        hours: args.hours,
+        flood_from: args.flood_from,
+        flood_until: args.flood_until,
+        flood_rate: args.flood_rate,
+        notice_refs: args.notice_refs,
+        responder_minutes: args.responder_minutes,
+        responder_markers: args.responder_markers,
+        conversations: args.conversations,
         ..SimOptions::default()
     };
     let truth = simulate(&opts, &args.output)?;

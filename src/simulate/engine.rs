@@ -18,10 +18,20 @@ use rand_chacha::ChaCha8Rng;
 
 use super::out::{parts, push_field, push_secs, push_time, LogKind, Ms, Output, EXCHANGE_BUILD};
 use super::plan::Plan;
-use super::world::{guid, Addr, World, CUSTOM_DATA, SEND_INTRA, SEND_TO_FW};
+use super::world::{
+    guid, Addr, World, CUSTOM_DATA, FLOOD_RECIPIENT, HELPDESK, SEND_INTRA, SEND_TO_FW,
+};
 
+mod flood;
 mod flows;
+mod responder;
 mod smtp;
+mod talk;
+
+#[cfg(test)]
+pub(super) use responder::MARKERS;
+#[cfg(test)]
+pub(super) use talk::TOPICS as TALK_TOPICS;
 
 pub(super) type MsgRef = Rc<Msg>;
 
@@ -47,8 +57,9 @@ const SUBMISSION: usize = 1;
 const DELIVERY: usize = 2;
 
 /// Which planted phenomenon a message belongs to; rows are counted per component.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(super) enum Comp {
+    #[default]
     Background,
     Incident,
     Newsletter,
@@ -56,10 +67,15 @@ pub(super) enum Comp {
     UnexpectedIp,
     QueueGrowth,
     CrossServer,
+    Flood,
+    Responder,
+    Conversation,
 }
 
+const COMPS: usize = 10;
+
 impl Comp {
-    pub(super) const ALL: [Comp; 7] = [
+    pub(super) const ALL: [Comp; COMPS] = [
         Comp::Background,
         Comp::Incident,
         Comp::Newsletter,
@@ -67,6 +83,9 @@ impl Comp {
         Comp::UnexpectedIp,
         Comp::QueueGrowth,
         Comp::CrossServer,
+        Comp::Flood,
+        Comp::Responder,
+        Comp::Conversation,
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -78,10 +97,35 @@ impl Comp {
             Comp::UnexpectedIp => "unexpected-ip",
             Comp::QueueGrowth => "queue-growth",
             Comp::CrossServer => "cross-server",
+            Comp::Flood => "flood",
+            Comp::Responder => "responder",
+            Comp::Conversation => "conversation",
         }
     }
 }
 
+/// A message's part within its component, for the truth counters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(super) enum Role {
+    #[default]
+    Plain,
+    /// One of the flood application's messages.
+    Flood,
+    /// Defers: the full mailbox's "inbox full" notice about one alert.
+    Notice,
+    /// Responder: the outside system's first, ordinary message.
+    Starter,
+    /// Responder: the help desk's rule answering.
+    AutoReply,
+    /// Responder: the ticket system answering our auto-reply.
+    ExtReply,
+    /// A person's message in conversation `thread`, the `idx`-th of it.
+    Talk { thread: u32, idx: u32 },
+    /// The one out-of-office reply inside the conversations.
+    TalkOof,
+}
+
+#[derive(Default)]
 pub(super) struct Msg {
     pub(super) id: String,
     pub(super) nmid: String,
@@ -98,6 +142,13 @@ pub(super) struct Msg {
     pub(super) incoming: bool,
     pub(super) class: &'static str,
     pub(super) fed_loop: Cell<bool>,
+    pub(super) role: Role,
+    /// A row of this message has been written.
+    pub(super) seen: Cell<bool>,
+    /// 4.2.2 DEFER rows written for this message.
+    pub(super) defers: Cell<u32>,
+    /// Defers scenario: how often this alert is to be deferred before it fails.
+    pub(super) planned_defers: Cell<u32>,
 }
 
 /// How a message reached the server that is routing it.
@@ -117,6 +168,7 @@ pub(super) enum Peer {
     Bulk,
     Unexpected,
     Server(usize),
+    Flood,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -140,6 +192,9 @@ impl Side {
 fn reusable(peer: Peer) -> bool {
     matches!(peer, Peer::Firewall | Peer::Bulk | Peer::Server(_))
 }
+
+/// Work for later: called with the simulator and the time it was scheduled for.
+pub(super) type Job = Box<dyn FnOnce(&mut Sim, Ms)>;
 
 pub(super) enum Action {
     Background,
@@ -178,6 +233,8 @@ pub(super) enum Action {
         slot: usize,
         id: u64,
     },
+    /// Anything the newer generators schedule: called with the simulator and the time.
+    Run(Job),
 }
 
 struct Sched {
@@ -250,6 +307,16 @@ pub(super) struct Failure {
     kind: LogKind,
 }
 
+impl Failure {
+    fn new(status: impl Into<Cow<'static, str>>, source: &'static str, kind: LogKind) -> Self {
+        Self {
+            status: status.into(),
+            source,
+            kind,
+        }
+    }
+}
+
 /// Running totals that become the ground truth.
 #[derive(Default)]
 pub(super) struct Stats {
@@ -257,7 +324,7 @@ pub(super) struct Stats {
     pub(super) per_event: BTreeMap<&'static str, u64>,
     pub(super) per_log: BTreeMap<&'static str, u64>,
     pub(super) per_server: Vec<u64>,
-    pub(super) per_comp: [u64; 7],
+    pub(super) per_comp: [u64; COMPS],
     pub(super) first: Option<Ms>,
     pub(super) last: Option<Ms>,
     pub(super) protocol_lines: u64,
@@ -273,6 +340,20 @@ pub(super) struct Stats {
     pub(super) cross_id: Option<String>,
     pub(super) newsletter_id: Option<String>,
     pub(super) newsletter_rcpts: u64,
+    pub(super) flood_msgs: u64,
+    pub(super) flood_first: Option<Ms>,
+    pub(super) flood_last: Option<Ms>,
+    pub(super) notices: u64,
+    pub(super) defer_rows: u64,
+    /// Alerts failed 5.2.2 after 0, 1 and 2 (or more) deferrals.
+    pub(super) failed_after_defers: [u64; 3],
+    pub(super) responder_rounds: u64,
+    pub(super) responder_replies: u64,
+    pub(super) responder_first: Option<Ms>,
+    pub(super) responder_last: Option<Ms>,
+    pub(super) talk_threads: u64,
+    pub(super) talk_msgs: u64,
+    pub(super) talk_oof: u64,
 }
 
 pub(super) struct Sim {
@@ -298,6 +379,11 @@ pub(super) struct Sim {
     pub(super) alerts: u64,
     send_fw: Rc<str>,
     send_intra: Rc<str>,
+    /// Running numbers of the newer generators (subjects, marker rotation).
+    flood_seq: u64,
+    responder_seq: u64,
+    /// The conversation message whose delivery draws the one out-of-office reply.
+    talk_oof_trigger: Option<(u32, u32)>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -353,7 +439,7 @@ impl Sim {
             })
             .collect();
         let log_id_salt = rng.random();
-        Self {
+        let mut sim = Self {
             rng,
             plan,
             world,
@@ -379,6 +465,21 @@ impl Sim {
             alerts: 0,
             send_fw: SEND_TO_FW.into(),
             send_intra: SEND_INTRA.into(),
+            flood_seq: 0,
+            responder_seq: 0,
+            talk_oof_trigger: None,
+        };
+        sim.add_scenario_mailboxes();
+        sim
+    }
+
+    /// Mailboxes only the newer scenarios have, drawn after everything else.
+    fn add_scenario_mailboxes(&mut self) {
+        if self.plan.flood.is_some() {
+            self.world.add_extra(&mut self.rng, FLOOD_RECIPIENT, 1);
+        }
+        if self.plan.responder.is_some() {
+            self.world.add_extra(&mut self.rng, HELPDESK, 0);
         }
     }
 
@@ -557,7 +658,56 @@ impl Sim {
         }
         st.first = Some(st.first.map_or(t, |f| f.min(t)));
         st.last = Some(st.last.map_or(t, |l| l.max(t)));
+        self.observe(t, msg, r);
         self.out.push(t, s, kind, line);
+    }
+
+    /// Truth counters that need to see each written row.
+    fn observe(&mut self, t: Ms, msg: &Msg, r: &Row<'_>) {
+        let first = !msg.seen.replace(true);
+        let st = &mut self.stats;
+        match r.event {
+            "DEFER" if r.status.contains(" 4.2.2 ") => {
+                st.defer_rows += 1;
+                msg.defers.set(msg.defers.get() + 1);
+            }
+            "FAIL" if msg.gen == Some(0) && r.status.contains(" 5.2.2 ") => {
+                st.failed_after_defers[(msg.defers.get() as usize).min(2)] += 1;
+            }
+            _ => {}
+        }
+        match msg.role {
+            Role::Plain => {}
+            Role::Flood if first => {
+                st.flood_msgs += 1;
+                st.flood_first = Some(st.flood_first.map_or(t, |f| f.min(t)));
+                st.flood_last = Some(st.flood_last.map_or(t, |l| l.max(t)));
+            }
+            Role::Notice if first => {
+                // Defers: one notice per failed alert, so each also counts its alert.
+                st.notices += 1;
+                st.originals_feeding += 1;
+            }
+            Role::AutoReply | Role::ExtReply => {
+                if first {
+                    if msg.role == Role::AutoReply {
+                        st.responder_rounds += 1;
+                        st.responder_first = Some(st.responder_first.map_or(t, |f| f.min(t)));
+                    } else {
+                        st.responder_replies += 1;
+                    }
+                }
+                st.responder_last = Some(st.responder_last.map_or(t, |l| l.max(t)));
+            }
+            Role::Talk { idx, .. } if first => {
+                st.talk_msgs += 1;
+                if idx == 0 {
+                    st.talk_threads += 1;
+                }
+            }
+            Role::TalkOof if first => st.talk_oof += 1,
+            _ => {}
+        }
     }
 
     /// `origination;SRV=host:TOTAL-HUB=latency`, the message-info of hub events.

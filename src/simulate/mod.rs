@@ -7,6 +7,8 @@
 //! 2016/2019 30-field format, SMTP receive and send protocol logs, hourly and 10 MB rolls) and
 //! returns a [`Truth`] to assert against. The same options always give the same bytes.
 
+#[cfg(test)]
+mod checks;
 mod engine;
 mod out;
 mod plan;
@@ -28,18 +30,40 @@ use self::plan::Plan;
 pub enum Scenario {
     /// The health-check app fills a mailbox and its notices loop through the firewall.
     Incident,
-    /// Background only, plus one newsletter to 3,000 recipients (a broadcast, not a storm).
+    /// Background only, plus one newsletter to 3,000 recipients (a broadcast, not a storm),
+    /// out-of-office replies and honest bounces; with `--conversations` also human threads.
     Quiet,
     /// Two auto-responders answering each other for a few hundred rounds.
     Pingpong,
     /// A never-seen client IP starts submitting mail halfway through; most of it fails.
     UnexpectedIp,
-    /// EX02's outbound link is congested for 40 minutes while a bulk job submits; then it drains.
+    /// EX02's outbound link is congested for 40 minutes (an 18th of the bundle) while a bulk
+    /// job submits; then it drains.
     QueueGrowth,
     /// EX01's internet mail leaves through EX02: the same message on both servers.
     CrossServer,
     /// Background, the incident and the unexpected IP together.
     Mixed,
+    /// One application mailing one internal mailbox at a steady high rate (`--flood-*`): heavy
+    /// but plain deliveries, no loop.
+    Flood,
+    /// The incident with exact loop accounting: each alert to the full mailbox is deferred 0-2
+    /// times, then fails once and draws exactly one "inbox full" notice.
+    Defers,
+    /// A help-desk auto-responder and an outside ticket system answering each other for an
+    /// hour, with growing subjects (`--responder-*`).
+    Responder,
+}
+
+/// Subject markers of the responder scenario's auto-replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Markers {
+    /// "Automatic reply:", "Auto:", "Abwesenheitsnotiz:", ... one language after another.
+    #[default]
+    Auto,
+    /// No marker: the auto-reply's subject is just `Re: <subject>`.
+    None,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +78,20 @@ pub struct SimOptions {
     pub servers: usize,
     /// Also write SMTP receive/send protocol logs.
     pub protocol_logs: bool,
+    /// Length of the bundle in hours.
+    pub hours: u32,
+    /// Flood window as shares of the bundle (0.0..=1.0) and its rate in messages per minute.
+    pub flood_from: f64,
+    pub flood_until: f64,
+    pub flood_rate: f64,
+    /// Defers scenario: the inbox-full notice's RECEIVE row carries the alert's message id in
+    /// `reference`.
+    pub notice_refs: bool,
+    /// Responder scenario: how long the outside ticket system keeps answering, in minutes.
+    pub responder_minutes: u32,
+    pub responder_markers: Markers,
+    /// Human conversation threads (and one honest out-of-office reply) in the background.
+    pub conversations: bool,
 }
 
 impl Default for SimOptions {
@@ -68,6 +106,14 @@ impl Default for SimOptions {
                 .unwrap_or_default(),
             servers: 2,
             protocol_logs: true,
+            hours: 12,
+            flood_from: 0.5,
+            flood_until: 1.0,
+            flood_rate: 40.0,
+            notice_refs: false,
+            responder_minutes: 60,
+            responder_markers: Markers::Auto,
+            conversations: false,
         }
     }
 }
@@ -147,6 +193,51 @@ pub struct Truth {
     /// The mailbox that ran out of quota and its first 5.2.2 failure.
     #[serde(serialize_with = "ser_opt_pair")]
     pub quota_first_failure: Option<(String, DateTime<Utc>)>,
+
+    /// Flood: the application's sender address, its one recipient and its client IP.
+    pub flood_sender: Option<String>,
+    pub flood_recipient: Option<String>,
+    pub flood_client_ip: Option<String>,
+    /// Time of the first tracking row of the first flood message.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub flood_onset: Option<DateTime<Utc>>,
+    /// Time of the first tracking row of the last flood message.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub flood_end: Option<DateTime<Utc>>,
+    /// Distinct flood messages with at least one row written.
+    pub flood_messages: u64,
+
+    /// Defers: "inbox full" notices written (MAILBOXRULE RECEIVE rows of generation-1 notices).
+    pub notices: u64,
+    /// Among alerts whose delivery finally failed 5.2.2: how often each was deferred first.
+    pub alerts_deferred_once: u64,
+    pub alerts_deferred_twice: u64,
+    pub alerts_not_deferred: u64,
+    /// DEFER rows with a 4.2.2 (mailbox full) status.
+    pub defer_rows: u64,
+
+    /// Responder: the help-desk mailbox and the outside ticket system (sorted).
+    pub responder_members: Vec<String>,
+    pub responder_internal: Option<String>,
+    pub responder_external: Option<String>,
+    /// Auto-replies of the help-desk rule written (MAILBOXRULE RECEIVE rows).
+    pub responder_rounds: u64,
+    /// Replies of the ticket system received from the firewall (the first, ordinary message
+    /// that started it all not counted).
+    pub responder_external_replies: u64,
+    /// First row of the first auto-reply.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub responder_onset: Option<DateTime<Utc>>,
+    /// Last row of any auto-reply or ticket-system reply.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub responder_end: Option<DateTime<Utc>>,
+
+    /// Human conversations (`--conversations`): threads with a message written, and their
+    /// messages (out-of-office replies not included).
+    pub conversation_threads: u64,
+    pub conversation_messages: u64,
+    /// Out-of-office replies inside those conversations (exactly one is planted).
+    pub conversation_oof_replies: u64,
 }
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -178,12 +269,39 @@ fn to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// Longest bundle `--hours` accepts: a month.
+pub const MAX_HOURS: u32 = 744;
+
 /// Writes the bundle described by `opts` as a zip at `out` and returns what it planted.
 pub fn simulate(opts: &SimOptions, out: &Path) -> anyhow::Result<Truth> {
     anyhow::ensure!(
         (2..=99).contains(&opts.servers),
         "servers must be between 2 and 99, got {}",
         opts.servers
+    );
+    anyhow::ensure!(
+        (1..=MAX_HOURS).contains(&opts.hours),
+        "hours must be between 1 and {MAX_HOURS}, got {}",
+        opts.hours
+    );
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&opts.flood_from)
+            && (0.0..=1.0).contains(&opts.flood_until)
+            && opts.flood_from <= opts.flood_until,
+        "flood window must satisfy 0 <= from <= until <= 1, got {} and {}",
+        opts.flood_from,
+        opts.flood_until
+    );
+    anyhow::ensure!(
+        opts.flood_rate.is_finite() && opts.flood_rate > 0.0 && opts.flood_rate <= 10_000.0,
+        "flood rate must be above 0 and at most 10000 per minute, got {}",
+        opts.flood_rate
+    );
+    anyhow::ensure!(
+        (1..=MAX_HOURS * 60).contains(&opts.responder_minutes),
+        "responder minutes must be between 1 and {}, got {}",
+        MAX_HOURS * 60,
+        opts.responder_minutes
     );
     let names: Vec<String> = (1..=opts.servers).map(|i| format!("EX{i:02}")).collect();
     let plan = Plan::new(opts);
@@ -268,6 +386,36 @@ fn truth(opts: &SimOptions, names: &[String], sim: &Sim) -> Truth {
     }
     if plan.cross_hub.is_some() {
         t.cross_server_message_id = st.cross_id.clone();
+    }
+    if plan.flood.is_some() {
+        t.flood_sender = Some(world::FLOOD_SENDER.to_string());
+        t.flood_recipient = Some(world::FLOOD_RECIPIENT.to_string());
+        t.flood_client_ip = Some(world::FLOOD_IP.to_string());
+        t.flood_onset = st.flood_first.map(to_time);
+        t.flood_end = st.flood_last.map(to_time);
+        t.flood_messages = st.flood_msgs;
+    }
+    if plan.defers.is_some() {
+        t.notices = st.notices;
+        t.alerts_not_deferred = st.failed_after_defers[0];
+        t.alerts_deferred_once = st.failed_after_defers[1];
+        t.alerts_deferred_twice = st.failed_after_defers[2];
+        t.defer_rows = st.defer_rows;
+    }
+    if plan.responder.is_some() {
+        t.responder_internal = Some(world::HELPDESK.to_string());
+        t.responder_external = Some(world::TICKETS.to_string());
+        t.responder_members = vec![world::HELPDESK.to_string(), world::TICKETS.to_string()];
+        t.responder_members.sort();
+        t.responder_rounds = st.responder_rounds;
+        t.responder_external_replies = st.responder_replies;
+        t.responder_onset = st.responder_first.map(to_time);
+        t.responder_end = st.responder_last.map(to_time);
+    }
+    if plan.talk.is_some() {
+        t.conversation_threads = st.talk_threads;
+        t.conversation_messages = st.talk_msgs;
+        t.conversation_oof_replies = st.talk_oof;
     }
     t
 }

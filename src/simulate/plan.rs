@@ -11,11 +11,9 @@ use rand::Rng;
 use super::engine::{Action, Comp, Msg, MsgRef, Peer, Sim, Via};
 use super::out::{Ms, HOUR_MS};
 use super::world::{alert_subject, spoofed_sender, subject, Addr, DOMAIN, READER_DOMAINS};
-use super::{Scenario, SimOptions};
+use super::{Markers, Scenario, SimOptions};
 
-const MINUTE: Ms = 60_000;
-/// Every bundle covers half a day: long enough for working hours and an incident to grow.
-const DURATION: Ms = 12 * HOUR_MS;
+pub(super) const MINUTE: Ms = 60_000;
 
 // Rows per unit, measured on generated bundles (see the module tests).
 const BG_ROWS_PER_MSG: f64 = 4.42;
@@ -26,6 +24,12 @@ const PINGPONG_ROWS_PER_ROUND: f64 = 5.0;
 const NEWSLETTER_ROWS: f64 = 195.0;
 /// Loop rows per alert differ from the simple model by this measured factor.
 const INCIDENT_FUDGE: f64 = 1.31;
+/// The defers scenario's alerts cause this many times the incident's rows (measured).
+const DEFERS_FACTOR: f64 = 0.81;
+const RESPONDER_ROWS_PER_ROUND: f64 = 6.0;
+/// Mean time of one responder round (our rule, transport, their answer), in seconds.
+const RESPONDER_ROUND_S: f64 = 28.0;
+const TALK_ROWS_PER_THREAD: f64 = 17.5;
 
 const NEWSLETTER_RCPTS: usize = 3_000;
 const NEWSLETTER_SPREAD: Ms = 10 * MINUTE;
@@ -33,7 +37,6 @@ const NEWSLETTER_SPREAD: Ms = 10 * MINUTE;
 const BOUNCE_SHARE: f64 = 0.01;
 const INBOUND_SHARE: f64 = 0.30;
 const PINGPONG_TOPIC: &str = "Quarterly numbers, draft 2";
-const QUEUE_WINDOW: Ms = 40 * MINUTE;
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct IncidentPlan {
@@ -59,6 +62,34 @@ pub(super) struct QueuePlan {
     pub(super) pass: f64,
 }
 
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FloodPlan {
+    pub(super) start: Ms,
+    pub(super) end: Ms,
+    /// Messages per ms.
+    pub(super) rate: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct DefersPlan {
+    pub(super) notice_refs: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ResponderPlan {
+    pub(super) start: Ms,
+    /// The ticket system answers nothing that left us at or after this time.
+    pub(super) stop: Ms,
+    pub(super) markers: bool,
+    /// Which language the first auto-reply uses.
+    pub(super) offset: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TalkPlan {
+    pub(super) threads: u32,
+}
+
 #[derive(Debug)]
 pub(super) struct Plan {
     pub(super) start: Ms,
@@ -75,6 +106,11 @@ pub(super) struct Plan {
     pub(super) newsletter: Option<Ms>,
     /// Server through which all other servers send to the internet.
     pub(super) cross_hub: Option<usize>,
+    pub(super) flood: Option<FloodPlan>,
+    /// The incident with the defers scenario's accounting (`incident` is set too).
+    pub(super) defers: Option<DefersPlan>,
+    pub(super) responder: Option<ResponderPlan>,
+    pub(super) talk: Option<TalkPlan>,
 }
 
 /// Working hours, roughly, in UTC.
@@ -115,9 +151,13 @@ fn frac(t: Ms, a: Ms, b: Ms) -> f64 {
 impl Plan {
     pub(super) fn new(opts: &SimOptions) -> Plan {
         let start = opts.start.timestamp_millis();
-        let end = start + DURATION;
+        // The default 12 hours: long enough for working hours and an incident to grow. Times
+        // below are shares of it that give the original fixed times at 12 hours.
+        let duration = Ms::from(opts.hours.max(1)) * HOUR_MS;
+        let end = start + duration;
         let ev = opts.events as f64;
         let n = opts.servers.max(1) as f64;
+        let hop = 2.0 * (1.0 - 1.0 / n);
         let mut plan = Plan {
             start,
             end,
@@ -130,10 +170,14 @@ impl Plan {
             pingpong: None,
             newsletter: None,
             cross_hub: None,
+            flood: None,
+            defers: None,
+            responder: None,
+            talk: None,
         };
         let incident = |plan: &mut Plan, rows: f64| {
-            let app_start = start + 20 * MINUTE;
-            let onset = start + 3 * HOUR_MS;
+            let app_start = start + duration / 36;
+            let onset = start + duration / 4;
             plan.incident = Some(IncidentPlan {
                 app_start,
                 onset,
@@ -147,7 +191,7 @@ impl Plan {
             }
         };
         let unexpected = |plan: &mut Plan, rows: f64| {
-            let s = start + DURATION / 2;
+            let s = start + duration / 2;
             plan.unexpected = Some(Window {
                 start: s,
                 end,
@@ -158,18 +202,18 @@ impl Plan {
             return plan;
         }
         let mut bg_per_msg = BG_ROWS_PER_MSG;
-        let bg_rows = match opts.scenario {
+        let mut bg_rows = match opts.scenario {
             Scenario::Incident => {
                 incident(&mut plan, 0.75 * ev);
                 0.25 * ev
             }
             Scenario::Quiet => {
-                plan.newsletter = Some(start + 2 * HOUR_MS + 30 * MINUTE);
+                plan.newsletter = Some(start + duration * 5 / 24);
                 ev - NEWSLETTER_ROWS
             }
             Scenario::Pingpong => {
                 let rounds = (opts.events / 60).clamp(20, 300);
-                plan.pingpong = Some((start + 3 * HOUR_MS + 30 * MINUTE, rounds));
+                plan.pingpong = Some((start + duration * 7 / 24, rounds));
                 ev - rounds as f64 * PINGPONG_ROWS_PER_ROUND
             }
             Scenario::UnexpectedIp => {
@@ -177,8 +221,9 @@ impl Plan {
                 0.5 * ev
             }
             Scenario::QueueGrowth => {
-                let s = start + 4 * HOUR_MS;
-                let e = s + QUEUE_WINDOW;
+                let window = duration / 18;
+                let s = start + duration / 3;
+                let e = s + window;
                 plan.queue = Some(QueuePlan {
                     server: 1,
                     start: s,
@@ -188,7 +233,7 @@ impl Plan {
                 plan.bulk = Some(Window {
                     start: s,
                     end: e,
-                    rate: 0.5 * ev / BULK_ROWS_PER_MSG / QUEUE_WINDOW as f64,
+                    rate: 0.5 * ev / BULK_ROWS_PER_MSG / window as f64,
                 });
                 0.5 * ev
             }
@@ -203,7 +248,43 @@ impl Plan {
                 unexpected(&mut plan, 0.15 * ev);
                 0.30 * ev
             }
+            Scenario::Flood => {
+                let at = |share: f64| start + (share * duration as f64).round() as Ms;
+                let (fs, fe) = (at(opts.flood_from), at(opts.flood_until));
+                let rate = opts.flood_rate / MINUTE as f64;
+                plan.flood = Some(FloodPlan {
+                    start: fs,
+                    end: fe,
+                    rate,
+                });
+                let rows = (rate * (fe - fs) as f64 + 1.0) * (2.0 + hop);
+                (ev - rows).max(0.25 * ev)
+            }
+            Scenario::Defers => {
+                plan.defers = Some(DefersPlan {
+                    notice_refs: opts.notice_refs,
+                });
+                incident(&mut plan, 0.75 * ev / DEFERS_FACTOR);
+                0.25 * ev
+            }
+            Scenario::Responder => {
+                let s = start + duration / 4;
+                let minutes = Ms::from(opts.responder_minutes);
+                plan.responder = Some(ResponderPlan {
+                    start: s,
+                    stop: s + minutes * MINUTE,
+                    markers: opts.responder_markers == Markers::Auto,
+                    offset: (opts.seed % 8) as usize,
+                });
+                let rounds = minutes as f64 * 60.0 / RESPONDER_ROUND_S;
+                (ev - rounds * RESPONDER_ROWS_PER_ROUND).max(0.25 * ev)
+            }
         };
+        if opts.conversations {
+            let threads = (opts.events / 400).clamp(8, 150) as u32;
+            plan.talk = Some(TalkPlan { threads });
+            bg_rows = (bg_rows - f64::from(threads) * TALK_ROWS_PER_THREAD).max(0.25 * ev);
+        }
         let weight = integrate(start, end, hour_weight);
         plan.bg_rate = bg_rows.max(0.0) / bg_per_msg / weight.max(1.0);
         plan
@@ -273,6 +354,22 @@ impl Sim {
         if let Some(t) = self.plan.newsletter {
             self.schedule(t, Action::Newsletter);
         }
+        if let Some(f) = self.plan.flood {
+            let last = f.start >= f.end;
+            self.schedule(
+                f.start,
+                Action::Run(Box::new(move |sim, t| sim.flood_msg(t, last))),
+            );
+        }
+        if let Some(r) = self.plan.responder {
+            self.schedule(
+                r.start,
+                Action::Run(Box::new(|sim, t| sim.responder_start(t))),
+            );
+        }
+        if self.plan.talk.is_some() {
+            self.talk_plan();
+        }
     }
 
     pub(super) fn dispatch(&mut self, t: Ms, action: Action) {
@@ -307,6 +404,7 @@ impl Sim {
                 attempt,
             } => self.send_out(t, server, &msg, iid, &rcpts, attempt),
             Action::CloseSession { slot, id } => self.close_session_if_idle(t, slot, id),
+            Action::Run(f) => f(self, t),
         }
     }
 
@@ -332,6 +430,7 @@ impl Sim {
             incoming: false,
             class: "IPM.Note",
             fed_loop: Cell::new(false),
+            ..Msg::default()
         };
         self.msg(m)
     }
@@ -432,6 +531,7 @@ impl Sim {
             incoming: true,
             class: "IPM.Note",
             fed_loop: Cell::new(false),
+            ..Msg::default()
         };
         let msg = self.msg(m);
         self.arrive_from_internet(t, &msg, &rcpts);
@@ -459,6 +559,7 @@ impl Sim {
             incoming: false,
             class: "IPM.Note",
             fed_loop: Cell::new(false),
+            ..Msg::default()
         };
         let msg = self.msg(m);
         let f = self.random_server();
@@ -515,6 +616,7 @@ impl Sim {
             incoming: true,
             class: "IPM.Note",
             fed_loop: Cell::new(false),
+            ..Msg::default()
         };
         let msg = self.msg(m);
         let f = self.random_server();
@@ -548,6 +650,7 @@ impl Sim {
             incoming: false,
             class: "IPM.Note",
             fed_loop: Cell::new(false),
+            ..Msg::default()
         };
         let msg = self.msg(m);
         self.receive_from(t, q.server, Peer::Bulk, &msg, &[rcpt]);
@@ -576,6 +679,7 @@ impl Sim {
             incoming: true,
             class: "IPM.Note",
             fed_loop: Cell::new(false),
+            ..Msg::default()
         };
         let msg = self.msg(m);
         let rcpts = [self.world.mailboxes[self.world.anna].addr.clone()];
@@ -584,6 +688,11 @@ impl Sim {
 
     /// Mailbox rules after a delivery: anna's reply rule (the ping-pong) and out-of-office.
     pub(super) fn on_delivered(&mut self, t: Ms, msg: &MsgRef, rcpt: &Addr) {
+        match msg.comp {
+            Comp::Responder => return self.responder_delivered(t, msg, rcpt),
+            Comp::Conversation => return self.talk_delivered(t, msg, rcpt),
+            _ => {}
+        }
         let anna = self.world.anna;
         if msg.comp == Comp::Pingpong && msg.incoming && *rcpt == self.world.mailboxes[anna].addr {
             let Some((_, rounds)) = self.plan.pingpong else {
@@ -607,6 +716,7 @@ impl Sim {
                 incoming: false,
                 class: "IPM.Note.Rules.ReplyTemplate.Microsoft",
                 fed_loop: Cell::new(false),
+                ..Msg::default()
             };
             let reply = self.msg(m);
             self.mailbox_rule(tr, anna, &reply, msg.sender.clone());
@@ -634,6 +744,7 @@ impl Sim {
                 incoming: false,
                 class: "IPM.Note.Rules.OofTemplate.Microsoft",
                 fed_loop: Cell::new(false),
+                ..Msg::default()
             };
             let reply = self.msg(reply);
             self.mailbox_rule(tr, m, &reply, msg.sender.clone());

@@ -29,6 +29,12 @@ pub(super) const AUTORESPONDER: &str = "autoresponder@fabrikam.example";
 pub(super) const NEWS: &str = "news@corp.example";
 pub(super) const REPORTS: &str = "reports@corp.example";
 pub(super) const ALL_STAFF: &str = "all-staff@corp.example";
+pub(super) const FLOOD_IP: &str = "192.0.2.61";
+pub(super) const FLOOD_HOST: &str = "erp01.corp.example";
+pub(super) const FLOOD_SENDER: &str = "erp-export@corp.example";
+pub(super) const FLOOD_RECIPIENT: &str = "invoice.archive@corp.example";
+pub(super) const HELPDESK: &str = "helpdesk@corp.example";
+pub(super) const TICKETS: &str = "tickets@partner.example";
 pub(super) const SEND_TO_FW: &str = "Outbound via Firewall";
 pub(super) const SEND_INTRA: &str = "Intra-Organization SMTP Send Connector";
 pub(super) const CUSTOM_DATA: &str = "S:DeliveryPriority=Normal;S:AccountForest=corp.example";
@@ -272,6 +278,13 @@ impl World {
             world.oof.insert(world.users[k]);
         }
         world
+    }
+
+    /// A mailbox only some scenarios have; added after everything else was drawn, so the
+    /// scenarios without it keep their random stream (and bytes).
+    pub(super) fn add_extra(&mut self, rng: &mut ChaCha8Rng, addr: &str, server: usize) -> usize {
+        let s = server % self.servers.len();
+        self.add_mailbox(rng, addr, s)
     }
 
     fn add_mailbox(&mut self, rng: &mut ChaCha8Rng, addr: &str, server: usize) -> usize {

@@ -10,7 +10,7 @@ use rand::Rng;
 use super::super::out::{fmt_time, push_secs, push_time, LogKind, Ms};
 use super::super::world::{Addr, Dest, CUSTOM_DATA, DOMAIN, FW_HOST, FW_IP};
 use super::{
-    Action, Comp, Failure, Msg, MsgRef, Peer, Row, Side, Sim, Via, DELIVERY, LOOP_HOP_CAP,
+    Action, Comp, Failure, Msg, MsgRef, Peer, Role, Row, Side, Sim, Via, DELIVERY, LOOP_HOP_CAP,
     STATUS_AUTH, STATUS_DEFER_CONNECT, STATUS_EXPIRED, STATUS_HOPS, STATUS_NOT_FOUND, STATUS_OK,
     STATUS_QUOTA, STATUS_QUOTA_DEFER, SUBMISSION, TRANSPORT,
 };
@@ -272,37 +272,15 @@ impl Sim {
     /// app's originals are sometimes deferred (4.2.2) and retried, and each first deferral
     /// sends an "inbox is full" notice back to the sender.
     fn quota(&mut self, t: Ms, s: usize, msg: &MsgRef, iid: u64, rcpt: Addr, attempt: u32) {
+        if self.plan.defers.is_some() {
+            return self.quota_defers(t, s, msg, iid, rcpt, attempt);
+        }
         let first = self.stats.loop_onset.is_none();
         let original = msg.gen == Some(0);
         let p_defer = if attempt == 0 { 0.3 } else { 0.55 };
         if !first && original && attempt < 3 && self.chance(p_defer) {
             let ops = self.world.ops;
-            let ctx = self.store_ctx(t, ops, msg.class, "StoreDriver");
-            let md_iid = self.next_iid(s, DELIVERY);
-            let info = self.latency_info(s, msg, t);
-            let ip = self.world.servers[s].ip.clone();
-            let name = self.world.servers[s].name.clone();
-            self.emit(
-                t,
-                s,
-                LogKind::TrkMd,
-                msg,
-                &Row {
-                    client_ip: &ip,
-                    server_ip: &ip,
-                    server_host: &name,
-                    ctx: &ctx,
-                    source: "STOREDRIVER",
-                    event: "DEFER",
-                    iid: md_iid,
-                    rcpts: std::slice::from_ref(&rcpt),
-                    status: STATUS_QUOTA_DEFER,
-                    info: &info,
-                    custom: CUSTOM_DATA,
-                    traffic: "Email",
-                    ..Row::default()
-                },
-            );
+            self.quota_defer_row(t, s, msg, &rcpt);
             if attempt == 0 {
                 if !msg.fed_loop.replace(true) {
                     self.stats.originals_feeding += 1;
@@ -321,6 +299,7 @@ impl Sim {
                     incoming: false,
                     class: "IPM.Note.Rules.ReplyTemplate.Microsoft",
                     fed_loop: Cell::new(false),
+                    ..Msg::default()
                 };
                 let notice = self.msg(notice);
                 self.mailbox_rule(tn, ops, &notice, msg.sender.clone());
@@ -357,11 +336,116 @@ impl Sim {
         self.fail(t, s, msg, iid, &rcpt, f);
     }
 
+    /// The 4.2.2 DEFER row of a delivery into the full mailbox.
+    fn quota_defer_row(&mut self, t: Ms, s: usize, msg: &MsgRef, rcpt: &Addr) {
+        let ops = self.world.ops;
+        let ctx = self.store_ctx(t, ops, msg.class, "StoreDriver");
+        let md_iid = self.next_iid(s, DELIVERY);
+        let info = self.latency_info(s, msg, t);
+        let ip = self.world.servers[s].ip.clone();
+        let name = self.world.servers[s].name.clone();
+        self.emit(
+            t,
+            s,
+            LogKind::TrkMd,
+            msg,
+            &Row {
+                client_ip: &ip,
+                server_ip: &ip,
+                server_host: &name,
+                ctx: &ctx,
+                source: "STOREDRIVER",
+                event: "DEFER",
+                iid: md_iid,
+                rcpts: std::slice::from_ref(rcpt),
+                status: STATUS_QUOTA_DEFER,
+                info: &info,
+                custom: CUSTOM_DATA,
+                traffic: "Email",
+                ..Row::default()
+            },
+        );
+    }
+
+    /// The defers scenario's full mailbox: each alert is deferred 0, 1 or 2 times (drawn once,
+    /// the very first refusal always a failure so that it marks the onset), then fails 5.2.2
+    /// exactly once without a DSN, and only then the mailbox's rule sends exactly one "inbox
+    /// full" notice back to the alert's sender. Loop traffic fails as in the incident.
+    fn quota_defers(&mut self, t: Ms, s: usize, msg: &MsgRef, iid: u64, rcpt: Addr, attempt: u32) {
+        let quota = Failure::new(STATUS_QUOTA, "STOREDRIVER", LogKind::TrkMd);
+        if msg.gen != Some(0) {
+            self.stats.loop_onset.get_or_insert(t);
+            return self.fail(t, s, msg, iid, &rcpt, quota);
+        }
+        if attempt == 0 {
+            let k = if self.stats.loop_onset.is_none() {
+                0
+            } else {
+                self.rng.random_range(0..3)
+            };
+            msg.planned_defers.set(k);
+        }
+        if attempt < msg.planned_defers.get() {
+            self.quota_defer_row(t, s, msg, &rcpt);
+            let retry = t + self.lat(5 * 60_000, 15 * 60_000);
+            self.schedule(
+                retry,
+                Action::RetryDeliver {
+                    msg: msg.clone(),
+                    server: s,
+                    iid,
+                    rcpt,
+                    attempt: attempt + 1,
+                },
+            );
+            return;
+        }
+        self.stats.loop_onset.get_or_insert(t);
+        self.fail_dsn(t, s, msg, iid, &rcpt, quota, false);
+        let ops = self.world.ops;
+        let tn = t + self.lat(200, 1_500);
+        let notice = Msg {
+            id: self.new_id(DOMAIN),
+            nmid: self.nmid(),
+            sender: self.world.ops_addr.clone(),
+            return_path: self.world.null.clone(),
+            subject: format!("Your mailbox is full: {}", msg.subject),
+            bytes: self.rng.random_range(3_000..5_000),
+            origin: tn,
+            comp: msg.comp,
+            gen: Some(1),
+            class: "IPM.Note.Rules.ReplyTemplate.Microsoft",
+            role: Role::Notice,
+            ..Msg::default()
+        };
+        let notice = self.msg(notice);
+        msg.fed_loop.set(true);
+        let refs = self.plan.defers.is_some_and(|d| d.notice_refs);
+        let reference = if refs { msg.id.as_str() } else { "" };
+        self.mailbox_rule_ref(tn, ops, &notice, msg.sender.clone(), reference);
+    }
+
     /// A FAIL row and, where Exchange would (or, inside the loop, wrongly does), the DSN.
     fn fail(&mut self, t: Ms, s: usize, msg: &MsgRef, iid: u64, rcpt: &Addr, f: Failure) {
+        self.fail_dsn(t, s, msg, iid, rcpt, f, true);
+    }
+
+    /// [`Sim::fail`]; `dsn` false leaves the DSN out.
+    #[allow(clippy::too_many_arguments)]
+    fn fail_dsn(
+        &mut self,
+        t: Ms,
+        s: usize,
+        msg: &MsgRef,
+        iid: u64,
+        rcpt: &Addr,
+        f: Failure,
+        dsn: bool,
+    ) {
         let mut f = f;
         let mut ndr_to: Option<Addr> = None;
         match msg.gen {
+            _ if !dsn => {}
             Some(g) if g >= 1 => {
                 if g >= LOOP_HOP_CAP {
                     f = Failure {
@@ -456,6 +540,7 @@ impl Sim {
             incoming: false,
             class: "REPORT.IPM.Note.NDR",
             fed_loop: Cell::new(false),
+            ..Msg::default()
         };
         let ndr = self.msg(ndr);
         let iid = self.next_iid(s, TRANSPORT);
@@ -486,6 +571,18 @@ impl Sim {
 
     /// A message generated by a mailbox's rules (auto-reply, "mailbox full" notice).
     pub(crate) fn mailbox_rule(&mut self, t: Ms, mbx: usize, msg: &MsgRef, to: Addr) {
+        self.mailbox_rule_ref(t, mbx, msg, to, "");
+    }
+
+    /// [`Sim::mailbox_rule`] with the `reference` column set (the message answered).
+    pub(crate) fn mailbox_rule_ref(
+        &mut self,
+        t: Ms,
+        mbx: usize,
+        msg: &MsgRef,
+        to: Addr,
+        reference: &str,
+    ) {
         let s = self.world.mailboxes[mbx].server;
         let ctx = self.store_ctx(t, mbx, msg.class, "StoreDriver");
         let custom = self.store_custom(mbx);
@@ -510,6 +607,7 @@ impl Sim {
                 iid,
                 rcpts: &rcpts,
                 status: "To",
+                reference,
                 info: "04I: ",
                 custom: &custom,
                 traffic: "Email",
@@ -754,6 +852,9 @@ impl Sim {
     /// The outside world answers some mail: the firewall hands the loop's notices straight
     /// back (it is the domain's MX), the autoresponder replies.
     fn on_sent_out(&mut self, t: Ms, msg: &MsgRef, good: &[Addr]) {
+        if msg.comp == Comp::Responder {
+            return self.responder_sent(t, msg, good);
+        }
         if self.plan.incident.is_some() && good.contains(&self.world.healthcheck) {
             let back = Rc::new(Msg {
                 id: msg.id.clone(),
@@ -768,6 +869,7 @@ impl Sim {
                 incoming: true,
                 class: msg.class,
                 fed_loop: Cell::new(true),
+                ..Msg::default()
             });
             let ta = t + self.lat(1_500, 4_000);
             let rcpts = vec![self.world.healthcheck.clone()];
@@ -800,7 +902,7 @@ impl Sim {
     ) {
         let (iid, t_end, _) = self.receive_smtp(t, f, peer, Side::Recv, msg, rcpts);
         let via = match peer {
-            Peer::App | Peer::Bulk => Via::App,
+            Peer::App | Peer::Bulk | Peer::Flood => Via::App,
             _ => Via::Internet,
         };
         let tr = t_end + self.lat(5, 60);

@@ -9,8 +9,8 @@ use rand::Rng;
 
 use super::super::out::{fmt_time, push_field, push_time, LogKind, Ms};
 use super::super::world::{
-    Addr, APP_HOST, APP_IP, BULK_HOST, BULK_IP, CUSTOM_DATA, FW_HOST, FW_IP, UNEXPECTED_HELO,
-    UNEXPECTED_IP,
+    Addr, APP_HOST, APP_IP, BULK_HOST, BULK_IP, CUSTOM_DATA, FLOOD_HOST, FLOOD_IP, FW_HOST, FW_IP,
+    UNEXPECTED_HELO, UNEXPECTED_IP,
 };
 use super::{
     banner_time, bracketed, reusable, Action, MsgRef, Peer, Row, Session, Side, Sim, EHLO_CAPS,
@@ -49,6 +49,7 @@ impl Sim {
             Peer::App => (APP_IP.into(), APP_HOST.into()),
             Peer::Bulk => (BULK_IP.into(), BULK_HOST.into()),
             Peer::Unexpected => (UNEXPECTED_IP.into(), UNEXPECTED_HELO.into()),
+            Peer::Flood => (FLOOD_IP.into(), FLOOD_HOST.into()),
             Peer::Server(d) => (
                 self.world.servers[d].ip.clone(),
                 self.world.servers[d].host.clone(),
@@ -78,7 +79,7 @@ impl Sim {
             }
         };
         let connector = match (side, peer) {
-            (Side::Recv, Peer::App | Peer::Bulk) => srv.relay_connector.clone(),
+            (Side::Recv, Peer::App | Peer::Bulk | Peer::Flood) => srv.relay_connector.clone(),
             (Side::Recv, _) => srv.frontend_connector.clone(),
             (Side::HubRecv, _) => srv.hub_connector.clone(),
             (Side::Send, Peer::Server(_)) => self.send_intra.clone(),
