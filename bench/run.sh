@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: for each bundle size, time `inspect` and `report` on the release build, and the
 # Python Polars peer (bench/peer.py), against `unzip -p bundle.zip > /dev/null` measured in the
-# same run on the same bundle (the floor: just inflating the logs). Each command runs RUNS times;
-# the table shows the median time and the peak RSS of those runs, and how time and memory grow
-# from one size to the next (the goal: doubling the events at most doubles both).
+# same run on the same bundle (the floor: just inflating the logs). Each command runs RUNS times,
+# round robin; the table shows the median time and the peak RSS of those runs, and how time and
+# memory grow from one size to the next (the goal: doubling the events at most doubles both).
+# The peer's results are checked against `inspect --json` and the report's event counts.
 #
 #   bash bench/run.sh                          # 1 M, 2 M and 4 M events, 3 runs each
 #   SIZES="1000000 2000000" bash bench/run.sh  # pick the sizes
@@ -19,7 +20,8 @@
 #
 # Needs: the Rust toolchain, unzip, GNU time (/usr/bin/time) for peak RSS, python3 (tables).
 # The peer needs Python Polars (`pip install polars`); without it the peer rows are skipped with a
-# message. Nothing here is part of CI.
+# message. Nothing here is part of CI. The machine is shared: the table prints the load average
+# seen during each size's runs; rerun when it is far above 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES="${SIZES:-${EVENTS:-1000000 2000000 4000000}}"
@@ -45,17 +47,16 @@ PEER_NOTE=""
 
 GEN=$(find src/simulate src/cmd/simulate.rs -type f -name '*.rs' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-8)
 
-# One run: "seconds rss_kb"; the command's stdout goes to $1.
+# One run: "seconds rss_kb user_s sys_s"; the command's stdout goes to $1.
 measure() {
   local out=$1; shift
-  /usr/bin/time -o "$WORK/.time" -f "%e %M" "$@" > "$out" 2> "$WORK/.stderr" || {
+  /usr/bin/time -o "$WORK/.time" -f "%e %M %U %S" "$@" > "$out" 2> "$WORK/.stderr" || {
     echo "failed: $*" >&2; cat "$WORK/.stderr" >&2; exit 1; }
   tail -n 1 "$WORK/.time"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-RESULTS="$WORK/results.tsv"
+RESULTS="$WORK/runs.tsv"  # one line per run
 : > "$RESULTS"
 : > "$WORK/checks.txt"
 for EVENTS in $SIZES; do
@@ -74,32 +75,32 @@ for EVENTS in $SIZES; do
 
   names=(floor inspect report)
   for v in $PEER; do names+=("peer-$v"); done
-  for name in "${names[@]}"; do
-    echo "$EVENTS events: $name x $RUNS" >&2
-    : > "$WORK/$name.times"
-    for _ in $(seq "$RUNS"); do
+  # Round robin (floor, inspect, report, peer, floor, ...): a burst of load from others on this
+  # shared machine then hits every command of a size alike instead of all runs of one command.
+  for run in $(seq "$RUNS"); do
+    for name in "${names[@]}"; do
+      echo "$EVENTS events: run $run/$RUNS: $name" >&2
+      load=$(cut -d' ' -f1 /proc/loadavg)
       case $name in
         floor) r=$(measure /dev/null unzip -p "$BUNDLE") ;;
         inspect) r=$(measure "$WORK/inspect.json" "$BIN" inspect -q --json "$BUNDLE") ;;
         report) r=$(measure /dev/null "$BIN" report -q "$BUNDLE" -o "$WORK/report.html" --json "$WORK/findings.json") ;;
         peer-*) r=$(measure "$WORK/$name.json" python3 bench/peer.py "$BUNDLE" --columns "${name#peer-}") ;;
       esac
-      echo "$r" >> "$WORK/$name.times"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EVENTS" "$ROWS" "$LOG_BYTES" "$ZIP_BYTES" "$name" \
+        "${r// /$'\t'}" "$load" "$(stat -c %s "$WORK/report.html" 2> /dev/null || echo 0)" >> "$RESULTS"
     done
-    secs=$(cut -d' ' -f1 "$WORK/$name.times" | median)
-    rss=$(cut -d' ' -f2 "$WORK/$name.times" | sort -n | tail -n 1)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EVENTS" "$ROWS" "$LOG_BYTES" "$ZIP_BYTES" "$name" "$secs" "$rss" \
-      "$(stat -c %s "$WORK/report.html" 2> /dev/null || echo 0)" >> "$RESULTS"
-    if [[ $name == peer-* ]]; then
-      { echo "$name on the $EVENTS-event bundle ($ROWS rows):"
-        python3 bench/peer.py --compare "$WORK/$name.json" "$WORK/inspect.json" "$WORK/findings.json" || true
-      } >> "$WORK/checks.txt"
-    fi
+  done
+  for v in $PEER; do
+    { echo "peer-$v on the $EVENTS-event bundle ($ROWS rows):"
+      python3 bench/peer.py --compare "$WORK/peer-$v.json" "$WORK/inspect.json" "$WORK/findings.json" || true
+    } >> "$WORK/checks.txt"
   done
 done
 
 LOAD="load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after ($(nproc) cores)"
 python3 - "$RESULTS" "$RUNS" "$SCENARIO" "$PROTOCOL" "$SEED" "$PEER_NOTE" "$LOAD" <<'PY'
+import statistics
 import sys
 from collections import OrderedDict
 path, runs, scenario, protocol, seed, peer_note, load = sys.argv[1:8]
@@ -112,17 +113,21 @@ label = {
 }
 sizes = OrderedDict()
 for line in open(path):
-    events, rows, log, zipb, name, secs, rss, html = line.rstrip("\n").split("\t")
-    s = sizes.setdefault(events, {"rows": int(rows), "log": int(log), "zip": int(zipb), "cmd": {}})
-    s["cmd"][name] = (float(secs), int(rss))
+    events, rows, log, zipb, name, secs, rss, user, sys_, load1, html = line.rstrip("\n").split("\t")
+    s = sizes.setdefault(events, {"rows": int(rows), "log": int(log), "zip": int(zipb), "runs": OrderedDict(), "load": []})
+    s["runs"].setdefault(name, []).append((float(secs), int(rss), float(user) + float(sys_)))
+    s["load"].append(float(load1))
     if name == "report":
         s["html"] = int(html)
+for s in sizes.values():  # median seconds, peak RSS over the runs, median CPU seconds
+    s["cmd"] = {n: (statistics.median(r[0] for r in rs), max(r[1] for r in rs), statistics.median(r[2] for r in rs))
+                for n, rs in s["runs"].items()}
 logs = "with SMTP protocol logs" if protocol == "1" else "tracking logs only"
 print(f"scenario {scenario}, {logs}, seed {seed}; median of {runs} runs, peak RSS = max of the runs{peer_note}")
 print(load)
-print("x floor: seconds / seconds of unzip -p on the same bundle in this run; "
-      "x prev: this size's seconds and peak RSS / the previous size's")
-hdr = (f"{'events':>10} {'MB logs':>8}  {'command':<33}{'seconds':>8}{'x floor':>8}"
+print("x floor: seconds / seconds of unzip -p on the same bundle in this run; cpu s: user + system seconds "
+      "(median); x prev: this size's seconds and peak RSS / the previous size's")
+hdr = (f"{'events':>10} {'MB logs':>8}  {'command':<33}{'seconds':>8}{'x floor':>8}{'cpu s':>8}"
        f"{'peak RSS':>10}{'events/s':>11}{'time x prev':>12}{'RSS x prev':>11}")
 print(hdr)
 prev = None
@@ -131,17 +136,19 @@ for events, s in sizes.items():
     if prev:
         print(f"{'':>10} {'':>8}  events x {s['rows'] / prev['rows']:.2f}, MB of logs x {s['log'] / prev['log']:.2f} from the previous size")
     first = True
-    for name, (secs, rss) in s["cmd"].items():
+    for name, (secs, rss, cpu) in s["cmd"].items():
         lead = f"{s['rows']:>10,} {s['log'] / 1e6:>8,.0f}" if first else f"{'':>10} {'':>8}"
         first = False
         if prev and name in prev["cmd"]:
-            p_secs, p_rss = prev["cmd"][name]
+            p_secs, p_rss, _ = prev["cmd"][name]
             growth = f"{secs / p_secs:>12.2f}{rss / p_rss:>11.2f}"
         else:
             growth = f"{'-':>12}{'-':>11}"
-        print(f"{lead}  {label.get(name, name):<33}{secs:>8.2f}{secs / floor:>8.2f}"
+        print(f"{lead}  {label.get(name, name):<33}{secs:>8.2f}{secs / floor:>8.2f}{cpu:>8.2f}"
               f"{rss / 1024:>8,.0f}MB{s['rows'] / secs:>11,.0f}{growth}")
-    print(f"{'':>10} {'':>8}  ({s['zip'] / 1e6:,.0f} MB zipped; report.html {s.get('html', 0) / 1e6:.2f} MB)")
+    print(f"{'':>10} {'':>8}  ({s['zip'] / 1e6:,.0f} MB zipped; report.html {s.get('html', 0) / 1e6:.2f} MB; "
+          f"1-min load average {min(s['load']):.1f} to {max(s['load']):.1f} during the runs, "
+          "about 1 to 2 from this benchmark alone)")
     prev = s
 PY
 if [ -s "$WORK/checks.txt" ]; then
