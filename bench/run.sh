@@ -126,9 +126,10 @@ logs = "with SMTP protocol logs" if protocol == "1" else "tracking logs only"
 print(f"scenario {scenario}, {logs}, seed {seed}; median of {runs} runs, peak RSS = max of the runs{peer_note}")
 print(load)
 print("x floor: seconds / seconds of unzip -p on the same bundle in this run; cpu s: user + system seconds "
-      "(median); x prev: this size's seconds and peak RSS / the previous size's")
+      "(median; steadier than seconds when others load the machine);\n"
+      "x prev: this size's seconds, cpu s and peak RSS / the previous size's")
 hdr = (f"{'events':>10} {'MB logs':>8}  {'command':<33}{'seconds':>8}{'x floor':>8}{'cpu s':>8}"
-       f"{'peak RSS':>10}{'events/s':>11}{'time x prev':>12}{'RSS x prev':>11}")
+       f"{'peak RSS':>10}{'events/s':>11}{'time x prev':>12}{'cpu x prev':>11}{'RSS x prev':>11}")
 print(hdr)
 prev = None
 for events, s in sizes.items():
@@ -140,10 +141,10 @@ for events, s in sizes.items():
         lead = f"{s['rows']:>10,} {s['log'] / 1e6:>8,.0f}" if first else f"{'':>10} {'':>8}"
         first = False
         if prev and name in prev["cmd"]:
-            p_secs, p_rss, _ = prev["cmd"][name]
-            growth = f"{secs / p_secs:>12.2f}{rss / p_rss:>11.2f}"
+            p_secs, p_rss, p_cpu = prev["cmd"][name]
+            growth = f"{secs / p_secs:>12.2f}{cpu / p_cpu:>11.2f}{rss / p_rss:>11.2f}"
         else:
-            growth = f"{'-':>12}{'-':>11}"
+            growth = f"{'-':>12}{'-':>11}{'-':>11}"
         print(f"{lead}  {label.get(name, name):<33}{secs:>8.2f}{secs / floor:>8.2f}{cpu:>8.2f}"
               f"{rss / 1024:>8,.0f}MB{s['rows'] / secs:>11,.0f}{growth}")
     print(f"{'':>10} {'':>8}  ({s['zip'] / 1e6:,.0f} MB zipped; report.html {s.get('html', 0) / 1e6:.2f} MB; "
