@@ -71,16 +71,7 @@ pub struct Bundle {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    format!("{:x}", Sha256::digest(data))
 }
 
 /// The digest of a folder bundle: SHA-256 over its sorted `path NUL sha256 LF` lines, so two
@@ -93,7 +84,7 @@ pub fn folder_digest<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> S
         h.update(sha.as_bytes());
         h.update(b"\n");
     }
-    hex(&h.finalize())
+    format!("{:x}", h.finalize())
 }
 
 fn is_zip_magic(head: &[u8]) -> bool {
@@ -120,7 +111,7 @@ fn unsafe_name(name: &str) -> bool {
 fn open_zip(display: &str, data: Arc<[u8]>) -> Result<SharedZip> {
     let zip = ZipArchive::new(Cursor::new(data)).map_err(|e| Error::CorruptZip {
         path: display.to_string(),
-        detail: e.to_string(),
+        source: e,
     })?;
     // The zip reader keeps one entry per name: a second file under the same name would be lost
     // without a word, so such an archive is refused.
@@ -278,7 +269,7 @@ impl Bundle {
             (Source::Zip(_), Some(zip)) => {
                 let mut file = zip.by_index(i).map_err(|e| Error::CorruptZip {
                     path: self.display.clone(),
-                    detail: e.to_string(),
+                    source: e,
                 })?;
                 if file.is_dir() {
                     return Ok(None);
@@ -309,7 +300,7 @@ impl Bundle {
                 self.read_limited(name, f, hint, None, buf)?;
                 Ok(Some(name.clone()))
             }
-            (Source::Zip(_), None) => Err(Error::Other("internal: zip reader missing".into())),
+            (Source::Zip(_), None) => Err(Error::Internal("zip reader missing")),
         }
     }
 
@@ -336,7 +327,7 @@ impl Bundle {
                 .read_to_end(data)
                 .map_err(|e| Error::Decompress {
                     entry: name.to_string(),
-                    detail: format!("{e} (is the archive truncated?)"),
+                    source: e,
                 })?;
             let got = (data.len() - before) as u64;
             let total = self
@@ -395,7 +386,7 @@ impl Bundle {
             for i in 0..zip.len() {
                 let mut file = zip.by_index(i).map_err(|e| Error::CorruptZip {
                     path: path.clone(),
-                    detail: e.to_string(),
+                    source: e,
                 })?;
                 if file.is_dir() {
                     continue;

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::analyze::trace::{trace, Trace, TraceFilter};
 use crate::cli::TraceArgs;
-use crate::error::Error;
+use crate::error::{printable, Error};
 
 pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     if args.message_id.is_none()
@@ -19,9 +19,9 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
         .into());
     }
     let loaded = super::load(&args.input, true)?;
-    let frames = loaded
-        .frames
-        .ok_or_else(|| Error::Other("internal: frames were not built".into()))?;
+    let frames = loaded.frames.ok_or(Error::Internal(
+        "trace asked for frames but ingest built none",
+    ))?;
     let filter = TraceFilter {
         message_id: args.message_id.clone(),
         sender: args.sender.clone(),
@@ -31,7 +31,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     };
     let traces = trace(&frames, &filter)?;
     if traces.is_empty() {
-        return Err(Error::Other("no message in the bundle matches the filter".into()).into());
+        return Err(Error::NoMatch.into());
     }
     let out = if args.json {
         let mut s = if args.message_id.is_some() && traces.len() == 1 {
@@ -48,18 +48,11 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Log text is attacker-controlled: never let it drive the terminal.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
-}
-
 fn table(t: &Trace) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "message  {}", clean(&t.message_id));
-    let _ = writeln!(s, "from     {}", clean(&t.sender));
-    let _ = writeln!(s, "subject  {}", clean(&t.subject));
+    let _ = writeln!(s, "message  {}", printable(&t.message_id));
+    let _ = writeln!(s, "from     {}", printable(&t.sender));
+    let _ = writeln!(s, "subject  {}", printable(&t.subject));
     let _ = writeln!(s, "hops     {}", t.hops.len());
     let _ = writeln!(
         s,
@@ -102,18 +95,18 @@ fn table(t: &Trace) -> String {
             s,
             "{:<24}  {:<8} {:<13} {:<12} {:<34} {:<28} {}",
             h.time,
-            clean(&h.server),
-            clean(&h.event_id),
-            clean(&h.source),
-            clean(&route),
-            clean(&h.connector_id),
-            clean(&tail)
+            printable(&h.server),
+            printable(&h.event_id),
+            printable(&h.source),
+            printable(&route),
+            printable(&h.connector_id),
+            printable(&tail)
         );
         let _ = writeln!(
             s,
             "{:<24}  {}",
             "",
-            clean(&format!("{}:{}", h.path, h.line))
+            printable(&format!("{}:{}", h.path, h.line))
         );
     }
     s
