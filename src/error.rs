@@ -20,6 +20,10 @@ pub enum Error {
     },
     #[error("{path}: no such file or folder")]
     NotFound { path: PathBuf },
+    #[error("{path}: not a regular file or folder (a pipe or device?); pass a .zip, a folder or a single log file")]
+    NotRegular { path: PathBuf },
+    #[error("{path}: the bundle is larger than the --max-uncompressed limit of {limit} bytes; raise it if the bundle is genuine")]
+    InputTooLarge { path: PathBuf, limit: u64 },
     #[error("{path}: not a zip archive ({detail}); pass a .zip, a folder or a single log file")]
     NotAZip { path: String, detail: String },
     #[error("{path}: the zip archive is truncated or corrupt")]
@@ -28,8 +32,11 @@ pub enum Error {
         #[source]
         source: zip::result::ZipError,
     },
-    #[error("{path}: two or more entries share a name, so one would hide the other; re-create the archive with distinct paths")]
-    DuplicateNames { path: String },
+    #[error("{entry}: encrypted entry; export the logs without a password")]
+    Encrypted { entry: String },
+    /// `names` says which two spellings met, when the zip reader let us see both.
+    #[error("{path}: two or more entries share a name{names}, so one would hide the other; re-create the archive with distinct paths")]
+    DuplicateNames { path: String, names: String },
     #[error("{entry}: unsafe path inside the archive (absolute, or climbing out with `..`); refusing the bundle")]
     UnsafePath { entry: String },
     #[error("{entry}: inflates past the limit of {limit} bytes (a zip bomb?); raise --max-uncompressed if the bundle is genuine")]
