@@ -73,6 +73,12 @@ pub enum Error {
     },
     #[error("{path}: refusing to write into the input bundle; choose an output outside it")]
     OutputInsideInput { path: PathBuf },
+    #[error("{path}: is a folder; name a file to write")]
+    OutputIsFolder { path: PathBuf },
+    #[error("{path} and {other} name the same file, so one output would overwrite the other; name two different files")]
+    SameOutput { path: PathBuf, other: PathBuf },
+    #[error("--output and --json both go to standard output (`-`), which would mix HTML and JSON; send one of them to a file")]
+    BothStdout,
     #[error("{path}: cannot write")]
     Write {
         path: PathBuf,

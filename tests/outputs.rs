@@ -4,18 +4,174 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::repo;
+use common::{bin, repo};
+use serde_json::Value;
 
 /// A PowerShell export with two rows, `<m5@corp.example>` delivered at 9:04 AM local time.
 fn csv() -> PathBuf {
     repo("tests/fixtures/formats/exports/tracking-ex.csv")
 }
 
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn report(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    bin()
+        .arg("report")
+        .arg(csv())
+        .arg("-q")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_json_write_leaves_no_report_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let html = dir.path().join("o.html");
+    let o = report(&[
+        "-o".as_ref(),
+        html.as_os_str(),
+        "--json".as_ref(),
+        "/dev/full".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/dev/full: cannot write: No space left on device"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        Vec::<String>::new(),
+        "no report, no temporary file"
+    );
+}
+
+#[test]
+fn json_into_a_folder_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let html = dir.path().join("o.html");
+    let o = report(&[
+        "-o".as_ref(),
+        html.as_os_str(),
+        "--json".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is a folder; name a file to write"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_missing_output_folder_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = report(&["-o".as_ref(), dir.path().join("no/such/r.html").as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot write: the folder to write into does not exist"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn two_outputs_into_one_file_are_refused_however_spelt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    let a = dir.path().join("r.html");
+    let b = dir.path().join("sub/../r.html");
+    let o = report(&[
+        "-o".as_ref(),
+        a.as_os_str(),
+        "--json".as_ref(),
+        b.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("name the same file"), "{}", stderr(&o));
+    assert!(!a.exists());
+
+    // An existing file under a second name (a hard link) is the same file too.
+    std::fs::write(&a, "old").expect("write");
+    let link = dir.path().join("findings.json");
+    std::fs::hard_link(&a, &link).expect("hard link");
+    let o = report(&[
+        "-o".as_ref(),
+        a.as_os_str(),
+        "--json".as_ref(),
+        link.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("name the same file"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&a).expect("read"), "old");
+}
+
+#[test]
+fn both_outputs_on_standard_output_are_refused() {
+    let o = report(&["-o".as_ref(), "-".as_ref(), "--json".as_ref(), "-".as_ref()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--output and --json both go to standard output"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+
+    #[cfg(target_os = "linux")]
+    {
+        let o = report(&[
+            "-o".as_ref(),
+            "-".as_ref(),
+            "--json".as_ref(),
+            "/dev/stdout".as_ref(),
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("name the same file"), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn devices_are_written_in_place_and_files_replaced_whole() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("f.json");
+    std::fs::write(&json, "stale").expect("write");
+    let o = report(&[
+        "-o".as_ref(),
+        "/dev/null".as_ref(),
+        "--json".as_ref(),
+        json.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let meta = std::fs::metadata("/dev/null").expect("/dev/null");
+    assert!(
+        meta.file_type().is_char_device(),
+        "/dev/null is still a device"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid");
+    assert!(v["bundle"].is_object());
+    assert_eq!(files_in(dir.path()), ["f.json"], "no temporary file left");
 }
 
 #[test]
