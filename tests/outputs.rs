@@ -209,3 +209,53 @@ fn a_closed_stdout_ends_the_run_quietly() {
         "the file output is written even though stdout closed"
     );
 }
+
+/// The first hop's time of `<m5@corp.example>` traced with these extra flags.
+fn m5_time(extra: &[&str]) -> String {
+    let out = bin()
+        .arg("trace")
+        .arg(csv())
+        .args(["--json", "-q", "--message-id", "<m5@corp.example>"])
+        .args(extra)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["hops"][0]["time"].as_str().expect("time").to_string()
+}
+
+#[test]
+fn negative_utc_offsets_are_values_not_flags() {
+    // 11/16/2026 9:04:00 AM on a machine five hours behind UTC.
+    assert_eq!(m5_time(&["--tz", "-05:00"]), "2026-11-16T14:04:00.000Z");
+    assert_eq!(m5_time(&["--tz=-05:00"]), "2026-11-16T14:04:00.000Z");
+    assert_eq!(m5_time(&["--tz", "-0530"]), "2026-11-16T14:34:00.000Z");
+    assert_eq!(m5_time(&["--tz", "+02:00"]), "2026-11-16T07:04:00.000Z");
+    assert_eq!(
+        m5_time(&[
+            "--csv-time-format",
+            "%m/%d/%Y %I:%M:%S %p",
+            "--tz",
+            "-05:00"
+        ]),
+        "2026-11-16T14:04:00.000Z"
+    );
+}
+
+#[test]
+fn filter_values_may_start_with_a_hyphen() {
+    for flag in ["--sender", "--recipient", "--subject", "--message-id"] {
+        let out = bin()
+            .arg("trace")
+            .arg(csv())
+            .args(["-q", flag, "-nobody@corp.example"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            stderr(&out).contains("no message in the bundle matches the filter"),
+            "{flag}: {}",
+            stderr(&out)
+        );
+    }
+}
