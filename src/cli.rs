@@ -50,13 +50,13 @@ pub struct InputArgs {
 
     /// chrono format of the timestamps in PowerShell CSV exports (e.g. '%d.%m.%Y %H:%M:%S').
     /// Detected from the data when not given.
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", allow_hyphen_values = true)]
     pub csv_time_format: Option<String>,
 
     /// UTC offset of the machine that made PowerShell CSV exports (e.g. +02:00, -05:00, UTC).
     /// Their timestamps are local time; without this they are read as UTC, with a warning.
     /// Tracking logs and Exchange Online traces are always UTC and ignore it.
-    #[arg(long, value_name = "OFFSET")]
+    #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
     pub tz: Option<String>,
 
     /// No progress bar.
@@ -126,19 +126,19 @@ pub struct TraceArgs {
     pub input: InputArgs,
 
     /// The Message-ID to follow (with or without the angle brackets).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub message_id: Option<String>,
 
     /// Messages from this sender (case-insensitive).
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", allow_hyphen_values = true)]
     pub sender: Option<String>,
 
     /// Messages to this recipient (case-insensitive).
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", allow_hyphen_values = true)]
     pub recipient: Option<String>,
 
     /// Messages whose subject contains this text (case-insensitive).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub subject: Option<String>,
 
     /// At most this many messages (the earliest first) when a filter matches several.
@@ -225,7 +225,7 @@ pub struct SimulateArgs {
     pub output: PathBuf,
 }
 
-/// `500ms`, `60s`, `5m`, `2h` → milliseconds.
+/// `500ms`, `60s`, `1.5m`, `2h` → milliseconds. A bare number is seconds.
 pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
     let t = s.trim();
     let split = t
@@ -243,33 +243,139 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
         _ => return Err(format!("unknown unit in {s:?}; use ms, s, m or h")),
     };
     let ms = (n * mult).round();
-    if !(1.0..=1e13).contains(&ms) {
+    if ms < 1.0 {
+        return Err(format!("{s:?} is shorter than 1 ms"));
+    }
+    // 1e13 ms is three centuries: anything longer is a typo, and i64 must hold it exactly.
+    if ms > 1e13 {
         return Err(format!("duration out of range: {s:?}"));
     }
     Ok(ms as i64)
 }
 
-/// `16G`, `500M`, `1024` → bytes.
+/// `16G`, `500M`, `16GB`, `16GiB`, `1024` → bytes. Suffixes are powers of 1024, in any case;
+/// a bare number is bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                'B' => 1,
-                _ => return Err(format!("unknown size suffix in {s:?}; use K, M, G or T")),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if unit.starts_with(['.', ',']) {
+        return Err(format!(
+            "not a whole number: {s:?} (write 1536M rather than 1.5G)"
+        ));
+    }
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        _ if num.is_empty() => return Err(format!("not a size: {s:?} (e.g. 16G, 500M)")),
+        _ => return Err(format!("unknown size suffix in {s:?}; use K, M, G or T")),
     };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("not a size: {s:?} (e.g. 16G, 500M)"))?;
+    let n: u64 = num.parse().map_err(|e: std::num::ParseIntError| {
+        if *e.kind() == std::num::IntErrorKind::PosOverflow {
+            format!("size too large: {s:?}")
+        } else {
+            format!("not a size: {s:?} (e.g. 16G, 500M)")
+        }
+    })?;
+    if n == 0 {
+        // A zero limit refuses every bundle with a message about zip bombs.
+        return Err(format!("{s:?} is zero; give a size of at least one byte"));
+    }
     n.checked_mul(mult)
         .ok_or_else(|| format!("size too large: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_with_suffixes_in_any_case() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("1024B"), Ok(1024));
+        assert_eq!(parse_size("1K"), Ok(1024));
+        assert_eq!(parse_size("500M"), Ok(500 << 20));
+        assert_eq!(parse_size("500m"), Ok(500 << 20));
+        assert_eq!(parse_size("16G"), Ok(16 << 30));
+        assert_eq!(parse_size("16GB"), Ok(16 << 30));
+        assert_eq!(parse_size("16GiB"), Ok(16 << 30));
+        assert_eq!(parse_size("2T"), Ok(2 << 40));
+    }
+
+    #[test]
+    fn sizes_tolerate_whitespace() {
+        assert_eq!(parse_size(" 16G "), Ok(16 << 30));
+        assert_eq!(parse_size("16 G"), Ok(16 << 30));
+        assert_eq!(parse_size("\t1K\n"), Ok(1024));
+    }
+
+    #[test]
+    fn bad_sizes_say_why() {
+        let err = |s: &str| parse_size(s).expect_err(s);
+        assert!(err("").contains("not a size"));
+        assert!(err("G").contains("not a size"));
+        assert!(err("-1").contains("not a size"));
+        assert!(err("lots").contains("not a size"));
+        assert!(err("16E").contains("unknown size suffix"));
+        assert!(err("16Gx").contains("unknown size suffix"));
+        assert!(err("1.5G").contains("whole number"));
+        assert!(err("0").contains("zero"));
+        assert!(err("0G").contains("zero"));
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_refused() {
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_size("18446744073709551616")
+            .expect_err("u64 overflow")
+            .contains("too large"));
+        assert_eq!(parse_size("16777215T"), Ok(16_777_215 << 40));
+        assert!(parse_size("16777216T")
+            .expect_err("2^64")
+            .contains("too large"));
+    }
+
+    #[test]
+    fn durations_with_units() {
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert_eq!(parse_duration_ms("60s"), Ok(60_000));
+        assert_eq!(
+            parse_duration_ms("60"),
+            Ok(60_000),
+            "a bare number is seconds"
+        );
+        assert_eq!(parse_duration_ms("5m"), Ok(300_000));
+        assert_eq!(parse_duration_ms("5min"), Ok(300_000));
+        assert_eq!(parse_duration_ms("2h"), Ok(7_200_000));
+        assert_eq!(parse_duration_ms(" 5 m "), Ok(300_000));
+    }
+
+    #[test]
+    fn fractional_durations_round_to_milliseconds() {
+        assert_eq!(parse_duration_ms("1.5s"), Ok(1500));
+        assert_eq!(parse_duration_ms("0.5m"), Ok(30_000));
+        assert_eq!(parse_duration_ms(".25s"), Ok(250));
+        assert_eq!(parse_duration_ms("1.0004s"), Ok(1000));
+        assert_eq!(parse_duration_ms("2.5ms"), Ok(3), "half away from zero");
+    }
+
+    #[test]
+    fn bad_durations_say_why() {
+        let err = |s: &str| parse_duration_ms(s).expect_err(s);
+        assert!(err("").contains("not a duration"));
+        assert!(err("s").contains("not a duration"));
+        assert!(err("-5s").contains("not a duration"));
+        assert!(err("1.2.3s").contains("not a duration"));
+        assert!(err("5d").contains("unknown unit"));
+        assert!(err("5M").contains("unknown unit"), "M is not minutes");
+        assert!(err("1h30m").contains("unknown unit"));
+        assert!(err("1e3s").contains("unknown unit"));
+        assert!(err("0").contains("shorter than 1 ms"));
+        assert!(err("0.0004s").contains("shorter than 1 ms"));
+        assert!(err("4000000h").contains("out of range"));
+        assert!(err(&"9".repeat(400)).contains("out of range"));
+    }
 }

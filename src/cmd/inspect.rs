@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::cli::InspectArgs;
+use crate::error::printable;
 use crate::human::thousands;
 use crate::ingest::Inventory;
 
@@ -18,9 +19,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The inventory as text for a terminal. Entry names, server names and reasons come from the
+/// input, so they pass through [`printable`].
 pub fn table(inv: &Inventory) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "bundle   {}", inv.bundle);
+    let _ = writeln!(s, "bundle   {}", printable(&inv.bundle));
     let _ = writeln!(s, "sha256   {}", inv.sha256);
     let _ = writeln!(
         s,
@@ -34,7 +37,7 @@ pub fn table(inv: &Inventory) -> String {
         inv.start.as_deref().unwrap_or("-"),
         inv.end.as_deref().unwrap_or("-")
     );
-    let _ = writeln!(s, "servers  {}", inv.servers.join(", "));
+    let _ = writeln!(s, "servers  {}", printable(&inv.servers.join(", ")));
     let _ = writeln!(s);
     let w_server = inv
         .files
@@ -60,16 +63,16 @@ pub fn table(inv: &Inventory) -> String {
             s,
             "{:<17} {:<w_server$} {:<w_version$} {:>10} {:>9}  {:<24} {:<24} {}{}",
             f.kind.as_str(),
-            f.server.as_deref().unwrap_or("-"),
-            f.version.as_deref().unwrap_or("-"),
+            printable(f.server.as_deref().unwrap_or("-")),
+            printable(f.version.as_deref().unwrap_or("-")),
             thousands(f.rows),
             thousands(f.malformed),
             f.start.as_deref().unwrap_or("-"),
             f.end.as_deref().unwrap_or("-"),
-            f.path,
+            printable(&f.path),
             f.skipped
                 .as_deref()
-                .map(|r| format!("  (skipped: {r})"))
+                .map(|r| format!("  (skipped: {})", printable(r)))
                 .unwrap_or_default()
         );
     }
@@ -96,7 +99,13 @@ pub fn table(inv: &Inventory) -> String {
             thousands(inv.malformed_total)
         );
         for m in inv.malformed_lines.iter().take(20) {
-            let _ = writeln!(s, "  {}:{}: {}", m.path, m.line, m.reason);
+            let _ = writeln!(
+                s,
+                "  {}:{}: {}",
+                printable(&m.path),
+                m.line,
+                printable(&m.reason)
+            );
         }
         if inv.malformed_lines.len() > 20 {
             let _ = writeln!(s, "  ... (all listed in --json)");
@@ -105,7 +114,7 @@ pub fn table(inv: &Inventory) -> String {
     if !inv.warnings.is_empty() {
         let _ = writeln!(s, "\nwarnings:");
         for w in &inv.warnings {
-            let _ = writeln!(s, "  - {w}");
+            let _ = writeln!(s, "  - {}", printable(w));
         }
     }
     s

@@ -8,10 +8,9 @@ use crate::cli::ReportArgs;
 use crate::{ingest, render};
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    super::check_output(&args.input.bundle, &args.output)?;
-    if let Some(j) = &args.json {
-        super::check_output(&args.input.bundle, j)?;
-    }
+    let mut outs = vec![args.output.as_path()];
+    outs.extend(args.json.as_deref());
+    super::check_outputs(&args.input.bundle, &outs)?;
     if !(0.0..100.0).contains(&args.slo_target) {
         return Err(crate::Error::BadOption {
             option: "--slo-target",
@@ -48,12 +47,17 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     };
     let html = render::html(&findings, &opts)?;
     sw.lap("render");
-    super::write_output(&args.output, html.as_bytes())?;
-    if let Some(j) = &args.json {
-        let mut s = serde_json::to_string_pretty(&findings)?;
-        s.push('\n');
-        super::write_output(j, s.as_bytes())?;
-    }
+    let json = match &args.json {
+        Some(_) => {
+            let mut s = serde_json::to_string_pretty(&findings)?;
+            s.push('\n');
+            s
+        }
+        None => String::new(),
+    };
+    let mut writes = vec![(args.output.as_path(), html.as_bytes())];
+    writes.extend(args.json.as_deref().map(|j| (j, json.as_bytes())));
+    super::write_outputs(&writes)?;
     if !args.input.quiet && args.json.as_deref() != Some(std::path::Path::new("-")) {
         eprintln!("wrote {}", args.output.display());
     }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::analyze::trace::{trace, Trace, TraceFilter};
 use crate::cli::TraceArgs;
-use crate::error::Error;
+use crate::error::{printable, Error};
 
 pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     if args.message_id.is_none()
@@ -45,18 +45,11 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Log text is attacker-controlled: never let it drive the terminal.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
-}
-
 fn table(t: &Trace) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "message  {}", clean(&t.message_id));
-    let _ = writeln!(s, "from     {}", clean(&t.sender));
-    let _ = writeln!(s, "subject  {}", clean(&t.subject));
+    let _ = writeln!(s, "message  {}", printable(&t.message_id));
+    let _ = writeln!(s, "from     {}", printable(&t.sender));
+    let _ = writeln!(s, "subject  {}", printable(&t.subject));
     let _ = writeln!(s, "hops     {}", t.hops.len());
     let _ = writeln!(
         s,
@@ -99,18 +92,18 @@ fn table(t: &Trace) -> String {
             s,
             "{:<24}  {:<8} {:<13} {:<12} {:<34} {:<28} {}",
             h.time,
-            clean(&h.server),
-            clean(&h.event_id),
-            clean(&h.source),
-            clean(&route),
-            clean(&h.connector_id),
-            clean(&tail)
+            printable(&h.server),
+            printable(&h.event_id),
+            printable(&h.source),
+            printable(&route),
+            printable(&h.connector_id),
+            printable(&tail)
         );
         let _ = writeln!(
             s,
             "{:<24}  {}",
             "",
-            clean(&format!("{}:{}", h.path, h.line))
+            printable(&format!("{}:{}", h.path, h.line))
         );
     }
     s

@@ -443,6 +443,9 @@ fn read_entry<C: Collector>(
             ),
         ));
     }
+    if let Some(why) = entry.not_read {
+        return Ok(skipped(&entry, why));
+    }
     if entry.data.is_empty() {
         return Ok(skipped(&entry, "empty file"));
     }

@@ -2,7 +2,7 @@
 """Writes the bad-input fixtures: one folder per case, holding the input (`bundle.*`), optional
 extra CLI arguments (`args`), and the text the one-line error must contain (`expected`).
 The outputs are committed; rerun this only to change a case."""
-import gzip, io, os, shutil, zipfile
+import gzip, io, os, shutil, struct, zipfile, zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = ("#Software: Microsoft Exchange Server\r\n#Version: 15.01.2375.007\r\n"
@@ -32,6 +32,39 @@ def zip_with(path, entries):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in entries:
             z.writestr(zipfile.ZipInfo(name, (2026, 11, 16, 8, 0, 0)), data, zipfile.ZIP_DEFLATED)
+
+def zipcrypto_zip(path, name, data, password):
+    """A zip with one stored entry encrypted the classic PKWARE way (what `zip -P` and Windows
+    tools write), built by hand because Python's zipfile only decrypts. Deterministic: the
+    12-byte encryption header is fixed rather than random."""
+    table = [0] * 256
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        table[i] = c
+    keys = [0x12345678, 0x23456789, 0x34567890]
+    def crc_byte(k, b):
+        return (k >> 8) ^ table[(k ^ b) & 0xFF]
+    def update(b):
+        keys[0] = crc_byte(keys[0], b)
+        keys[1] = ((keys[1] + (keys[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+        keys[2] = crc_byte(keys[2], keys[1] >> 24)
+    for b in password:
+        update(b)
+    crc = zlib.crc32(data)
+    out = bytearray()
+    for p in bytes(11) + bytes([crc >> 24]) + data:
+        t = keys[2] | 2
+        out.append(p ^ (((t * (t ^ 1)) >> 8) & 0xFF))
+        update(p)
+    n = name.encode()
+    dostime, dosdate = 8 << 11, ((2026 - 1980) << 9) | (11 << 5) | 16
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 1, 0, dostime, dosdate, crc, len(out), len(data), len(n), 0) + n
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 1, 0, dostime, dosdate, crc, len(out), len(data), len(n), 0, 0, 0, 0, 0, 0) + n
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(out), 0)
+    with open(path, "wb") as f:
+        f.write(local + out + central + end)
 
 def main():
     d = case("truncated-zip", "the zip archive is truncated or corrupt")
@@ -88,6 +121,14 @@ def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         zip_with(os.path.join(d, "bundle.zip"), [("EX01/MSGTRK2026111608-1.LOG", LOG), ("EX01/MSGTRK2026111608-1.LOG", LOG)])
+
+    d = case("backslash-duplicate", "two or more entries share a name")
+    # Windows tools write `\`, others `/`: one file under both spellings would be read twice.
+    zip_with(os.path.join(d, "bundle.zip"), [("EX01\\TransportRoles\\Logs\\MessageTracking\\MSGTRK2026111608-1.LOG", LOG),
+                                             ("EX01/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG", LOG)])
+
+    d = case("encrypted-entry", "encrypted entry; export the logs without a password")
+    zipcrypto_zip(os.path.join(d, "bundle.zip"), "EX01/MSGTRK2026111608-1.LOG", LOG, b"secret")
 
     d = case("bad-tz", "--tz", "--tz Europe/Berlin")
     zip_with(os.path.join(d, "bundle.zip"), [("EX01/MSGTRK2026111608-1.LOG", LOG)])

@@ -2,6 +2,14 @@
 //! stream of in-memory entries. Nothing is ever extracted to disk, hostile archives (paths that
 //! climb out, zip bombs, endless nesting) are refused before any parsing, and every entry is
 //! hashed so the report can prove which bytes it was built from.
+//!
+//! Every read from the input is bounded by `--max-uncompressed`: the bundle file, each folder
+//! entry, each zip member and each `.gz` member stop at the limit rather than after filling
+//! memory, and anything that is not a regular file (a pipe, a device) is refused or skipped
+//! before a byte is read.
+
+mod files;
+mod names;
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -10,6 +18,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use zip::result::ZipError;
 use zip::ZipArchive;
 
 use crate::error::{Error, Result};
@@ -46,14 +55,17 @@ pub struct Entry<'a> {
     pub sha256: String,
     /// Set when the entry is an archive whose members are listed separately.
     pub container: Option<usize>,
+    /// Set when the bundle listed this entry but did not read it (a pipe, device, socket or
+    /// symbolic link in a folder): `data` is empty and this says why, for the skip reason.
+    pub not_read: Option<&'static str>,
 }
 
 type SharedZip = ZipArchive<Cursor<Arc<[u8]>>>;
 
 enum Source {
     Zip(SharedZip),
-    Dir(PathBuf, Vec<String>),
-    File(PathBuf, String),
+    Dir(Vec<files::FolderEntry>),
+    File { path: PathBuf, name: String },
 }
 
 /// An opened bundle. Opening validates the container (zip structure, entry names) but reads no
@@ -71,16 +83,7 @@ pub struct Bundle {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    format!("{:x}", Sha256::digest(data))
 }
 
 /// The digest of a folder bundle: SHA-256 over its sorted `path NUL sha256 LF` lines, so two
@@ -93,7 +96,7 @@ pub fn folder_digest<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> S
         h.update(sha.as_bytes());
         h.update(b"\n");
     }
-    hex(&h.finalize())
+    format!("{:x}", h.finalize())
 }
 
 fn is_zip_magic(head: &[u8]) -> bool {
@@ -104,85 +107,110 @@ fn is_gzip_magic(head: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b])
 }
 
-/// Names that would escape an extraction folder. We never extract, but such a name is a sign of a
-/// crafted archive, and echoing it into a report as a path would mislead.
-fn unsafe_name(name: &str) -> bool {
-    if name.starts_with('/') || name.starts_with('\\') || name.contains('\0') {
-        return true;
+/// The zip reader's error, except that a missing password gets its own message: "corrupt" would
+/// send the user looking for a broken download.
+fn zip_error(display: &str, e: ZipError) -> Error {
+    match e {
+        ZipError::UnsupportedArchive(ZipError::PASSWORD_REQUIRED) => Error::Encrypted {
+            entry: crate::error::printable(display),
+        },
+        e => Error::CorruptZip {
+            path: display.to_string(),
+            source: e,
+        },
     }
-    let b = name.as_bytes();
-    if b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic() {
-        return true;
-    }
-    name.split(['/', '\\']).any(|c| c == "..")
 }
 
 fn open_zip(display: &str, data: Arc<[u8]>) -> Result<SharedZip> {
-    let zip = ZipArchive::new(Cursor::new(data)).map_err(|e| Error::CorruptZip {
-        path: display.to_string(),
-        detail: e.to_string(),
-    })?;
-    // The zip reader keeps one entry per name: a second file under the same name would be lost
-    // without a word, so such an archive is refused.
-    if zip.has_duplicate_names() {
-        return Err(Error::DuplicateNames {
-            path: display.to_string(),
-        });
-    }
-    for name in zip.file_names_raw() {
-        let name = String::from_utf8_lossy(name);
-        if unsafe_name(&name) {
-            return Err(Error::UnsafePath {
-                entry: format!("{display}: {name}"),
-            });
+    let zip = ZipArchive::new(Cursor::new(data)).map_err(|e| zip_error(display, e))?;
+    names::validate(display, &zip)?;
+    Ok(zip)
+}
+
+fn read_error(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::NotFound {
+            path: path.to_path_buf(),
+        }
+    } else {
+        Error::Io {
+            path: path.to_path_buf(),
+            source: e,
         }
     }
-    Ok(zip)
+}
+
+/// What one top-level entry turned out to be.
+enum Top {
+    /// A folder entry inside a zip: nothing to pass on.
+    Folder,
+    /// Listed but not read, with why.
+    NotRead(String, &'static str),
+    /// Read into the thread's buffer, under this path.
+    Read(String),
 }
 
 impl Bundle {
     pub fn open(path: &Path, limits: Limits) -> Result<Bundle> {
         let display = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotFound {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                Error::Io {
-                    path: path.to_path_buf(),
-                    source: e,
-                }
-            }
-        })?;
+        // `metadata` follows a link the user named (that is a choice they made), and never
+        // blocks, unlike opening a FIFO.
+        let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
         if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(path, path, &mut files)?;
-            files.sort();
+            let files = files::list_folder(path)?;
             if files.is_empty() {
                 return Err(Error::EmptyBundle { path: display });
             }
             return Ok(Bundle {
                 display,
                 sha256: None,
-                declared_bytes: 0,
-                source: Source::Dir(path.to_path_buf(), files),
+                declared_bytes: files
+                    .iter()
+                    .filter_map(|f| f.full.symlink_metadata().ok())
+                    .filter(|m| m.is_file())
+                    .fold(0u64, |a, m| a.saturating_add(m.len())),
+                source: Source::Dir(files),
                 limits,
                 inflated: AtomicU64::new(0),
             });
         }
-        let data = std::fs::read(path).map_err(|e| Error::Io {
+        let not_regular = || Error::NotRegular {
+            path: path.to_path_buf(),
+        };
+        if !meta.is_file() {
+            return Err(not_regular());
+        }
+        let limit = limits.max_uncompressed;
+        let too_large = || Error::InputTooLarge {
+            path: path.to_path_buf(),
+            limit,
+        };
+        if meta.len() > limit {
+            return Err(too_large());
+        }
+        let file = files::open_regular(path, true)
+            .map_err(|e| read_error(path, e))?
+            .ok_or_else(not_regular)?;
+        // The size can grow while we read (a log still being written): the `take` stops there.
+        let mut reader = file.take(limit.saturating_add(1));
+        let io = |e| Error::Io {
             path: path.to_path_buf(),
             source: e,
-        })?;
-        let sha = sha256_hex(&data);
-        let looks_zip = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-        if data.is_empty() {
+        };
+        let mut head = Vec::with_capacity(4);
+        (&mut reader).take(4).read_to_end(&mut head).map_err(io)?;
+        if head.is_empty() {
             return Err(Error::EmptyBundle { path: display });
         }
-        if is_zip_magic(&data) {
+        if is_zip_magic(&head) {
+            // The zip reader needs the whole archive at hand; the entries are inflated later.
+            let mut data = head;
+            data.reserve(meta.len().min(limit) as usize);
+            reader.read_to_end(&mut data).map_err(io)?;
+            if data.len() as u64 > limit {
+                return Err(too_large());
+            }
+            let sha = sha256_hex(&data);
             let zip = open_zip(&display, Arc::from(data))?;
             if zip.is_empty() {
                 return Err(Error::EmptyBundle { path: display });
@@ -199,8 +227,11 @@ impl Bundle {
                 inflated: AtomicU64::new(0),
             });
         }
+        let looks_zip = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
         if looks_zip {
-            let detail = if data.starts_with(b"PK") {
+            let detail = if head.starts_with(b"PK") {
                 "unknown zip signature".to_string()
             } else {
                 "no zip signature at the start".to_string()
@@ -210,15 +241,27 @@ impl Bundle {
                 detail,
             });
         }
+        // A single log is hashed as it streams past and read again, bounded, when parsed: no
+        // need to hold it twice.
+        let mut hasher = Sha256::new();
+        hasher.update(&head);
+        let rest = std::io::copy(&mut reader, &mut hasher).map_err(io)?;
+        let size = rest.saturating_add(head.len() as u64);
+        if size > limit {
+            return Err(too_large());
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| display.clone());
         Ok(Bundle {
             display,
-            sha256: Some(sha),
-            declared_bytes: data.len() as u64,
-            source: Source::File(path.to_path_buf(), name),
+            sha256: Some(format!("{:x}", hasher.finalize())),
+            declared_bytes: size,
+            source: Source::File {
+                path: path.to_path_buf(),
+                name,
+            },
             limits,
             inflated: AtomicU64::new(0),
         })
@@ -227,8 +270,8 @@ impl Bundle {
     pub fn entry_count(&self) -> usize {
         match &self.source {
             Source::Zip(z) => z.len(),
-            Source::Dir(_, files) => files.len(),
-            Source::File(..) => 1,
+            Source::Dir(files) => files.len(),
+            Source::File { .. } => 1,
         }
     }
 
@@ -244,17 +287,20 @@ impl Bundle {
         let per_index: Vec<Result<Vec<T>>> = (0..n)
             .into_par_iter()
             .map_init(
-                || {
-                    let zip = match &self.source {
-                        Source::Zip(z) => Some(z.clone()),
-                        _ => None,
-                    };
-                    (zip, Vec::new())
-                },
+                // Each thread reads through its own handle on the shared archive bytes.
+                || (None::<SharedZip>, Vec::new()),
                 |(zip, buf), i| {
                     let mut out = Vec::new();
-                    if let Some(path) = self.load_top(zip.as_mut(), i, buf)? {
-                        self.expand(path, buf, 0, &f, &mut out)?;
+                    match self.load_top(zip, i, buf)? {
+                        Top::Folder => {}
+                        Top::NotRead(path, why) => out.push(f(Entry {
+                            path,
+                            data: &[],
+                            sha256: sha256_hex(&[]),
+                            container: None,
+                            not_read: Some(why),
+                        })?),
+                        Top::Read(path) => self.expand(path, buf, 0, &f, &mut out)?,
                     }
                     Ok(out)
                 },
@@ -267,55 +313,80 @@ impl Bundle {
         Ok(all)
     }
 
-    /// Reads top-level entry `i` into `buf`; returns its path, or `None` for a folder entry.
-    fn load_top(
-        &self,
-        zip: Option<&mut SharedZip>,
-        i: usize,
-        buf: &mut Vec<u8>,
-    ) -> Result<Option<String>> {
-        match (&self.source, zip) {
-            (Source::Zip(_), Some(zip)) => {
-                let mut file = zip.by_index(i).map_err(|e| Error::CorruptZip {
-                    path: self.display.clone(),
-                    detail: e.to_string(),
-                })?;
+    /// Reads top-level entry `i` into `buf`.
+    fn load_top(&self, zip: &mut Option<SharedZip>, i: usize, buf: &mut Vec<u8>) -> Result<Top> {
+        match &self.source {
+            Source::Zip(shared) => {
+                let zip = zip.get_or_insert_with(|| shared.clone());
+                let mut file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
                 if file.is_dir() {
-                    return Ok(None);
+                    return Ok(Top::Folder);
                 }
-                let name = String::from_utf8_lossy(file.name_raw()).replace('\\', "/");
+                let name = names::entry_name(file.name_raw());
                 let hint = file.size();
                 let packed = file.compressed_size();
                 self.read_limited(&name, &mut file, hint, Some(packed), buf)?;
-                Ok(Some(name))
+                Ok(Top::Read(name))
             }
-            (Source::Dir(root, files), _) => {
-                let rel = &files[i];
-                let full = root.join(rel);
-                let f = std::fs::File::open(&full).map_err(|e| Error::Io {
-                    path: full.clone(),
+            Source::Dir(files) => {
+                let entry = &files[i];
+                if let Some(why) = entry.not_read {
+                    return Ok(Top::NotRead(entry.display.clone(), why));
+                }
+                let Some(f) = files::open_regular(&entry.full, false).map_err(|e| Error::Io {
+                    path: entry.full.clone(),
                     source: e,
-                })?;
-                let hint = f.metadata().map(|m| m.len()).unwrap_or(0);
-                self.read_limited(rel, f, hint, None, buf)?;
-                Ok(Some(rel.clone()))
+                })?
+                else {
+                    // Replaced by a pipe or a link since the folder was listed.
+                    return Ok(Top::NotRead(
+                        entry.display.clone(),
+                        "not a regular file: not read",
+                    ));
+                };
+                self.read_file(&entry.display, &entry.full, f, buf)?;
+                Ok(Top::Read(entry.display.clone()))
             }
-            (Source::File(path, name), _) => {
-                let f = std::fs::File::open(path).map_err(|e| Error::Io {
-                    path: path.clone(),
-                    source: e,
-                })?;
-                let hint = f.metadata().map(|m| m.len()).unwrap_or(0);
-                self.read_limited(name, f, hint, None, buf)?;
-                Ok(Some(name.clone()))
+            Source::File { path, name } => {
+                let f = files::open_regular(path, true)
+                    .map_err(|e| read_error(path, e))?
+                    .ok_or_else(|| Error::NotRegular { path: path.clone() })?;
+                self.read_file(name, path, f, buf)?;
+                Ok(Top::Read(name.clone()))
             }
-            (Source::Zip(_), None) => Err(Error::Other("internal: zip reader missing".into())),
         }
     }
 
-    /// Reads at most the remaining budget, in steps, so a bomb is stopped after a few megabytes
-    /// rather than after filling memory. The declared size is only a capacity hint: a crafted
-    /// archive can lie about it. `packed` is the compressed size, for the ratio guard.
+    /// Reads a regular file, refusing it from its size alone when that is already past the
+    /// budget rather than after reading up to the limit.
+    fn read_file(
+        &self,
+        name: &str,
+        full: &Path,
+        f: std::fs::File,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        let size = f
+            .metadata()
+            .map_err(|e| Error::Io {
+                path: full.to_path_buf(),
+                source: e,
+            })?
+            .len();
+        let limit = self.limits.max_uncompressed;
+        if size > limit.saturating_sub(self.inflated.load(Ordering::Relaxed)) {
+            return Err(Error::InputTooLarge {
+                path: PathBuf::from(name),
+                limit,
+            });
+        }
+        self.read_limited(name, f, size, None, buf)
+    }
+
+    /// Reads at most the remaining budget, in steps, so a bomb is stopped at the limit rather
+    /// than after filling memory. `hint` (a declared size) is only a capacity hint: a crafted
+    /// archive can lie about it. `packed` is the compressed size, for the ratio guard; `None`
+    /// means the bytes come straight from a file.
     fn read_limited(
         &self,
         name: &str,
@@ -326,17 +397,26 @@ impl Bundle {
     ) -> Result<()> {
         const STEP: u64 = 8 << 20;
         let limit = self.limits.max_uncompressed;
+        let budget = || limit.saturating_sub(self.inflated.load(Ordering::Relaxed));
         data.clear();
-        data.reserve(hint.min(limit).min(1 << 30) as usize);
+        data.reserve(hint.min(budget()).min(1 << 30) as usize);
         let mut r = r;
         loop {
+            // One byte past the budget is enough to know the limit is crossed.
+            let want = STEP.min(budget().saturating_add(1));
             let before = data.len();
             (&mut r)
-                .take(STEP)
+                .take(want)
                 .read_to_end(data)
-                .map_err(|e| Error::Decompress {
-                    entry: name.to_string(),
-                    detail: format!("{e} (is the archive truncated?)"),
+                .map_err(|e| match packed {
+                    Some(_) => Error::Decompress {
+                        entry: name.to_string(),
+                        source: e,
+                    },
+                    None => Error::Io {
+                        path: PathBuf::from(name),
+                        source: e,
+                    },
                 })?;
             let got = (data.len() - before) as u64;
             let total = self
@@ -344,9 +424,16 @@ impl Bundle {
                 .fetch_add(got, Ordering::Relaxed)
                 .saturating_add(got);
             if total > limit {
-                return Err(Error::TooLarge {
-                    entry: name.to_string(),
-                    limit,
+                // "Inflates" and "zip bomb" only fit bytes that came out of a decompressor.
+                return Err(match packed {
+                    Some(_) => Error::TooLarge {
+                        entry: name.to_string(),
+                        limit,
+                    },
+                    None => Error::InputTooLarge {
+                        path: PathBuf::from(name),
+                        limit,
+                    },
                 });
             }
             if let Some(packed) = packed {
@@ -358,7 +445,7 @@ impl Bundle {
                     });
                 }
             }
-            if got < STEP {
+            if got < want {
                 return Ok(());
             }
         }
@@ -390,20 +477,15 @@ impl Bundle {
                 data: &[],
                 sha256: sha,
                 container: Some(zip.len()),
+                not_read: None,
             })?);
             let mut inner_buf = Vec::new();
             for i in 0..zip.len() {
-                let mut file = zip.by_index(i).map_err(|e| Error::CorruptZip {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?;
+                let mut file = zip.by_index(i).map_err(|e| zip_error(&path, e))?;
                 if file.is_dir() {
                     continue;
                 }
-                let inner = format!(
-                    "{path}!/{}",
-                    String::from_utf8_lossy(file.name_raw()).replace('\\', "/")
-                );
+                let inner = format!("{path}!/{}", names::entry_name(file.name_raw()));
                 let hint = file.size();
                 let packed = file.compressed_size();
                 self.read_limited(&inner, &mut file, hint, Some(packed), &mut inner_buf)?;
@@ -439,63 +521,15 @@ impl Bundle {
             data,
             sha256: sha256_hex(data),
             container: None,
+            not_read: None,
         })?);
         Ok(())
     }
 }
 
-/// Collects regular files below `dir`, relative to `root`, `/`-separated. Symbolic links are not
-/// followed: a link out of the folder is not part of what the admin collected.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
-    for ent in rd {
-        let ent = ent.map_err(|e| Error::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-        let ft = ent.file_type().map_err(|e| Error::Io {
-            path: ent.path(),
-            source: e,
-        })?;
-        let p = ent.path();
-        if ft.is_dir() {
-            walk(root, &p, out)?;
-        } else if ft.is_file() {
-            let rel = p.strip_prefix(root).unwrap_or(&p);
-            let rel = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push(rel);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unsafe_names_are_caught() {
-        for bad in [
-            "../x",
-            "a/../../x",
-            "/etc/passwd",
-            "\\x",
-            "C:\\x",
-            "a\\..\\b",
-        ] {
-            assert!(unsafe_name(bad), "{bad}");
-        }
-        for good in ["EX01/MSGTRK1.LOG", "a..b/c", "x/.../y"] {
-            assert!(!unsafe_name(good), "{good}");
-        }
-    }
 
     #[test]
     fn folder_digest_is_order_sensitive_and_stable() {
@@ -505,5 +539,13 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn sha256_is_lower_hex() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }
