@@ -142,7 +142,8 @@ impl Detector for Sources {
                     count(s.messages, "message", "messages"),
                     crate::human::thousands(s.failures)
                 ),
-                weight: 0.05 + s.messages as f64 / total,
+                // The storm or loop that the same mail makes weighs more than where it came in.
+                weight: 0.05 + 0.5 * s.messages as f64 / total,
             });
         }
         d.values.push((self.key(), serde_json::to_value(&out)?));

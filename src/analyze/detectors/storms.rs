@@ -70,6 +70,10 @@ impl Default for StormParams {
 const RATE_FLOOR: f64 = 0.05;
 /// A high stretch runs at least this much (per minute) above the quiet level.
 const MIN_RATE_DELTA: f64 = 0.2;
+/// A smaller flood still counts when it carries this share of all mail...
+const SMALL_ORG_SHARE: f64 = 0.2;
+/// ...for at least this many minutes.
+const SMALL_ORG_MINUTES: usize = 30;
 /// A sender or recipient that had no mail at all before its stretch needs at least this share
 /// of all mail in it (a pair, one sender to one mailbox, needs only its excess).
 const NEW_KEY_MIN_SHARE: f64 = 0.01;
@@ -608,6 +612,7 @@ fn judge(
     };
     let minutes = (b - a) as f64;
     let messages = sum(a, b, dense);
+    let share_of = |x: usize, y: usize| sum(x, y, dense) as f64 / sum(x, y, all).max(1) as f64;
     let rate = messages as f64 / minutes;
     let threshold = p.ratio * base.max(RATE_FLOOR);
     if rate < threshold {
@@ -622,11 +627,16 @@ fn judge(
         .count();
     let burst =
         peak >= p.floor_per_minute && (hot >= p.min_minutes || messages >= 10 * p.floor_per_minute);
-    let sustained = excess >= p.min_excess as f64;
+    // Hundreds of messages above the baseline; or a third of that when the stretch carries a
+    // fifth of all mail for half an hour or more (a small organisation's flood).
+    let sustained = excess >= p.min_excess as f64
+        || (excess >= p.min_excess as f64 / 3.0
+            && share_of(a, b) >= SMALL_ORG_SHARE
+            && b - a >= SMALL_ORG_MINUTES);
     if !burst && !sustained {
         return None;
     }
-    let share = messages as f64 / sum(a, b, all).max(1) as f64;
+    let share = share_of(a, b);
     let base_share = match base_window {
         Some((x, y)) => sum(x, y, dense) as f64 / sum(x, y, all).max(1) as f64,
         None => 0.0,
