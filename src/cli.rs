@@ -212,6 +212,30 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub conversations: bool,
 
+    /// Add the noise real Exchange logs are full of: Managed Availability probes every five
+    /// minutes per server from and to HealthMailbox<32 hex> mailboxes, inbound and outbound
+    /// proxy probes, and shadow redundancy (HAREDIRECT, HARECEIVE, now and then HADISCARD)
+    /// for mail entering the organisation. Implies --latency-parts.
+    #[arg(long)]
+    pub probes: bool,
+
+    /// Write Exchange 2016-style latency parts into the message-info of SUBMIT, DELIVER and
+    /// SEND rows (`...;SRV=host:TOTAL-HUB=0.316|SMR=...|CAT=...`), adding up to the row times.
+    #[arg(long)]
+    pub latency_parts: bool,
+
+    /// One user's client clock is off by OFFSET (e.g. 10m ahead, =-2h behind): its messages'
+    /// origination times are off by that much. Give the value with '='.
+    #[arg(long, value_name = "OFFSET", num_args = 0..=1, require_equals = true,
+          default_missing_value = "10m", allow_hyphen_values = true,
+          value_parser = parse_signed_duration_ms)]
+    pub skewed_client: Option<i64>,
+
+    /// Plant one incident of this kind (repeatable, or comma-separated), a few dozen to a few
+    /// hundred rows each, into whatever the scenario writes; typically with `quiet`.
+    #[arg(long = "plant", value_name = "KIND", value_enum, value_delimiter = ',')]
+    pub plants: Vec<crate::simulate::PlantKind>,
+
     /// Leave out the SMTP protocol logs.
     #[arg(long)]
     pub no_protocol_logs: bool,
@@ -251,6 +275,15 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
         return Err(format!("duration out of range: {s:?}"));
     }
     Ok(ms as i64)
+}
+
+/// `10m`, `+10m`, `-2h` → signed milliseconds.
+pub fn parse_signed_duration_ms(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    match t.strip_prefix('-') {
+        Some(rest) => parse_duration_ms(rest).map(|ms| -ms),
+        None => parse_duration_ms(t.strip_prefix('+').unwrap_or(t)),
+    }
 }
 
 /// `16G`, `500M`, `16GB`, `16GiB`, `1024` → bytes. Suffixes are powers of 1024, in any case;

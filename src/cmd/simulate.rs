@@ -18,6 +18,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         responder_minutes: args.responder_minutes,
         responder_markers: args.responder_markers,
         conversations: args.conversations,
+        probes: args.probes,
+        latency_parts: args.latency_parts,
+        skewed_client: args.skewed_client,
+        plants: args.plants,
         ..SimOptions::default()
     };
     let truth = simulate(&opts, &args.output)?;

@@ -10,9 +10,11 @@ use sha2::{Digest, Sha256};
 use super::engine::MARKERS;
 use super::*;
 
-/// One message tracking row, fields as written (30 columns).
+/// One message tracking row, fields as written (30 columns), with its server and file.
 pub(super) struct Trk {
     pub(super) f: Vec<String>,
+    pub(super) server: String,
+    pub(super) path: String,
 }
 
 impl Trk {
@@ -40,6 +42,21 @@ impl Trk {
     pub(super) fn status(&self) -> &str {
         &self.f[13]
     }
+    pub(super) fn iid(&self) -> &str {
+        &self.f[9]
+    }
+    pub(super) fn client_host(&self) -> &str {
+        &self.f[2]
+    }
+    pub(super) fn count(&self) -> &str {
+        &self.f[15]
+    }
+    pub(super) fn related(&self) -> &str {
+        &self.f[16]
+    }
+    pub(super) fn info(&self) -> &str {
+        &self.f[21]
+    }
     pub(super) fn reference(&self) -> &str {
         &self.f[17]
     }
@@ -57,9 +74,10 @@ impl Trk {
     }
 }
 
-/// One SMTP protocol log line (9 columns).
+/// One SMTP protocol log line (9 columns), with its server.
 pub(super) struct Proto {
     pub(super) f: Vec<String>,
+    pub(super) server: String,
 }
 
 /// All rows of a bundle, tracking rows sorted by time (stable).
@@ -78,6 +96,7 @@ pub(super) fn read(bytes: &[u8]) -> (Vec<Trk>, Vec<Proto>) {
             .expect("entry")
             .read_to_string(&mut text)
             .expect("utf-8");
+        let server = name.split('/').next().unwrap_or("").to_string();
         let body: Vec<&str> = text
             .trim_start_matches('\u{feff}')
             .split_terminator("\r\n")
@@ -91,10 +110,17 @@ pub(super) fn read(bytes: &[u8]) -> (Vec<Trk>, Vec<Proto>) {
         for rec in rdr.records() {
             let f: Vec<String> = rec.expect("csv").iter().map(str::to_string).collect();
             if f.len() == 30 {
-                trk.push(Trk { f });
+                trk.push(Trk {
+                    f,
+                    server: server.clone(),
+                    path: name.clone(),
+                });
             } else {
                 assert_eq!(f.len(), 9, "{name}");
-                proto.push(Proto { f });
+                proto.push(Proto {
+                    f,
+                    server: server.clone(),
+                });
             }
         }
     }
@@ -540,4 +566,580 @@ fn conversations_are_threads_and_one_oof() {
     assert!(rows
         .iter()
         .all(|r| !(r.sender() == to && r.subject().contains(oof[0].subject()))));
+}
+
+/// Milliseconds of a row time.
+fn ms(s: &str) -> i64 {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .unwrap_or(i64::MIN)
+}
+
+fn is_probe(r: &Trk) -> bool {
+    r.sender().starts_with("HealthMailbox")
+        || r.rcpts().iter().any(|a| a.starts_with("HealthMailbox"))
+}
+
+#[test]
+fn probes_are_counted_noise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = SimOptions {
+        probes: true,
+        hours: 4,
+        servers: 3,
+        ..opts(Scenario::Quiet, 4_000)
+    };
+    let (truth, bytes) = gen(&o, dir.path(), "p.zip");
+    let (rows, _) = read(&bytes);
+    let ha = |r: &Trk| matches!(r.event(), "HAREDIRECT" | "HARECEIVE" | "HADISCARD");
+    let noise = rows.iter().filter(|r| is_probe(r) || ha(r)).count() as u64;
+    assert_eq!(noise, truth.noise_rows);
+    let probes: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| is_probe(r) && !r.id().is_empty())
+        .map(|r| r.id())
+        .collect();
+    assert_eq!(probes.len() as u64, truth.noise_messages);
+    // Three probes per server every five minutes.
+    let expected = 3 * 3 * 4 * 12;
+    assert!(
+        probes.len() as u64 >= expected - 12 && probes.len() as u64 <= expected + 12,
+        "{}",
+        probes.len()
+    );
+    assert_eq!(
+        truth.rows_per_component["noise"],
+        rows.iter().filter(|r| is_probe(r)).count() as u64
+    );
+    // Health mailboxes: one or two per server, HealthMailbox + 32 lower-case hex digits.
+    let mut seen = BTreeSet::new();
+    for r in rows.iter().filter(|r| is_probe(r)) {
+        for a in r.rcpts().into_iter().chain([r.sender()]) {
+            if a.starts_with("HealthMailbox") {
+                seen.insert(a.to_string());
+            }
+        }
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), truth.health_mailboxes);
+    assert!((3..=6).contains(&truth.health_mailboxes.len()));
+    for a in &truth.health_mailboxes {
+        let hex = a
+            .strip_prefix("HealthMailbox")
+            .and_then(|x| x.strip_suffix("@corp.example"))
+            .expect("name");
+        assert!(
+            hex.len() == 32
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+    }
+    // Every shadow copy: HAREDIRECT where the message is, HARECEIVE on another server with
+    // the internal id the HAREDIRECT names.
+    let mut redirects: HashMap<(&str, &str), &Trk> = HashMap::new();
+    for r in rows.iter().filter(|r| r.event() == "HAREDIRECT") {
+        assert!(
+            r.ctx().ends_with("Queued mail for redundancy"),
+            "{}",
+            r.ctx()
+        );
+        let iid = r
+            .ctx()
+            .split("InternalId=")
+            .nth(1)
+            .and_then(|x| x.split(',').next())
+            .expect("id");
+        redirects.insert((r.id(), iid), r);
+    }
+    let received: Vec<&Trk> = rows.iter().filter(|r| r.event() == "HARECEIVE").collect();
+    assert_eq!(received.len(), redirects.len());
+    assert!(received.len() > 100, "{}", received.len());
+    for r in &received {
+        let from = redirects.get(&(r.id(), r.iid())).expect("its HAREDIRECT");
+        assert_ne!(from.server, r.server);
+        assert!(r.client_host().starts_with(&from.server));
+        assert!(r.time() >= from.time());
+        assert!(from
+            .ctx()
+            .contains(&format!("Hostname={}.corp.example", r.server)));
+    }
+    let discards = rows.iter().filter(|r| r.event() == "HADISCARD").count();
+    assert!(
+        discards > 0 && discards * 20 < received.len(),
+        "rare: {discards}"
+    );
+    // Probes come from the server itself, never from outside.
+    for r in rows
+        .iter()
+        .filter(|r| is_probe(r) && r.event() == "RECEIVE" && r.source() == "SMTP")
+    {
+        assert!(
+            r.client_host().starts_with(&r.server),
+            "{}",
+            r.client_host()
+        );
+    }
+}
+
+/// `(origination, sum of TOTAL-* components)` of a message-info, in ms.
+fn latency_of(info: &str) -> Option<(i64, i64, bool)> {
+    let mut parts = info.split(';');
+    let origin = ms(parts.next()?);
+    let mut sum = 0;
+    let mut sub = false;
+    let mut any = false;
+    for seg in parts {
+        let Some(rest) = seg
+            .strip_prefix("SRV=")
+            .or_else(|| seg.strip_prefix("LSRV="))
+        else {
+            continue;
+        };
+        let (_, comp) = rest.split_once(':')?;
+        let (name, val) = comp.split_once('=')?;
+        let val = val.split('|').next()?;
+        let (secs, frac) = val.split_once('.')?;
+        sum += secs.parse::<i64>().ok()? * 1000 + frac.parse::<i64>().ok()?;
+        sub |= name == "TOTAL-SUB";
+        any = true;
+    }
+    any.then_some((origin, sum, sub))
+}
+
+#[test]
+fn latency_parts_add_up_and_one_client_is_skewed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for skew in [600_000i64, -7_200_000] {
+        let o = SimOptions {
+            latency_parts: true,
+            skewed_client: Some(skew),
+            conversations: true,
+            ..opts(Scenario::Quiet, 6_000)
+        };
+        let (truth, bytes) = gen(&o, dir.path(), "l.zip");
+        let (rows, _) = read(&bytes);
+        let mbx = truth.skewed_client_mailbox.clone().expect("mailbox");
+        let ws = truth.skewed_client.clone().expect("workstation");
+        assert_eq!(truth.skewed_client_offset_ms, Some(skew));
+        let skewed: BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| r.sender() == mbx && r.return_path() == mbx && !r.id().is_empty())
+            .map(|r| r.id())
+            .collect();
+        assert_eq!(skewed.len() as u64, truth.skewed_client_messages);
+        assert!(truth.skewed_client_messages >= 3);
+        // Its submissions come from its workstation.
+        assert!(rows
+            .iter()
+            .filter(|r| r.sender() == mbx && r.event() == "RECEIVE" && r.source() == "STOREDRIVER")
+            .all(|r| r.f[24] == ws));
+        let mut per: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut exact = 0;
+        for r in &rows {
+            for seg in r.info().split(';') {
+                if let Some(rest) = seg
+                    .strip_prefix("SRV=")
+                    .or_else(|| seg.strip_prefix("LSRV="))
+                {
+                    if let Some((host, comp)) = rest.split_once(':') {
+                        let comp = comp.split('=').next().unwrap_or("");
+                        let name = host.split('.').next().unwrap_or(host).to_string();
+                        *per.entry(name)
+                            .or_default()
+                            .entry(comp.to_string())
+                            .or_default() += 1;
+                    }
+                }
+            }
+            if !matches!(r.event(), "SUBMIT" | "DELIVER" | "SEND" | "SENDEXTERNAL") {
+                continue;
+            }
+            let (origin, sum, sub) = latency_of(r.info()).expect("latency parts");
+            let shift = if r.sender() == mbx { skew } else { 0 };
+            let true_origin = origin - shift;
+            let t = ms(r.time());
+            assert!(true_origin + sum <= t, "{} {}", r.time(), r.info());
+            if sub {
+                // Submitted here: the components cover the whole way.
+                assert_eq!(true_origin + sum, t, "{} {}", r.time(), r.info());
+                exact += 1;
+            }
+            if r.event() == "SUBMIT" && shift != 0 {
+                let d = origin - t;
+                assert!(
+                    (d - skew).abs() < 1_000,
+                    "shown origin off by the skew: {d}"
+                );
+            }
+            assert!(r.info().contains("TOTAL-"));
+        }
+        assert!(exact > 1_000, "{exact}");
+        assert_eq!(per, truth.latency_truth);
+        assert!(per.values().all(|m| m.contains_key("TOTAL-SUB")
+            && m.contains_key("TOTAL-HUB")
+            && m.contains_key("TOTAL-DEL")));
+    }
+}
+
+/// The rows each planted incident consists of, found from the bundle alone, and its count.
+fn incident_rows<'a>(
+    kind: PlantKind,
+    rows: &'a [Trk],
+    addresses: &[String],
+) -> (Vec<&'a Trk>, u64) {
+    let ids = by_id(rows);
+    // Messages, their NDRs (DSN rows name the original in `reference`), and all their rows.
+    let ndrs_of = |orig: &BTreeSet<&'a str>| -> BTreeSet<&'a str> {
+        rows.iter()
+            .filter(|r| r.event() == "DSN" && orig.contains(r.reference()))
+            .map(|r| r.id())
+            .collect()
+    };
+    let whole = |set: &BTreeSet<&'a str>| -> Vec<&'a Trk> {
+        set.iter().flat_map(|id| ids[id].iter().copied()).collect()
+    };
+    let ids_where = |f: &dyn Fn(&Trk) -> bool| -> BTreeSet<&'a str> {
+        rows.iter().filter(|r| f(r)).map(|r| r.id()).collect()
+    };
+    let tagged = |f: &dyn Fn(&Trk) -> bool| -> (Vec<&'a Trk>, u64) {
+        let v: Vec<&Trk> = rows.iter().filter(|r| f(r)).collect();
+        let n = v.iter().map(|r| r.id()).collect::<BTreeSet<_>>().len() as u64;
+        (v, n)
+    };
+    let with_ndrs = |orig: BTreeSet<&'a str>| -> (Vec<&'a Trk>, u64) {
+        let mut all = orig.clone();
+        all.extend(ndrs_of(&orig));
+        (whole(&all), orig.len() as u64)
+    };
+    match kind {
+        PlantKind::HopCountLoop => {
+            with_ndrs(ids_where(&|r| r.rcpts().contains(&"x@partner.example")))
+        }
+        PlantKind::ThrottledAutoReply => {
+            let pair = |a: &str| addresses.iter().any(|x| x == a);
+            let replies = ids_where(&|r| {
+                matches!(r.event(), "RECEIVE" | "THROTTLE")
+                    && r.source() == "MAILBOXRULE"
+                    && pair(r.sender())
+                    && r.rcpts().iter().all(|a| pair(a))
+            });
+            let starts = ids_where(&|r| {
+                pair(r.sender())
+                    && ["Team lunch on Friday?", "Re: Q4 planning", "Parking passes"]
+                        .contains(&r.subject())
+            });
+            let mut all = replies.clone();
+            all.extend(starts);
+            (whole(&all), replies.len() as u64)
+        }
+        PlantKind::TransportRuleLoop => with_ndrs(ids_where(&|r| {
+            r.event() == "FAIL" && r.status().contains(" 5.7.128 ")
+        })),
+        PlantKind::ReceiveLimit => {
+            let failed = ids_where(&|r| {
+                r.event() == "FAIL" && super::engine::LIMITS.iter().any(|l| r.status() == *l)
+            });
+            let n = failed.len() as u64;
+            let (mut v, _) = with_ndrs(failed.clone());
+            let sender = rows
+                .iter()
+                .find(|r| failed.contains(r.id()))
+                .map(|r| r.sender())
+                .unwrap_or("");
+            let ok = ids_where(&|r| r.sender() == sender && r.subject() == "Daily export")
+                .into_iter()
+                .filter(|id| !failed.contains(id))
+                .collect();
+            v.extend(whole(&ok));
+            (v, n)
+        }
+        PlantKind::DeliveryThrottling => tagged(&|r| {
+            r.event() == "DEFER"
+                && r.status() == "432 4.3.2 STOREDRV.Deliver; recipient thread limit exceeded"
+        }),
+        PlantKind::QueueExpiry => with_ndrs(ids_where(&|r| {
+            r.rcpts().iter().any(|a| a.ends_with("@deadhost.example"))
+        })),
+        PlantKind::PoisonMessage => tagged(&|r| r.event() == "POISONMESSAGE"),
+        PlantKind::ShadowRedundancyFailure => tagged(&|r| r.event() == "HAREDIRECTFAIL"),
+        PlantKind::DuplicateDelivery => tagged(&|r| r.event().starts_with("DUPLICATE")),
+        PlantKind::SafetyNetResubmit => tagged(&|r| r.source() == "SAFETYNET"),
+        PlantKind::SubmissionFailure => {
+            tagged(&|r| matches!(r.event(), "SUBMITDEFER" | "SUBMITFAIL"))
+        }
+        PlantKind::SilentDrop => tagged(&|r| matches!(r.event(), "DROP" | "BADMAIL")),
+        PlantKind::ModerationStall => tagged(&|r| r.source() == "APPROVAL"),
+        PlantKind::ListAmplification => {
+            let expand: Vec<&Trk> = rows
+                .iter()
+                .filter(|r| r.event() == "EXPAND" && r.related() == "all-partners@corp.example")
+                .collect();
+            let n = expand
+                .iter()
+                .map(|r| r.count().parse::<u64>().unwrap_or(0))
+                .sum();
+            let (v, _) = with_ndrs(expand.iter().map(|r| r.id()).collect());
+            (v, n)
+        }
+        PlantKind::Backscatter => {
+            let forged = |a: &str| super::engine::FORGED_DOMAINS.iter().any(|d| a.ends_with(d));
+            let spam =
+                ids_where(&|r| forged(r.sender()) && !r.sender().starts_with("MAILER-DAEMON@"));
+            let ours = ndrs_of(&spam);
+            let theirs =
+                ids_where(&|r| r.sender().starts_with("MAILER-DAEMON@") && forged(r.sender()));
+            let mut all = spam;
+            all.extend(ours.iter().copied());
+            all.extend(theirs.iter().copied());
+            (whole(&all), (ours.len() + theirs.len()) as u64)
+        }
+        PlantKind::BackPressure => (Vec::new(), 0),
+    }
+}
+
+fn codes_of<'a>(statuses: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut p = super::engine::PlantStat::default();
+    for s in statuses {
+        p.codes_in(s);
+    }
+    p.codes
+}
+
+#[test]
+fn planted_incidents_match_their_rows() {
+    let all = [
+        PlantKind::HopCountLoop,
+        PlantKind::ThrottledAutoReply,
+        PlantKind::TransportRuleLoop,
+        PlantKind::ReceiveLimit,
+        PlantKind::DeliveryThrottling,
+        PlantKind::BackPressure,
+        PlantKind::QueueExpiry,
+        PlantKind::PoisonMessage,
+        PlantKind::ShadowRedundancyFailure,
+        PlantKind::DuplicateDelivery,
+        PlantKind::SafetyNetResubmit,
+        PlantKind::SubmissionFailure,
+        PlantKind::SilentDrop,
+        PlantKind::ModerationStall,
+        PlantKind::ListAmplification,
+        PlantKind::Backscatter,
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plants = all.to_vec();
+    plants.reverse();
+    plants.push(PlantKind::Backscatter);
+    let o = SimOptions {
+        plants,
+        probes: true,
+        ..opts(Scenario::Quiet, 6_000)
+    };
+    let (truth, bytes) = gen(&o, dir.path(), "pl.zip");
+    let (rows, proto) = read(&bytes);
+    assert_eq!(rows.len() as u64, truth.rows);
+    let kinds: Vec<PlantKind> = truth.incidents.iter().map(|i| i.kind).collect();
+    assert_eq!(kinds, all, "each kind once, in a fixed order");
+    for inc in &truth.incidents {
+        let (found, count, servers, codes) = if inc.kind == PlantKind::BackPressure {
+            let lines: Vec<&Proto> = proto
+                .iter()
+                .filter(|p| p.f[6] == ">" && p.f[7] == "452 4.3.1 Insufficient system resources")
+                .collect();
+            let sessions: BTreeSet<&str> = lines.iter().map(|p| p.f[2].as_str()).collect();
+            for sid in &sessions {
+                let last = proto.iter().rfind(|p| p.f[2] == *sid).expect("lines");
+                assert_eq!(last.f[6], "-", "the session ends");
+                assert!(proto.iter().any(|p| p.f[2] == *sid && p.f[7] == "QUIT"));
+            }
+            assert!(lines
+                .iter()
+                .all(|p| Some(p.f[1].as_str()) == inc.connector.as_deref()));
+            let times: Vec<String> = lines.iter().map(|p| p.f[0].clone()).collect();
+            let servers: BTreeSet<String> = lines.iter().map(|p| p.server.clone()).collect();
+            (
+                times,
+                sessions.len() as u64,
+                servers,
+                codes_of(lines.iter().map(|p| p.f[7].as_str())),
+            )
+        } else {
+            let (v, n) = incident_rows(inc.kind, &rows, &inc.addresses);
+            let times = v.iter().map(|r| r.time().to_string()).collect();
+            let servers = v.iter().map(|r| r.server.clone()).collect();
+            (times, n, servers, codes_of(v.iter().map(|r| r.status())))
+        };
+        let kind = inc.kind;
+        assert_eq!(count, inc.count, "{kind:?}");
+        assert!(count > 0, "{kind:?}");
+        assert_eq!(
+            found.iter().min().cloned(),
+            inc.first_seen.as_ref().map(rfc3339),
+            "{kind:?}"
+        );
+        assert_eq!(
+            found.iter().max().cloned(),
+            inc.last_seen.as_ref().map(rfc3339),
+            "{kind:?}"
+        );
+        assert_eq!(
+            servers.into_iter().collect::<Vec<_>>(),
+            inc.servers,
+            "{kind:?}"
+        );
+        assert_eq!(codes.into_iter().collect::<Vec<_>>(), inc.codes, "{kind:?}");
+        assert!(
+            found.len() >= 5 && found.len() <= 500,
+            "{kind:?}: {} rows",
+            found.len()
+        );
+    }
+    let inc = |k: PlantKind| {
+        truth
+            .incidents
+            .iter()
+            .find(|i| i.kind == k)
+            .expect("incident")
+    };
+    // Spot checks of what each kind must show.
+    assert_eq!(inc(PlantKind::HopCountLoop).codes, ["5.4.14", "5.4.6"]);
+    assert_eq!(inc(PlantKind::HopCountLoop).addresses, ["partner.example"]);
+    for id in rows
+        .iter()
+        .filter(|r| r.rcpts().contains(&"x@partner.example"))
+        .map(|r| r.id())
+        .collect::<BTreeSet<_>>()
+    {
+        let sends: Vec<&Trk> = rows
+            .iter()
+            .filter(|r| r.id() == id && r.event() == "SEND")
+            .collect();
+        for s in ["EX01", "EX02"] {
+            assert!(
+                sends.iter().filter(|r| r.server == s).count() >= 10,
+                "{id} on {s}"
+            );
+        }
+        assert!(rows
+            .iter()
+            .any(|r| r.id() == id && r.event() == "FAIL" && r.source() == "ROUTING"));
+    }
+    let throttles: Vec<&Trk> = rows.iter().filter(|r| r.event() == "THROTTLE").collect();
+    assert_eq!(throttles.len(), 3);
+    for r in &throttles {
+        assert_eq!(r.source(), "MAILBOXRULE");
+        assert_eq!(r.reference(), "XLoopHeaderCount:1/1");
+        assert_ne!(r.sender(), r.rcpts()[0]);
+    }
+    assert_eq!(inc(PlantKind::ReceiveLimit).codes.len(), 8);
+    assert!(inc(PlantKind::QueueExpiry)
+        .codes
+        .contains(&"4.4.7".to_string()));
+    assert!(inc(PlantKind::QueueExpiry)
+        .codes
+        .contains(&"5.4.300".to_string()));
+    let first = ms(&t(&inc(PlantKind::QueueExpiry).first_seen));
+    let last = ms(&t(&inc(PlantKind::QueueExpiry).last_seen));
+    assert!(last - first > 3_600_000, "deferred for hours");
+    for ev in [
+        "DUPLICATEDELIVER",
+        "DUPLICATEEXPAND",
+        "DUPLICATEREDIRECT",
+        "RESUBMIT",
+        "RESUBMITDEFER",
+        "RESUBMITFAIL",
+        "SUBMITDEFER",
+        "SUBMITFAIL",
+        "DROP",
+        "BADMAIL",
+        "MODERATIONEXPIRE",
+        "MODERATORSALLNDR",
+        "POISONMESSAGE",
+        "HAREDIRECTFAIL",
+    ] {
+        assert!(rows.iter().any(|r| r.event() == ev), "{ev}");
+    }
+    assert!(rows
+        .iter()
+        .filter(|r| matches!(r.event(), "SUBMITDEFER" | "SUBMITFAIL"))
+        .all(|r| r.ctx().contains("ClientType:")));
+    assert!(rows
+        .iter()
+        .filter(|r| r.source() == "APPROVAL")
+        .all(|r| r.path.contains("/MSGTRKMA")));
+    assert!(rows
+        .iter()
+        .filter(|r| r.event() == "HAREDIRECTFAIL")
+        .all(|r| r.ctx().contains("No suitable shadow servers")));
+    assert_eq!(inc(PlantKind::ListAmplification).count, 2_000);
+    // The list's bounces come as a storm: dozens of NDRs to one sender within minutes.
+    let list = rows
+        .iter()
+        .find(|r| r.event() == "EXPAND" && r.related() == "all-partners@corp.example")
+        .expect("expand");
+    let bounces: Vec<&Trk> = rows
+        .iter()
+        .filter(|r| r.event() == "DSN" && r.reference() == list.id())
+        .collect();
+    assert!(bounces.len() >= 40, "{}", bounces.len());
+    let span = ms(bounces[bounces.len() - 1].time()) - ms(bounces[0].time());
+    assert!(span < 2 * 60_000, "{span}");
+    // Backscatter: we NDR outsiders who never wrote to us before, and outside NDRs arrive.
+    let b = inc(PlantKind::Backscatter);
+    assert!(b.codes == ["5.1.1"]);
+    assert!(rows.iter().any(|r| r.sender().starts_with("MAILER-DAEMON@")
+        && r.return_path() == "<>"
+        && r.subject().starts_with("Undeliverable:")));
+    // Nothing planted loops on: no NDR about an NDR among the planted messages.
+    let ndrs: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r.event() == "DSN")
+        .map(|r| r.id())
+        .collect();
+    assert!(rows
+        .iter()
+        .filter(|r| r.event() == "DSN")
+        .all(|r| !ndrs.contains(r.reference())));
+}
+
+#[test]
+fn everything_at_once_is_well_formed_and_deterministic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = SimOptions {
+        probes: true,
+        skewed_client: Some(600_000),
+        conversations: true,
+        hours: 6,
+        flood_from: 0.2,
+        flood_until: 0.4,
+        flood_rate: 5.0,
+        servers: 3,
+        plants: vec![
+            PlantKind::HopCountLoop,
+            PlantKind::BackPressure,
+            PlantKind::ListAmplification,
+            PlantKind::ModerationStall,
+        ],
+        ..opts(Scenario::Flood, 5_000)
+    };
+    let (truth, a) = gen(&o, dir.path(), "a.zip");
+    let (_, b) = gen(&o, dir.path(), "b.zip");
+    assert!(a == b, "same options, same bytes");
+    assert_eq!(super::tests::check_bundle(&a, &truth), truth.rows);
+    assert!(truth.entries.iter().any(|e| e.contains("/MSGTRKMA")));
+    assert!(
+        simulate(
+            &SimOptions {
+                protocol_logs: false,
+                ..o.clone()
+            },
+            &dir.path().join("x.zip")
+        )
+        .is_err(),
+        "back_pressure needs protocol logs"
+    );
+    let json = serde_json::to_value(&truth).expect("json");
+    assert_eq!(json["incidents"][0]["kind"], "hop_count_loop");
+    assert!(json["flood_onset"]
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z')));
 }

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -24,10 +24,15 @@ use super::world::{
 
 mod flood;
 mod flows;
+mod latency;
+mod noise;
+mod plant;
 mod responder;
 mod smtp;
 mod talk;
 
+#[cfg(test)]
+pub(super) use plant::{FORGED_DOMAINS, LIMITS};
 #[cfg(test)]
 pub(super) use responder::MARKERS;
 #[cfg(test)]
@@ -70,9 +75,11 @@ pub(super) enum Comp {
     Flood,
     Responder,
     Conversation,
+    Noise,
+    Planted,
 }
 
-const COMPS: usize = 10;
+const COMPS: usize = 12;
 
 impl Comp {
     pub(super) const ALL: [Comp; COMPS] = [
@@ -86,6 +93,8 @@ impl Comp {
         Comp::Flood,
         Comp::Responder,
         Comp::Conversation,
+        Comp::Noise,
+        Comp::Planted,
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -100,6 +109,8 @@ impl Comp {
             Comp::Flood => "flood",
             Comp::Responder => "responder",
             Comp::Conversation => "conversation",
+            Comp::Noise => "noise",
+            Comp::Planted => "planted",
         }
     }
 }
@@ -123,6 +134,28 @@ pub(super) enum Role {
     Talk { thread: u32, idx: u32 },
     /// The one out-of-office reply inside the conversations.
     TalkOof,
+    /// A Managed Availability probe.
+    Probe,
+    /// Planted incident `k` (index into the plan's plants): all its rows belong to the
+    /// incident and the message counts; its NDRs are `PlantAux`.
+    Plant(u8),
+    /// All rows belong to incident `k`, the message does not count (NDRs, triggers).
+    PlantAux(u8),
+    /// Like `PlantAux`, but the NDRs it draws are `Plant` (backscatter).
+    PlantBait(u8),
+    /// Planted by incident `k`, but only rows tagged with it belong to it.
+    PlantQuiet(u8),
+}
+
+impl Role {
+    /// The role of an NDR about a message of this role.
+    pub(super) fn ndr(self) -> Role {
+        match self {
+            Role::Plant(k) | Role::PlantAux(k) => Role::PlantAux(k),
+            Role::PlantBait(k) => Role::Plant(k),
+            _ => Role::Plain,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -149,6 +182,17 @@ pub(super) struct Msg {
     pub(super) defers: Cell<u32>,
     /// Defers scenario: how often this alert is to be deferred before it fails.
     pub(super) planned_defers: Cell<u32>,
+    /// How far the sender's clock is off: added to the origination time the logs show.
+    pub(super) skew: Ms,
+    /// A row of this message belonging to a planted incident has been written.
+    pub(super) plant_seen: Cell<bool>,
+}
+
+impl Msg {
+    /// The origination time as logged (the client's clock).
+    pub(super) fn shown_origin(&self) -> Ms {
+        self.origin + self.skew
+    }
 }
 
 /// How a message reached the server that is routing it.
@@ -299,6 +343,8 @@ pub(super) struct Row<'a> {
     pub(super) traffic: &'a str,
     /// NOTIFYMAPI rows carry only the sender.
     pub(super) bare: bool,
+    /// This row belongs to planted incident `k` whatever its message's role.
+    pub(super) plant: Option<u8>,
 }
 
 pub(super) struct Failure {
@@ -354,6 +400,51 @@ pub(super) struct Stats {
     pub(super) talk_threads: u64,
     pub(super) talk_msgs: u64,
     pub(super) talk_oof: u64,
+    pub(super) noise_rows: u64,
+    pub(super) noise_msgs: u64,
+    pub(super) health: BTreeSet<String>,
+    pub(super) skew_msgs: u64,
+    /// Server name -> latency component -> rows carrying it.
+    pub(super) latency: BTreeMap<String, BTreeMap<String, u64>>,
+    /// One per planted incident, in the plan's order.
+    pub(super) plants: Vec<PlantStat>,
+}
+
+/// What one planted incident wrote.
+#[derive(Default)]
+pub(super) struct PlantStat {
+    pub(super) first: Option<Ms>,
+    pub(super) last: Option<Ms>,
+    pub(super) msgs: u64,
+    pub(super) sessions: u64,
+    pub(super) recipients: u64,
+    pub(super) servers: BTreeSet<usize>,
+    pub(super) addresses: BTreeSet<String>,
+    pub(super) codes: BTreeSet<String>,
+    pub(super) connector: Option<String>,
+}
+
+impl PlantStat {
+    pub(super) fn saw(&mut self, t: Ms, s: usize) {
+        self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        self.servers.insert(s);
+    }
+
+    /// Enhanced status codes of class 4 and 5 in `status`.
+    pub(super) fn codes_in(&mut self, status: &str) {
+        for w in status.split(|c: char| c.is_whitespace() || c == ';') {
+            let mut parts = w.split('.');
+            let ok = matches!(parts.next(), Some("4" | "5"))
+                && parts.clone().count() == 2
+                && parts.all(|p| {
+                    !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())
+                });
+            if ok {
+                self.codes.insert(w.to_string());
+            }
+        }
+    }
 }
 
 pub(super) struct Sim {
@@ -384,6 +475,21 @@ pub(super) struct Sim {
     responder_seq: u64,
     /// The conversation message whose delivery draws the one out-of-office reply.
     talk_oof_trigger: Option<(u32, u32)>,
+    /// Health mailboxes per server (`--probes`).
+    health: Vec<Vec<usize>>,
+    /// The mailbox whose client's clock is off (`--skewed-client`).
+    pub(super) skewed_mbx: Option<usize>,
+    /// Latency bookkeeping per (server, transport id): when the message entered this
+    /// server's hub and the components already spent upstream.
+    lat_ctx: HashMap<(usize, u64), LatCtx>,
+    lat_order: VecDeque<(Ms, (usize, u64))>,
+    /// Throttled auto-reply plant: rule answers left in the current episode.
+    throttle_left: u32,
+}
+
+struct LatCtx {
+    entry: Ms,
+    upstream: Rc<str>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -468,7 +574,18 @@ impl Sim {
             flood_seq: 0,
             responder_seq: 0,
             talk_oof_trigger: None,
+            health: Vec::new(),
+            skewed_mbx: None,
+            lat_ctx: HashMap::new(),
+            lat_order: VecDeque::new(),
+            throttle_left: 0,
         };
+        sim.stats.plants = sim
+            .plan
+            .plants
+            .iter()
+            .map(|_| PlantStat::default())
+            .collect();
         sim.add_scenario_mailboxes();
         sim
     }
@@ -480,6 +597,18 @@ impl Sim {
         }
         if self.plan.responder.is_some() {
             self.world.add_extra(&mut self.rng, HELPDESK, 0);
+        }
+        if self.plan.probes {
+            self.add_health_mailboxes();
+        }
+        if self.plan.skew.is_some() {
+            loop {
+                let m = self.world.users[self.rng.random_range(1..self.world.users.len())];
+                if !self.world.oof.contains(&m) {
+                    self.skewed_mbx = Some(m);
+                    break;
+                }
+            }
         }
     }
 
@@ -658,14 +787,41 @@ impl Sim {
         }
         st.first = Some(st.first.map_or(t, |f| f.min(t)));
         st.last = Some(st.last.map_or(t, |l| l.max(t)));
-        self.observe(t, msg, r);
+        self.observe(t, s, msg, r);
         self.out.push(t, s, kind, line);
     }
 
     /// Truth counters that need to see each written row.
-    fn observe(&mut self, t: Ms, msg: &Msg, r: &Row<'_>) {
-        let first = !msg.seen.replace(true);
+    fn observe(&mut self, t: Ms, s: usize, msg: &Msg, r: &Row<'_>) {
+        if self.plan.latency {
+            self.count_latency(r.info);
+        }
         let st = &mut self.stats;
+        if matches!(r.event, "HAREDIRECT" | "HARECEIVE" | "HADISCARD") || msg.role == Role::Probe {
+            st.noise_rows += 1;
+        }
+        // NOTIFYMAPI rows carry no message id: nobody can tie them to their message.
+        if r.bare {
+            return;
+        }
+        let first = !msg.seen.replace(true);
+        if first && msg.skew != 0 {
+            st.skew_msgs += 1;
+        }
+        let plant = match (r.plant, msg.role) {
+            (Some(k), _) | (None, Role::Plant(k)) => Some((k, true)),
+            (None, Role::PlantAux(k) | Role::PlantBait(k)) => Some((k, false)),
+            _ => None,
+        };
+        if let Some((k, counted)) = plant {
+            if let Some(p) = st.plants.get_mut(usize::from(k)) {
+                p.saw(t, s);
+                p.codes_in(r.status);
+                if counted && !msg.plant_seen.replace(true) {
+                    p.msgs += 1;
+                }
+            }
+        }
         match r.event {
             "DEFER" if r.status.contains(" 4.2.2 ") => {
                 st.defer_rows += 1;
@@ -706,6 +862,17 @@ impl Sim {
                 }
             }
             Role::TalkOof if first => st.talk_oof += 1,
+            Role::Probe => {
+                if first {
+                    st.noise_msgs += 1;
+                }
+                let named = std::iter::once(&*msg.sender).chain(r.rcpts.iter().map(|a| &**a));
+                for a in named {
+                    if a.starts_with("HealthMailbox") && !st.health.contains(a) {
+                        st.health.insert(a.to_string());
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -713,7 +880,7 @@ impl Sim {
     /// `origination;SRV=host:TOTAL-HUB=latency`, the message-info of hub events.
     fn latency_info(&self, s: usize, msg: &Msg, t: Ms) -> String {
         let mut info = String::with_capacity(80);
-        push_time(&mut info, msg.origin);
+        push_time(&mut info, msg.shown_origin());
         let _ = write!(info, ";SRV={}:TOTAL-HUB=", self.world.servers[s].host);
         push_secs(&mut info, t - msg.origin);
         info

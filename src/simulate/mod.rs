@@ -59,11 +59,59 @@ pub enum Scenario {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Markers {
-    /// "Automatic reply:", "Auto:", "Abwesenheitsnotiz:", ... one language after another.
+    /// "Automatic reply:", "Auto:", "Abwesenheitsnotiz:", ... a different language each round
+    /// (the first one depends on the seed).
     #[default]
     Auto,
     /// No marker: the auto-reply's subject is just `Re: <subject>`.
     None,
+}
+
+/// Incidents `--plant` adds to any scenario, each a few dozen to a few hundred rows with
+/// Exchange's own status texts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum PlantKind {
+    /// A few messages to x@partner.example bounce between EX01 and EX02 until 5.4.6 (and one
+    /// 5.4.14) "Hop count exceeded", each with its NDR.
+    HopCountLoop,
+    /// Two mailboxes' reply rules answer each other until the rule is throttled (THROTTLE,
+    /// XLoopHeaderCount:1/1); three episodes.
+    ThrottledAutoReply,
+    /// Redirect rules between two addresses until 5.7.128 "Transport rules loop count
+    /// exceeded", each with its NDR.
+    TransportRuleLoop,
+    /// Receive and sending limits: 5.2.121, 5.2.122, 5.1.90, 5.1.8, 5.7.501-503 and 5.2.2
+    /// "Submission quota exceeded", each with its NDR.
+    ReceiveLimit,
+    /// A burst to one mailbox; deliveries deferred 4.3.2 "recipient thread limit exceeded".
+    DeliveryThrottling,
+    /// Sessions from the firewall turned away with 452 4.3.1 "Insufficient system resources"
+    /// (SMTP receive protocol log only; needs protocol logs).
+    BackPressure,
+    /// Mail to a dead domain deferred 4.4.0 for hours, then 4.4.7 QUEUE.Expired (one 5.4.300).
+    QueueExpiry,
+    /// Messages moved to the poison queue (POISONMESSAGE).
+    PoisonMessage,
+    /// HAREDIRECTFAIL "No suitable shadow servers" while the other server is down.
+    ShadowRedundancyFailure,
+    /// DUPLICATEDELIVER, DUPLICATEEXPAND and DUPLICATEREDIRECT.
+    DuplicateDelivery,
+    /// Safety Net RESUBMIT, RESUBMITDEFER and RESUBMITFAIL after a database failover.
+    SafetyNetResubmit,
+    /// SUBMITDEFER and SUBMITFAIL of one mailbox's client.
+    SubmissionFailure,
+    /// DROP (agent and administrator) and BADMAIL.
+    SilentDrop,
+    /// A moderated list nobody moderates: MODERATIONEXPIRE and MODERATORSALLNDR.
+    ModerationStall,
+    /// One message to a 2,000-member list (EXPAND) whose dead members bounce: an NDR storm.
+    ListAmplification,
+    /// NDRs to forged outside senders of spam, and outside NDRs for mail we never sent.
+    Backscatter,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +140,15 @@ pub struct SimOptions {
     pub responder_markers: Markers,
     /// Human conversation threads (and one honest out-of-office reply) in the background.
     pub conversations: bool,
+    /// Managed Availability probes from and to health mailboxes, and shadow redundancy
+    /// (HAREDIRECT/HARECEIVE) for mail entering the organisation; implies `latency_parts`.
+    pub probes: bool,
+    /// Exchange 2016-style latency parts in the message-info of SUBMIT, DELIVER and SEND rows.
+    pub latency_parts: bool,
+    /// One client whose clock is off by this many ms (origination times in the logs).
+    pub skewed_client: Option<i64>,
+    /// Incidents to plant (each kind once).
+    pub plants: Vec<PlantKind>,
 }
 
 impl Default for SimOptions {
@@ -114,6 +171,10 @@ impl Default for SimOptions {
             responder_minutes: 60,
             responder_markers: Markers::Auto,
             conversations: false,
+            probes: false,
+            latency_parts: false,
+            skewed_client: None,
+            plants: Vec::new(),
         }
     }
 }
@@ -238,6 +299,48 @@ pub struct Truth {
     pub conversation_messages: u64,
     /// Out-of-office replies inside those conversations (exactly one is planted).
     pub conversation_oof_replies: u64,
+
+    /// `--probes`: rows it added (probe messages' rows and the HAREDIRECT, HARECEIVE and
+    /// HADISCARD rows of ordinary messages), distinct probe messages, and the health mailboxes
+    /// seen in probe rows (sorted).
+    pub noise_rows: u64,
+    pub noise_messages: u64,
+    pub health_mailboxes: Vec<String>,
+
+    /// `--skewed-client`: the workstation (original-client-ip), its mailbox, the clock offset
+    /// and the messages written with its origination times.
+    pub skewed_client: Option<String>,
+    pub skewed_client_mailbox: Option<String>,
+    pub skewed_client_offset_ms: Option<i64>,
+    pub skewed_client_messages: u64,
+    /// With latency parts: per server, per component (TOTAL-SUB, TOTAL-HUB, TOTAL-DEL), the
+    /// rows whose message-info carries it.
+    pub latency_truth: BTreeMap<String, BTreeMap<String, u64>>,
+
+    /// `--plant`: one entry per planted kind.
+    pub incidents: Vec<IncidentTruth>,
+}
+
+/// One planted incident, counted from its rows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IncidentTruth {
+    pub kind: PlantKind,
+    /// First and last row (or protocol line, for back_pressure) of the incident.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Messages; sessions turned away for back_pressure; recipients the list expanded to for
+    /// list_amplification.
+    pub count: u64,
+    /// Servers that logged it.
+    pub servers: Vec<String>,
+    /// Mailboxes, lists or domains involved (lower case, sorted).
+    pub addresses: Vec<String>,
+    /// Enhanced status codes of class 4 and 5 in its rows (sorted).
+    pub codes: Vec<String>,
+    /// back_pressure: the receive connector that turned the sessions away.
+    pub connector: Option<String>,
 }
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -296,6 +399,15 @@ pub fn simulate(opts: &SimOptions, out: &Path) -> anyhow::Result<Truth> {
         opts.flood_rate.is_finite() && opts.flood_rate > 0.0 && opts.flood_rate <= 10_000.0,
         "flood rate must be above 0 and at most 10000 per minute, got {}",
         opts.flood_rate
+    );
+    anyhow::ensure!(
+        opts.protocol_logs || !opts.plants.contains(&PlantKind::BackPressure),
+        "back_pressure is only visible in SMTP protocol logs: drop --no-protocol-logs"
+    );
+    anyhow::ensure!(
+        opts.skewed_client
+            .is_none_or(|ms| ms != 0 && ms.abs() <= 7 * 24 * 3_600_000),
+        "the skewed client's offset must be non-zero and within a week"
     );
     anyhow::ensure!(
         (1..=MAX_HOURS * 60).contains(&opts.responder_minutes),
@@ -417,6 +529,48 @@ fn truth(opts: &SimOptions, names: &[String], sim: &Sim) -> Truth {
         t.conversation_messages = st.talk_msgs;
         t.conversation_oof_replies = st.talk_oof;
     }
+    if plan.probes {
+        t.noise_rows = st.noise_rows;
+        t.noise_messages = st.noise_msgs;
+        t.health_mailboxes = st.health.iter().cloned().collect();
+    }
+    if let (Some(ms), Some(m)) = (plan.skew, sim.skewed_mbx) {
+        let mbx = &sim.world.mailboxes[m];
+        t.skewed_client = Some(mbx.workstation.clone());
+        t.skewed_client_mailbox = Some(mbx.addr.to_string());
+        t.skewed_client_offset_ms = Some(ms);
+        t.skewed_client_messages = st.skew_msgs;
+    }
+    if plan.latency {
+        t.latency_truth = st
+            .latency
+            .iter()
+            .map(|(s, m)| (s.clone(), m.iter().map(|(c, n)| (c.clone(), *n)).collect()))
+            .collect();
+    }
+    t.incidents = plan
+        .plants
+        .iter()
+        .zip(&st.plants)
+        .map(|(p, x)| IncidentTruth {
+            kind: p.kind,
+            first_seen: x.first.map(to_time),
+            last_seen: x.last.map(to_time),
+            count: match p.kind {
+                PlantKind::BackPressure => x.sessions,
+                PlantKind::ListAmplification => x.recipients,
+                _ => x.msgs,
+            },
+            servers: x
+                .servers
+                .iter()
+                .filter_map(|&s| names.get(s).cloned())
+                .collect(),
+            addresses: x.addresses.iter().cloned().collect(),
+            codes: x.codes.iter().cloned().collect(),
+            connector: x.connector.clone(),
+        })
+        .collect();
     t
 }
 
@@ -439,7 +593,7 @@ mod tests {
 
     /// Every entry: BOM, CRLF, five header lines, rows with as many fields as `#Fields`,
     /// times in order and matching the file name's hour. Returns tracking rows seen.
-    fn check_bundle(bytes: &[u8], truth: &Truth) -> u64 {
+    pub(super) fn check_bundle(bytes: &[u8], truth: &Truth) -> u64 {
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
         let mut names: Vec<String> = zip
             .file_names()

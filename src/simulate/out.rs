@@ -49,9 +49,11 @@ pub(super) enum LogKind {
     HubRecv,
     /// SEND under Hub.
     Send,
+    /// MSGTRKMA: moderated transport (approvals). Last, so older bundles keep their order.
+    TrkMa,
 }
 
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 const ALL_KINDS: [LogKind; KINDS] = [
     LogKind::Trk,
     LogKind::TrkMs,
@@ -59,6 +61,7 @@ const ALL_KINDS: [LogKind; KINDS] = [
     LogKind::Recv,
     LogKind::HubRecv,
     LogKind::Send,
+    LogKind::TrkMa,
 ];
 
 impl LogKind {
@@ -67,6 +70,7 @@ impl LogKind {
             LogKind::Trk => "MSGTRK",
             LogKind::TrkMs => "MSGTRKMS",
             LogKind::TrkMd => "MSGTRKMD",
+            LogKind::TrkMa => "MSGTRKMA",
             LogKind::Recv | LogKind::HubRecv => "RECV",
             LogKind::Send => "SEND",
         }
@@ -74,7 +78,9 @@ impl LogKind {
 
     fn dir(self) -> &'static str {
         match self {
-            LogKind::Trk | LogKind::TrkMs | LogKind::TrkMd => "TransportRoles/Logs/MessageTracking",
+            LogKind::Trk | LogKind::TrkMs | LogKind::TrkMd | LogKind::TrkMa => {
+                "TransportRoles/Logs/MessageTracking"
+            }
             LogKind::Recv => "TransportRoles/Logs/FrontEnd/ProtocolLog/SmtpReceive",
             LogKind::HubRecv => "TransportRoles/Logs/Hub/ProtocolLog/SmtpReceive",
             LogKind::Send => "TransportRoles/Logs/Hub/ProtocolLog/SmtpSend",
@@ -83,7 +89,7 @@ impl LogKind {
 
     fn header(self, first_row: Ms) -> Vec<u8> {
         let (version, log_type, fields) = match self {
-            LogKind::Trk | LogKind::TrkMs | LogKind::TrkMd => {
+            LogKind::Trk | LogKind::TrkMs | LogKind::TrkMd | LogKind::TrkMa => {
                 (EXCHANGE_BUILD, "Message Tracking Log", TRK_FIELDS)
             }
             LogKind::Recv | LogKind::HubRecv => {

@@ -11,7 +11,7 @@ use rand::Rng;
 use super::engine::{Action, Comp, Msg, MsgRef, Peer, Sim, Via};
 use super::out::{Ms, HOUR_MS};
 use super::world::{alert_subject, spoofed_sender, subject, Addr, DOMAIN, READER_DOMAINS};
-use super::{Markers, Scenario, SimOptions};
+use super::{Markers, PlantKind, Scenario, SimOptions};
 
 pub(super) const MINUTE: Ms = 60_000;
 
@@ -30,6 +30,13 @@ const RESPONDER_ROWS_PER_ROUND: f64 = 6.0;
 /// Mean time of one responder round (our rule, transport, their answer), in seconds.
 const RESPONDER_ROUND_S: f64 = 28.0;
 const TALK_ROWS_PER_THREAD: f64 = 17.5;
+/// `--probes`: rows per probe (three kinds per server every five minutes) and the shadow
+/// redundancy rows each message entering the organisation gains.
+const PROBE_ROWS: f64 = 3.6;
+pub(super) const PROBE_EVERY: Ms = 5 * MINUTE;
+const SHADOW_ROWS_PER_MSG: f64 = 2.0;
+const SHADOW_SCALE: f64 = 0.77;
+const PLANT_ROWS: f64 = 150.0;
 
 const NEWSLETTER_RCPTS: usize = 3_000;
 const NEWSLETTER_SPREAD: Ms = 10 * MINUTE;
@@ -90,6 +97,32 @@ pub(super) struct TalkPlan {
     pub(super) threads: u32,
 }
 
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PlantSlot {
+    pub(super) kind: PlantKind,
+    pub(super) at: Ms,
+}
+
+/// Queue expiry: time between two delivery attempts to the dead domain.
+pub(super) fn expiry_step(duration: Ms) -> Ms {
+    (duration / 36).clamp(3 * MINUTE, 45 * MINUTE)
+}
+
+/// Moderation stall: how long a message waits for a moderator before it expires.
+pub(super) fn moderation_wait(duration: Ms) -> Ms {
+    (duration / 8).clamp(10 * MINUTE, 2 * HOUR_MS)
+}
+
+/// About how long a planted incident takes from its start.
+fn plant_span(kind: PlantKind, duration: Ms) -> Ms {
+    match kind {
+        PlantKind::QueueExpiry => 7 * expiry_step(duration) + 20 * MINUTE,
+        PlantKind::ModerationStall => moderation_wait(duration) + 20 * MINUTE,
+        PlantKind::ThrottledAutoReply => 70 * MINUTE,
+        _ => 40 * MINUTE,
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Plan {
     pub(super) start: Ms,
@@ -111,6 +144,12 @@ pub(super) struct Plan {
     pub(super) defers: Option<DefersPlan>,
     pub(super) responder: Option<ResponderPlan>,
     pub(super) talk: Option<TalkPlan>,
+    pub(super) probes: bool,
+    /// Latency parts in message-info (`--latency-parts`, or implied by `--probes`).
+    pub(super) latency: bool,
+    /// The skewed client's clock offset.
+    pub(super) skew: Option<Ms>,
+    pub(super) plants: Vec<PlantSlot>,
 }
 
 /// Working hours, roughly, in UTC.
@@ -174,6 +213,10 @@ impl Plan {
             defers: None,
             responder: None,
             talk: None,
+            probes: false,
+            latency: false,
+            skew: None,
+            plants: Vec::new(),
         };
         let incident = |plan: &mut Plan, rows: f64| {
             let app_start = start + duration / 36;
@@ -285,6 +328,41 @@ impl Plan {
             plan.talk = Some(TalkPlan { threads });
             bg_rows = (bg_rows - f64::from(threads) * TALK_ROWS_PER_THREAD).max(0.25 * ev);
         }
+        if opts.probes {
+            // Shadow copies add rows to whatever enters from outside: the other components
+            // send less to stay near the budget.
+            if let Some(i) = plan.incident.as_mut() {
+                i.rate *= SHADOW_SCALE;
+            }
+            for w in [plan.unexpected.as_mut(), plan.bulk.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                w.rate *= SHADOW_SCALE;
+            }
+            plan.probes = true;
+            let probes = (3 * opts.servers.max(2)) as f64 * (duration / PROBE_EVERY) as f64;
+            bg_rows = (bg_rows - probes * PROBE_ROWS).max(0.25 * ev);
+            bg_per_msg += SHADOW_ROWS_PER_MSG;
+        }
+        plan.latency = opts.probes || opts.latency_parts;
+        plan.skew = opts.skewed_client;
+        let mut kinds = opts.plants.clone();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let k = kinds.len() as Ms;
+        plan.plants = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| {
+                let at = start + duration * (i as Ms + 1) / (k + 1);
+                let at = at
+                    .min(end - plant_span(kind, duration))
+                    .max(start + duration / 48);
+                PlantSlot { kind, at }
+            })
+            .collect();
+        bg_rows = (bg_rows - k as f64 * PLANT_ROWS).max(0.25 * ev);
         let weight = integrate(start, end, hour_weight);
         plan.bg_rate = bg_rows.max(0.0) / bg_per_msg / weight.max(1.0);
         plan
@@ -370,6 +448,16 @@ impl Sim {
         if self.plan.talk.is_some() {
             self.talk_plan();
         }
+        if self.plan.probes {
+            self.probes_start();
+        }
+        for (k, p) in self.plan.plants.clone().into_iter().enumerate() {
+            let k = k as u8;
+            self.schedule(
+                p.at,
+                Action::Run(Box::new(move |sim, t| sim.plant(t, k, p.kind))),
+            );
+        }
     }
 
     pub(super) fn dispatch(&mut self, t: Ms, action: Action) {
@@ -425,6 +513,7 @@ impl Sim {
             subject,
             bytes: self.size(),
             origin,
+            skew: self.skew_of(mbx),
             comp,
             gen: None,
             incoming: false,
@@ -691,6 +780,7 @@ impl Sim {
         match msg.comp {
             Comp::Responder => return self.responder_delivered(t, msg, rcpt),
             Comp::Conversation => return self.talk_delivered(t, msg, rcpt),
+            Comp::Planted => return self.plant_delivered(t, msg, rcpt),
             _ => {}
         }
         let anna = self.world.anna;

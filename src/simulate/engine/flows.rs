@@ -33,14 +33,14 @@ impl Sim {
         };
         let client =
             format!("{client}, SubmissionAssistant:MailboxTransportSubmissionEmailAssistant");
-        let ctx = self.store_ctx(msg.origin, mbx, msg.class, &client);
+        let ctx = self.store_ctx(msg.shown_origin(), mbx, msg.class, &client);
         let ip = self.world.servers[s].ip.clone();
         let host = self.world.servers[s].host.clone();
         let name = self.world.servers[s].name.clone();
         let ws = self.world.mailboxes[mbx].workstation.clone();
         let custom = self.store_custom(mbx);
         let mut sub = String::with_capacity(80);
-        push_time(&mut sub, msg.origin);
+        push_time(&mut sub, msg.shown_origin());
         let _ = write!(sub, ";LSRV={host}:TOTAL-SUB=");
         let sub_lat = self.lat(40, 400);
         push_secs(&mut sub, sub_lat);
@@ -72,6 +72,14 @@ impl Sim {
         );
         let t1 = t + self.lat(40, 200);
         let ms_iid = self.next_iid(s, SUBMISSION);
+        let mut upstream = String::new();
+        let submit_info = if self.plan.latency {
+            let (info, up) = self.info_submit(s, msg, t1);
+            upstream = up;
+            info
+        } else {
+            submit_info
+        };
         self.emit(
             t1,
             s,
@@ -119,6 +127,8 @@ impl Sim {
                 ..Row::default()
             },
         );
+        self.lat_set(s, iid, t1, upstream.into());
+        self.shadow(t2, s, msg, iid, rcpts);
         (s, iid, t2)
     }
 
@@ -221,6 +231,9 @@ impl Sim {
         rcpts: &[Addr],
         attempt: u32,
     ) {
+        if msg.comp == Comp::Planted && self.plant_defer_delivery(t, s, msg, iid, rcpts, attempt) {
+            return;
+        }
         let mut ok: Vec<Addr> = Vec::with_capacity(rcpts.len());
         let mut tt = t;
         for r in rcpts {
@@ -237,7 +250,11 @@ impl Sim {
         let ctx = self.store_ctx(tt, mbx, msg.class, "StoreDriver");
         let custom = self.store_custom(mbx);
         let md_iid = self.next_iid(s, DELIVERY);
-        let info = self.latency_info(s, msg, tt);
+        let info = match self.plan.latency {
+            true => self.info_deliver(s, iid, msg, tt),
+            false => None,
+        };
+        let info = info.unwrap_or_else(|| self.latency_info(s, msg, tt));
         let ip = self.world.servers[s].ip.clone();
         let host = self.world.servers[s].host.clone();
         let name = self.world.servers[s].name.clone();
@@ -426,7 +443,15 @@ impl Sim {
     }
 
     /// A FAIL row and, where Exchange would (or, inside the loop, wrongly does), the DSN.
-    fn fail(&mut self, t: Ms, s: usize, msg: &MsgRef, iid: u64, rcpt: &Addr, f: Failure) {
+    pub(super) fn fail(
+        &mut self,
+        t: Ms,
+        s: usize,
+        msg: &MsgRef,
+        iid: u64,
+        rcpt: &Addr,
+        f: Failure,
+    ) {
         self.fail_dsn(t, s, msg, iid, rcpt, f, true);
     }
 
@@ -523,7 +548,7 @@ impl Sim {
     }
 
     /// The DSN row that creates an NDR, then the NDR's own journey.
-    fn dsn(&mut self, t: Ms, s: usize, orig: &MsgRef, failed: &Addr, to: Addr) {
+    pub(super) fn dsn(&mut self, t: Ms, s: usize, orig: &MsgRef, failed: &Addr, to: Addr) {
         if orig.gen == Some(0) && !orig.fed_loop.replace(true) {
             self.stats.originals_feeding += 1;
         }
@@ -540,6 +565,7 @@ impl Sim {
             incoming: false,
             class: "REPORT.IPM.Note.NDR",
             fed_loop: Cell::new(false),
+            role: orig.role.ndr(),
             ..Msg::default()
         };
         let ndr = self.msg(ndr);
@@ -565,6 +591,7 @@ impl Sim {
                 ..Row::default()
             },
         );
+        self.lat_set(s, iid, t, "".into());
         let tr = t + self.lat(5, 40);
         self.route(tr, s, &ndr, iid, &[to], Via::Generated);
     }
@@ -614,12 +641,29 @@ impl Sim {
                 ..Row::default()
             },
         );
+        self.lat_set(s, iid, t, "".into());
         let tr = t + self.lat(5, 60);
         self.route(tr, s, msg, iid, &rcpts, Via::Generated);
     }
 
     /// Transport to transport: SEND on `s`, RECEIVE on `d`, then `d` routes.
     fn hop(&mut self, t: Ms, s: usize, d: usize, msg: &MsgRef, iid: u64, rcpts: &[Addr]) {
+        let (iid_d, t_end) = self.hop_rows(t, s, d, msg, iid, rcpts);
+        let tr = t_end + self.lat(5, 60);
+        self.route(tr, d, msg, iid_d, rcpts, Via::Server(s));
+    }
+
+    /// The rows and SMTP lines of one hop from `s` to `d`; returns `d`'s internal id and when
+    /// `d` queued the message.
+    pub(super) fn hop_rows(
+        &mut self,
+        t: Ms,
+        s: usize,
+        d: usize,
+        msg: &MsgRef,
+        iid: u64,
+        rcpts: &[Addr],
+    ) -> (u64, Ms) {
         let (cs, t1, _) = self.session_begin(t, s, Side::Send, Peer::Server(d));
         let rp = if &*msg.return_path == "<>" {
             ""
@@ -652,9 +696,13 @@ impl Sim {
         let ts = t_end + self.lat(1, 5);
         let ctx = format!(
             "{sid:016X};{queued};ClientSubmitTime:{}",
-            fmt_time(msg.origin)
+            fmt_time(msg.shown_origin())
         );
-        let info = self.latency_info(s, msg, ts);
+        let (info, seg) = match self.plan.latency {
+            true => self.info_hub(s, iid, msg, ts, true),
+            false => None,
+        }
+        .unwrap_or_else(|| (self.latency_info(s, msg, ts), String::new()));
         let (ip, name) = (
             self.world.servers[s].ip.clone(),
             self.world.servers[s].name.clone(),
@@ -687,8 +735,15 @@ impl Sim {
                 ..Row::default()
             },
         );
-        let tr = t_end + self.lat(5, 60);
-        self.route(tr, d, msg, iid_d, rcpts, Via::Server(s));
+        if self.plan.latency {
+            let up = self
+                .lat_ctx
+                .get(&(s, iid))
+                .map(|c| format!("{}{seg}", c.upstream))
+                .unwrap_or_default();
+            self.lat_set(d, iid_d, ts, up.into());
+        }
+        (iid_d, t_end)
     }
 
     /// Out through the firewall. The firewall checks recipients, so typos fail here.
@@ -797,9 +852,9 @@ impl Sim {
         if !good.is_empty() {
             let ctx = format!(
                 "{sid:016X};{queued};ClientSubmitTime:{}",
-                fmt_time(msg.origin)
+                fmt_time(msg.shown_origin())
             );
-            let info = self.latency_info(s, msg, ts);
+            let plain = self.latency_info(s, msg, ts);
             let connector = self.send_fw.clone();
             // Relayed traffic leaving through the hub shows Exchange's undocumented
             // SENDEXTERNAL now and then, as in real bundles.
@@ -811,6 +866,11 @@ impl Sim {
             } else {
                 "SEND"
             };
+            let info = match self.plan.latency {
+                true => self.info_hub(s, iid, msg, ts, event == "SEND"),
+                false => None,
+            }
+            .map_or(plain, |(info, _)| info);
             self.emit(
                 ts,
                 s,
@@ -864,6 +924,7 @@ impl Sim {
                 subject: msg.subject.clone(),
                 bytes: msg.bytes + 1_200,
                 origin: msg.origin,
+                skew: msg.skew,
                 comp: msg.comp,
                 gen: msg.gen,
                 incoming: true,
@@ -901,6 +962,7 @@ impl Sim {
         rcpts: &[Addr],
     ) {
         let (iid, t_end, _) = self.receive_smtp(t, f, peer, Side::Recv, msg, rcpts);
+        self.shadow(t_end, f, msg, iid, rcpts);
         let via = match peer {
             Peer::App | Peer::Bulk | Peer::Flood => Via::App,
             _ => Via::Internet,

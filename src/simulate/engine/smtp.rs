@@ -141,6 +141,15 @@ impl Sim {
         }
         let slot = self.session_alloc(t, s, side, peer);
         let id = self.slots[slot].id;
+        let tt = self.greet(t, slot, s, side, peer);
+        if reusable(peer) {
+            self.schedule(t + IDLE_MS, Action::CloseSession { slot, id });
+        }
+        (slot, tt + self.lat(0, 3), 0)
+    }
+
+    /// The connect, banner and EHLO lines of a new session; returns when they are done.
+    pub(super) fn greet(&mut self, t: Ms, slot: usize, s: usize, side: Side, peer: Peer) -> Ms {
         let (pip, phost) = self.peer_addr(peer);
         let host = self.world.servers[s].host.clone();
         let ip = self.world.servers[s].ip.clone();
@@ -198,10 +207,7 @@ impl Sim {
                 self.proto(tt, slot, "<", &caps, "");
             }
         }
-        if reusable(peer) {
-            self.schedule(t + IDLE_MS, Action::CloseSession { slot, id });
-        }
-        (slot, tt + self.lat(0, 3), 0)
+        tt
     }
 
     pub(super) fn session_done(&mut self, slot: usize, t: Ms) {
@@ -342,11 +348,23 @@ impl Sim {
                 ..Row::default()
             },
         );
+        self.lat_set(f, iid, tt, "".into());
         if peer == Peer::Unexpected {
             self.stats.unexpected_msgs += 1;
             self.stats.unexpected_first.get_or_insert(tt);
         }
         (iid, tt, queued)
+    }
+
+    /// Forgets a session closed by hand: not reusable, slot free.
+    pub(super) fn session_forget(&mut self, slot: usize) {
+        let x = &mut self.slots[slot];
+        x.live = false;
+        let key = (x.server, x.side, x.peer);
+        if let Some(list) = self.open.get_mut(&key) {
+            list.retain(|&i| i != slot);
+        }
+        self.free.push(slot);
     }
 
     /// A short failed connection attempt, logged at most once a minute per server.

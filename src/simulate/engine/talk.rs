@@ -140,6 +140,7 @@ impl Sim {
                     subject: subj,
                     bytes: self.rng.random_range(3_000..60_000),
                     origin: t - self.lat(50, 400),
+                    skew: self.skew_of(*m),
                     comp: Comp::Conversation,
                     class: "IPM.Note",
                     role,
