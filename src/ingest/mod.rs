@@ -634,7 +634,10 @@ fn assemble<C>(bundle: &Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>>
     }
     let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();
     if skipped_n > 0 {
-        warnings.push(format!("{skipped_n} entries skipped (see files[].skipped)"));
+        warnings.push(format!(
+            "{} skipped (see files[].skipped)",
+            crate::human::count(skipped_n as u64, "entry", "entries")
+        ));
     }
     let periods = periods(&days, &mut warnings);
     Ok(ReadOut {
@@ -660,6 +663,8 @@ fn assemble<C>(bundle: &Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>>
 
 /// Days more than this apart start a new period.
 const PERIOD_GAP_DAYS: i64 = 2;
+/// A small period this many days or more from the main one is flagged.
+const FAR_DAYS: i64 = 7;
 
 /// Groups the rows' days into periods and flags small periods far from the main one: a row
 /// dated 9999-12-31 in a bundle of last week is a corrupted or stray line, and the user should
@@ -681,8 +686,11 @@ fn periods(days: &BTreeMap<i64, (u64, String)>, warnings: &mut Vec<String>) -> V
         .enumerate()
         .max_by(|a, b| a.1 .2.cmp(&b.1 .2).then_with(|| b.0.cmp(&a.0)))
         .map(|(i, _)| i);
+    let main_days = main.map(|i| (groups[i].0, groups[i].1));
     for (i, g) in groups.iter().enumerate() {
-        if Some(i) != main && g.2 * 100 < total {
+        let far = main_days.is_some_and(|(a, b)| g.1 + FAR_DAYS < a || g.0 > b + FAR_DAYS);
+        let few = g.2 * 10 <= total || g.2 <= 3;
+        if Some(i) != main && far && few {
             let day = |d: i64| rfc3339(d * DAY_MS).get(..10).unwrap_or("").to_string();
             let when = if g.0 == g.1 {
                 day(g.0)

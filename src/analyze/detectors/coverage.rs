@@ -10,10 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::classify::Ev;
 use crate::analyze::model::{Model, NONE};
+use crate::analyze::series::{Axis, MINUTE_MS};
 use crate::analyze::summary::Sentence;
 use crate::analyze::{Cx, Detected, Detector, Params, Place};
 use crate::error::Result;
 use crate::human::{count, rfc3339, secs};
+
+/// Inversions smaller than this are ordinary clock jitter.
+pub const MIN_SKEW_MS: i64 = 1_000;
 
 /// Coverage is judged per hour: an hour with no row from a server while others carried mail.
 pub const GAP_MS: i64 = 3_600_000;
@@ -78,10 +82,27 @@ fn hours(m: &Model) -> (ByHour, Vec<(i64, i64, u64)>) {
     (by_hour, span)
 }
 
-/// Hours inside a server's covered span, inside the bundle, where other servers have rows and
-/// it has none (merged into stretches).
+/// Hours inside the bundle where other servers have rows and a server has none (merged into
+/// stretches), within the periods of the bundle where that server logged at all: a server
+/// whose logs begin late in a period lost its oldest files; one with no rows in a whole period
+/// (the real files of several years) simply is not part of that period.
 pub fn gaps(m: &Model) -> Vec<GapAt> {
     let (by_hour, span) = hours(m);
+    let periods = Axis::of(m.time.iter().copied()).periods;
+    let period_of = |t: i64| {
+        let minute = t.div_euclid(MINUTE_MS);
+        let p = periods
+            .partition_point(|&(a, _)| a <= minute)
+            .checked_sub(1)?;
+        let (a, n) = periods[p];
+        (minute < a + n as i64).then_some(p)
+    };
+    let mut logged: BTreeSet<(u32, usize)> = BTreeSet::new();
+    for r in 0..m.n {
+        if let Some(p) = period_of(m.time[r]) {
+            logged.insert((m.server[r], p));
+        }
+    }
     let mut out = Vec::new();
     for (s, &(_, _, n)) in span.iter().enumerate() {
         if n == 0 {
@@ -93,6 +114,14 @@ pub fn gaps(m: &Model) -> Vec<GapAt> {
             let hour_start = h * GAP_MS;
             // Only whole hours inside the bundle: its first and last hours are partial.
             if hour_start < m.start || hour_start + GAP_MS > m.end {
+                continue;
+            }
+            // Any minute of the hour inside a period the server logged in.
+            let in_own_period = (0..60).any(|k| {
+                period_of(hour_start + k * MINUTE_MS)
+                    .is_some_and(|p| logged.contains(&(s as u32, p)))
+            });
+            if !in_own_period {
                 continue;
             }
             let others = present.iter().any(|&o| o as usize != s);
@@ -189,10 +218,11 @@ impl Detector for CoverageDetector {
         if let Some(s) = skew.first() {
             d.summary.push(Sentence {
                 text: format!(
-                    "Clocks disagree: {} logged {} before {} sent them (by up to {}).",
+                    "Clocks disagree: {} logged {} before {} sent {} (by up to {}).",
                     s.to,
                     count(s.inverted, "message", "messages"),
                     s.from,
+                    if s.inverted == 1 { "it" } else { "them" },
                     secs(Some(s.max_ms))
                 ),
                 weight: 0.4,
@@ -259,7 +289,8 @@ pub fn clock_skew(m: &Model) -> Vec<Skew> {
     }
     let mut out: Vec<Skew> = pairs
         .into_iter()
-        .filter(|(_, (_, inv))| !inv.is_empty())
+        // Windows time service keeps clocks within a second or so; less is not worth a word.
+        .filter(|(_, (_, inv))| inv.iter().any(|&d| d >= MIN_SKEW_MS))
         .map(|((a, b), (n, mut inv))| {
             inv.sort_unstable();
             Skew {

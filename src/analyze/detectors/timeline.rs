@@ -122,7 +122,7 @@ impl Detector for TimelineDetector {
             .iter()
             .map(|&(a, n)| TimePeriod {
                 start: rfc3339(a * MINUTE_MS),
-                end: rfc3339((a + n as i64) * MINUTE_MS),
+                end: rfc3339((a + n as i64) * MINUTE_MS - 1),
             })
             .collect();
         Detected::value(
