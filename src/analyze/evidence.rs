@@ -2,12 +2,18 @@
 //! line) so an engineer can open the file and see the same bytes. Detectors pick rows; an
 //! [`EvidenceSource`] turns a row into what the report shows. The model keeps only what the
 //! analysis reads, so the full text of a line (its status text, for one) is read back from the
-//! bundle ([`crate::ingest::evidence`]) for the few rows that become evidence.
+//! bundle ([`FromBundle`], through [`crate::ingest::evidence`]) for the few rows that become
+//! evidence.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use super::model::{Model, NONE};
+use crate::bundle::Bundle;
 use crate::human::rfc3339;
+use crate::ingest::evidence::EntryText;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Evidence {
@@ -38,6 +44,57 @@ pub struct FromModel;
 impl EvidenceSource for FromModel {
     fn evidence(&self, m: &Model, row: usize, why: &str) -> Evidence {
         from_model(m, row, why)
+    }
+}
+
+/// Evidence read back from the bundle: each entry that holds evidence is read and decoded once
+/// (in parallel across entries, as detectors ask), and the row's line is parsed again, so the
+/// report shows the status text, subject and ids as the server wrote them. Falls back to what
+/// the model knows if the entry cannot be read again.
+pub struct FromBundle<'a> {
+    bundle: &'a Bundle,
+    cache: Mutex<HashMap<u32, Arc<OnceLock<Option<EntryText>>>>>,
+}
+
+impl<'a> FromBundle<'a> {
+    pub fn new(bundle: &'a Bundle) -> Self {
+        FromBundle {
+            bundle,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entry(&self, m: &Model, e: u32) -> Option<Arc<OnceLock<Option<EntryText>>>> {
+        let slot = {
+            let mut cache = self.cache.lock().ok()?;
+            cache.entry(e).or_default().clone()
+        };
+        slot.get_or_init(|| {
+            let r = m.entries.get(e as usize)?;
+            let bytes = self.bundle.read_one(r.top, &r.path).ok()??;
+            EntryText::new(&r.path, &bytes, r.kind)
+        });
+        Some(slot)
+    }
+}
+
+impl EvidenceSource for FromBundle<'_> {
+    fn evidence(&self, m: &Model, row: usize, why: &str) -> Evidence {
+        let mut ev = from_model(m, row, why);
+        let record = self.entry(m, m.entry[row]).and_then(|slot| {
+            slot.get()
+                .and_then(|t| t.as_ref()?.record(m.line[row] as u64))
+        });
+        if let Some(r) = record {
+            ev.event_id = r.event_id;
+            ev.source = r.source;
+            ev.message_id = r.message_id;
+            ev.sender = r.sender;
+            ev.recipients = r.recipients;
+            ev.status = r.status;
+            ev.subject = r.subject;
+        }
+        ev
     }
 }
 

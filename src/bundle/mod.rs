@@ -58,6 +58,9 @@ pub struct Entry<'a> {
     /// Set when the bundle listed this entry but did not read it (a pipe, device, socket or
     /// symbolic link in a folder): `data` is empty and this says why, for the skip reason.
     pub not_read: Option<&'static str>,
+    /// The top-level entry it came from (itself, or the archive it was nested in), so it can be
+    /// read again with [`Bundle::read_one`].
+    pub top: usize,
 }
 
 type SharedZip = ZipArchive<Cursor<Arc<[u8]>>>;
@@ -299,8 +302,9 @@ impl Bundle {
                             sha256: sha256_hex(&[]),
                             container: None,
                             not_read: Some(why),
+                            top: i,
                         })?),
-                        Top::Read(path) => self.expand(path, buf, 0, &f, &mut out)?,
+                        Top::Read(path) => self.expand(path, buf, 0, i, &f, &mut out)?,
                     }
                     Ok(out)
                 },
@@ -456,6 +460,7 @@ impl Bundle {
         path: String,
         data: &[u8],
         depth: usize,
+        top: usize,
         f: &F,
         out: &mut Vec<T>,
     ) -> Result<()>
@@ -478,6 +483,7 @@ impl Bundle {
                 sha256: sha,
                 container: Some(zip.len()),
                 not_read: None,
+                top,
             })?);
             let mut inner_buf = Vec::new();
             for i in 0..zip.len() {
@@ -490,7 +496,7 @@ impl Bundle {
                 let packed = file.compressed_size();
                 self.read_limited(&inner, &mut file, hint, Some(packed), &mut inner_buf)?;
                 drop(file);
-                self.expand(inner, &inner_buf, depth + 1, f, out)?;
+                self.expand(inner, &inner_buf, depth + 1, top, f, out)?;
             }
             return Ok(());
         }
@@ -514,7 +520,7 @@ impl Bundle {
                 Some(data.len() as u64),
                 &mut bytes,
             )?;
-            return self.expand(inner, &bytes, depth + 1, f, out);
+            return self.expand(inner, &bytes, depth + 1, top, f, out);
         }
         out.push(f(Entry {
             path,
@@ -522,8 +528,43 @@ impl Bundle {
             sha256: sha256_hex(data),
             container: None,
             not_read: None,
+            top,
         })?);
         Ok(())
+    }
+
+    /// The bytes of one entry, read again: top-level entry `top`, and inside it (for nested
+    /// archives and `.gz` members) the entry listed under `path`. For evidence rows, which are
+    /// read back from the bundle rather than kept in memory for every row.
+    pub fn read_one(&self, top: usize, path: &str) -> Result<Option<Vec<u8>>> {
+        if top >= self.entry_count() {
+            return Ok(None);
+        }
+        let mut zip = None;
+        let mut buf = Vec::new();
+        let found = std::sync::Mutex::new(None);
+        match self.load_top(&mut zip, top, &mut buf)? {
+            Top::Read(name) => {
+                let mut ignore = Vec::new();
+                self.expand(
+                    name,
+                    &buf,
+                    0,
+                    top,
+                    &|e: Entry<'_>| {
+                        if e.path == path && e.container.is_none() {
+                            if let Ok(mut slot) = found.lock() {
+                                *slot = Some(e.data.to_vec());
+                            }
+                        }
+                        Ok(())
+                    },
+                    &mut ignore,
+                )?;
+            }
+            Top::Folder | Top::NotRead(..) => {}
+        }
+        Ok(found.into_inner().unwrap_or_default())
     }
 }
 

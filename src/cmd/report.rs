@@ -1,6 +1,6 @@
 //! `report`: read the bundle into the model, analyse, render; HTML to `-o`, findings to `--json`.
 
-use crate::analyze::evidence::FromModel;
+use crate::analyze::evidence::FromBundle;
 use crate::analyze::model::build::ModelCollector;
 use crate::analyze::model::Model;
 use crate::analyze::{analyze, Params};
@@ -35,7 +35,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     params.sli.slo_target = args.slo_target / 100.0;
     params.storms.floor_per_minute = args.storm_floor.max(1);
     params.include_probes = args.include_probes;
-    let findings = analyze(&model, &read.inventory, &params, &FromModel)?;
+    let evidence = FromBundle::new(&read.bundle);
+    let findings = analyze(&model, &read.inventory, &params, &evidence)?;
     sw.lap("analyze");
     let opts = render::RenderOptions {
         template_dir: args.template_dir.clone(),

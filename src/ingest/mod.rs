@@ -12,6 +12,7 @@
 pub mod builders;
 pub mod csv_export;
 mod decode;
+pub mod evidence;
 pub mod fields;
 pub mod layout;
 pub mod protocol;
@@ -314,10 +315,14 @@ pub struct EntryRef {
     pub path: String,
     pub kind: LogKind,
     pub server: Option<String>,
+    /// The bundle's top-level entry it was read from ([`Bundle::read_one`]).
+    pub top: usize,
 }
 
 /// What reading a bundle with a collector gives.
 pub struct ReadOut<C> {
+    /// The opened bundle, to read evidence rows back from.
+    pub bundle: Bundle,
     pub inventory: Inventory,
     /// Every entry, in bundle order; its index is the `index` its rows carry.
     pub entries: Vec<EntryRef>,
@@ -327,6 +332,7 @@ pub struct ReadOut<C> {
 
 struct Outcome<C> {
     info: FileInfo,
+    top: usize,
     /// The servers the file's rows belong to.
     servers: Vec<String>,
     parsed: Parsed,
@@ -350,7 +356,7 @@ pub fn read<C: Collector>(
     })?;
     progress.finish();
     let mut sw = crate::timing::Stopwatch::start();
-    let out = assemble(&bundle, outcomes);
+    let out = assemble(bundle, outcomes);
     sw.lap("inventory");
     out
 }
@@ -410,6 +416,7 @@ pub fn load(path: &Path, opts: &Options) -> Result<Loaded> {
 
 fn skipped<C>(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome<C> {
     Outcome {
+        top: entry.top,
         info: FileInfo {
             path: entry.path.clone(),
             kind: LogKind::Skipped,
@@ -486,6 +493,7 @@ fn read_entry<C: Collector>(
     };
     let server = (!servers.is_empty()).then(|| servers.join(", "));
     Ok(Outcome {
+        top: entry.top,
         info: FileInfo {
             path: entry.path.clone(),
             kind,
@@ -530,7 +538,7 @@ fn describe_version(p: &Parsed, kind: LogKind) -> Option<String> {
     }
 }
 
-fn assemble<C>(bundle: &Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>> {
+fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>> {
     if outcomes.is_empty() {
         return Err(Error::EmptyBundle {
             path: bundle.display.clone(),
@@ -571,6 +579,7 @@ fn assemble<C>(bundle: &Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>>
     for (index, o) in outcomes.into_iter().enumerate() {
         let Outcome {
             info,
+            top,
             servers: servers_of,
             parsed,
             chunk,
@@ -615,6 +624,7 @@ fn assemble<C>(bundle: &Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>>
             path: info.path.clone(),
             kind: info.kind,
             server: info.server.clone(),
+            top,
         });
         if let Some(c) = chunk {
             chunks.push((index as u32, c));
@@ -658,6 +668,7 @@ fn assemble<C>(bundle: &Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>>
         },
         entries,
         chunks,
+        bundle,
     })
 }
 

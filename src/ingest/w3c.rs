@@ -250,7 +250,6 @@ pub(crate) fn read<D: Dialect>(
 }
 
 /// The mapping in force at byte `pos` of a W3C log: the last `#Fields` directive before it.
-#[allow(dead_code)]
 pub(crate) fn mapping_before(text: &str, pos: usize) -> Option<Mapping> {
     let head = &text[..pos.min(text.len())];
     let at = head.rfind("#Fields:")?;
