@@ -1,332 +1,235 @@
 //! Every supported input format, from the hand-made fixtures in `tests/fixtures/formats/`
 //! (written by `tests/fixtures/make_fixtures.py`): versions, header-less files, quoting, extra
 //! columns, unknown event ids, PowerShell and Exchange Online exports, gzip and nested zips.
+//!
+//! What each fixture must read as is data: `tests/fixtures/formats-expected/NAME.toml` is one
+//! test, named NAME. The case loads a bundle with `mailforensics::ingest::load` (the folder
+//! `tests/fixtures/formats` unless `bundle = "..."` names another path under `tests/fixtures`,
+//! with `[options]` `tz` and `csv_time_format` as the command line gives them) and checks this
+//! document with the check language of `tests/scenarios.rs`:
+//!
+//! ```text
+//! { "inventory": the Inventory (as `inspect --json` prints it),
+//!   "events":    [one object per row of Frames::events,   column name → value],
+//!   "protocol":  [one object per row of Frames::protocol, ...],
+//!   "sessions":  [one object per row of Frames::sessions, ...] }
+//! ```
+//!
+//! Cells are JSON as they read: text as strings, missing values as null, `list[str]` as lists of
+//! strings, integers as numbers, datetimes as RFC 3339 UTC with milliseconds
+//! (`2026-11-16T09:04:00.000Z`). A row is picked with a filter, e.g.
+//! `events[message_id=<m1@corp.example>,event_id=RECEIVE]`, which must match exactly one row.
+//! (The expectations live beside the fixture folder, not inside it: files in it would be read as
+//! part of the bundle.)
+//!
+//! The tests that are not about one fixture (the schema against the README, inspect against
+//! report, a session spanning two files) follow as Rust functions.
 
 use std::path::{Path, PathBuf};
 
-use mailforensics::ingest::{load, LogKind, Options};
+use libtest_mimic::{Arguments, Failed, Trial};
+use mailforensics::ingest::{load, Options};
 use polars::prelude::*;
+use serde::Deserialize;
+use serde_json::Value;
 
 mod common;
 
+#[path = "common/checks.rs"]
+mod checks;
+
+/// At least this many case files: a lost case must not shrink the suite unnoticed.
+const AT_LEAST_CASES: usize = 9;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats")
+    fixtures().join("formats")
 }
 
-struct Rows {
-    df: DataFrame,
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    #[serde(default)]
+    bundle: Option<String>,
+    #[serde(default)]
+    options: CaseOptions,
+    check: Vec<checks::Check>,
 }
 
-impl Rows {
-    /// The row whose message_id is `id` and event id `ev`.
-    fn find(&self, id: &str, ev: &str) -> usize {
-        let ids = self
-            .df
-            .column("message_id")
-            .expect("col")
-            .str()
-            .expect("str");
-        let evs = self.df.column("event_id").expect("col").str().expect("str");
-        (0..self.df.height())
-            .find(|&i| ids.get(i) == Some(id) && evs.get(i) == Some(ev))
-            .unwrap_or_else(|| panic!("no {ev} row for {id}"))
-    }
-    fn s(&self, col: &str, i: usize) -> Option<String> {
-        common::text(&self.df, col, i)
-    }
-    fn list(&self, col: &str, i: usize) -> Vec<String> {
-        common::list(&self.df, col, i)
-    }
-    fn time(&self, i: usize) -> i64 {
-        self.df
-            .column("time")
-            .expect("time")
-            .datetime()
-            .expect("dt")
-            .physical()
-            .get(i)
-            .expect("time")
-    }
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseOptions {
+    tz: Option<String>,
+    csv_time_format: Option<String>,
 }
 
-fn loaded(opts: &Options) -> (mailforensics::ingest::Inventory, Rows) {
-    let l = load(&fixture(), opts).expect("fixture loads");
-    (
-        l.inventory,
-        Rows {
-            df: l.frames.events,
-        },
-    )
-}
-
-#[test]
-fn inventory_of_the_mixed_folder() {
-    let (inv, rows) = loaded(&Options::default());
-    assert_eq!(inv.events, 13);
-    assert_eq!(rows.df.height(), 13);
-    assert_eq!(inv.protocol_lines, 3);
-    assert_eq!(inv.malformed_total, 2);
-    let kinds: Vec<(String, LogKind)> =
-        inv.files.iter().map(|f| (f.path.clone(), f.kind)).collect();
-    let kind_of = |suffix: &str| {
-        kinds
-            .iter()
-            .find(|(p, _)| p.ends_with(suffix))
-            .map(|(_, k)| *k)
-    };
-    assert_eq!(
-        kind_of("RECV2026111608-1.LOG"),
-        Some(LogKind::SmtpReceive),
-        "gz member, name without .gz"
-    );
-    assert_eq!(
-        kind_of("EX20.zip!/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG"),
-        Some(LogKind::MessageTracking)
-    );
-    assert_eq!(kind_of("tracking-ex.csv"), Some(LogKind::PowershellCsv));
-    assert_eq!(kind_of("messagetrace.csv"), Some(LogKind::ExoTrace));
-    assert_eq!(kind_of("historical-extended.csv"), Some(LogKind::ExoTrace));
-    assert_eq!(kind_of("README.txt"), Some(LogKind::Skipped));
-    assert_eq!(
-        inv.servers,
-        [
-            "EX07",
-            "EX10",
-            "EX13",
-            "EX19",
-            "EX20",
-            "Exchange Online",
-            "EXPS01",
-            "EXPS02",
-        ]
-    );
-    let m: Vec<(u64, &str)> = inv
-        .malformed_lines
-        .iter()
-        .map(|m| (m.line, m.reason.as_str()))
+fn main() {
+    let args = Arguments::from_args();
+    let files = checks::case_files(&fixtures().join("formats-expected"));
+    let found = files.len();
+    let mut trials: Vec<Trial> = files
+        .into_iter()
+        .map(|(name, path)| {
+            let n = name.clone();
+            Trial::test(name, move || run_case(&n, &path))
+        })
         .collect();
-    assert_eq!(m[0].0, 7);
-    assert!(m[0].1.contains("4 values where #Fields names 31"), "{m:?}");
-    assert_eq!(m[1].0, 8);
-    assert!(m[1].1.contains("unreadable date-time"));
-    assert!(inv
-        .malformed_lines
-        .iter()
-        .all(|m| m.path.starts_with("EX19/")));
+    trials.push(Trial::test("every_case_file_is_there", move || {
+        if found >= AT_LEAST_CASES {
+            Ok(())
+        } else {
+            Err(format!(
+                "tests/fixtures/formats-expected holds {found} case files, expected at least {AT_LEAST_CASES}"
+            )
+            .into())
+        }
+    }));
+    for (name, f) in [
+        (
+            "inspect_and_report_agree_on_counts",
+            inspect_and_report_agree_on_counts as fn(),
+        ),
+        (
+            "frame_columns_are_the_documented_schema",
+            frame_columns_are_the_documented_schema,
+        ),
+        (
+            "a_session_spanning_two_hourly_files_is_one_session",
+            a_session_spanning_two_hourly_files_is_one_session,
+        ),
+    ] {
+        trials.push(Trial::test(name, move || {
+            f();
+            Ok(())
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
 }
 
-#[test]
-fn exchange_2007_dsn_and_addresses() {
-    let (_, r) = loaded(&Options::default());
-    let i = r.find("<m1@corp.example>", "RECEIVE");
-    assert_eq!(
-        r.s("server", i).as_deref(),
-        Some("EX07"),
-        "folder under `Exchange Server/` layout"
-    );
-    assert_eq!(
-        r.s("sender", i).as_deref(),
-        Some("alice@corp.example"),
-        "addresses lower-cased"
-    );
-    assert_eq!(r.s("subject", i).as_deref(), Some("Hello, world"));
-    assert_eq!(
-        r.s("network_message_id", i),
-        None,
-        "2007 has no network message id"
-    );
-    let f = r.find("<m1@corp.example>", "FAIL");
-    assert_eq!(r.list("status_code", f), ["5.1.1"]);
-    let d = r.find("<ndr1@corp.example>", "DSN");
-    assert_eq!(r.s("reference", d).as_deref(), Some("<m1@corp.example>"));
-    assert_eq!(r.s("return_path", d).as_deref(), Some("<>"));
-}
-
-#[test]
-fn exchange_2010_quoted_line_break_and_unknown_event() {
-    let (_, r) = loaded(&Options::default());
-    let i = r.find("<m2@corp.example>", "SEND");
-    assert_eq!(
-        r.s("subject", i).as_deref(),
-        Some("He said \"hi\"\nand left")
-    );
-    assert_eq!(
-        r.list("recipients", i),
-        ["a@contoso.example", "b@contoso.example"]
-    );
-    assert_eq!(
-        r.list("recipient_status", i),
-        ["250 2.0.0 OK", "250 2.0.0 OK"]
-    );
-    assert_eq!(r.list("status_code", i), ["2.0.0", "2.0.0"]);
-    let u = r.find("<m2@corp.example>", "FUTUREEVENT");
-    assert_eq!(
-        r.s("custom_data", u).as_deref(),
-        Some("S:Key=Value;S:Other=1")
-    );
-    let line =
-        r.df.column("line")
-            .expect("line")
-            .u32()
-            .expect("u32")
-            .get(u);
-    assert_eq!(
-        line,
-        Some(8),
-        "the SEND record spans lines 6-7, so the next one is line 8"
-    );
-}
-
-#[test]
-fn headerless_2013_and_extra_column_2016() {
-    let (_, r) = loaded(&Options::default());
-    let i = r.find("<m3@corp.example>", "DELIVER");
-    assert_eq!(
-        r.s("network_message_id", i).as_deref(),
-        Some("11111111-2222-3333-4444-555555555555")
-    );
-    assert_eq!(r.s("directionality", i).as_deref(), Some("Incoming"));
-    let f = r.find("<m4@corp.example>", "FAIL");
-    assert_eq!(
-        r.list("recipients", f),
-        ["ops.alerts@corp.example", "x@corp.example"]
-    );
-    assert_eq!(r.list("status_code", f), ["5.2.2", "2.1.5"]);
-    assert!(r.list("recipient_status", f)[0].ends_with("MapiExceptionShutoffQuotaExceeded"));
-    assert_eq!(r.s("extra", f).as_deref(), Some("future-column=kept-value"));
-    assert_eq!(
-        r.s("subject", f).as_deref(),
-        Some("<script>alert(1)</script>")
-    );
-}
-
-#[test]
-fn powershell_export_times_servers_and_lost_arrays() {
-    let (inv, r) = loaded(&Options::default());
-    let i = r.find("<m5@corp.example>", "DELIVER");
-    assert_eq!(r.s("server", i).as_deref(), Some("EXPS01"));
-    assert_eq!(
-        r.time(i),
-        1_794_819_840_000,
-        "11/16/2026 9:04:00 AM read as UTC by default"
-    );
-    assert_eq!(r.s("subject", i).as_deref(), Some("Quarterly, report"));
-    let s = r.find("<m6@corp.example>", "SEND");
-    assert_eq!(r.s("server", s).as_deref(), Some("EXPS02"));
-    assert!(
-        r.list("recipients", s).is_empty(),
-        "System.String[] is not an address"
-    );
-    assert!(inv
-        .warnings
-        .iter()
-        .any(|w| w.contains("Recipients exported as `System.String[]`")));
-    assert!(inv.warnings.iter().any(|w| w.contains("read as UTC")));
-
+fn run_case(name: &str, path: &Path) -> Result<(), Failed> {
+    let case: Case = checks::read_case(path).map_err(|e| format!("{name}: {e}"))?;
+    let bundle = match &case.bundle {
+        Some(b) => fixtures().join(b),
+        None => fixture(),
+    };
+    let tz = match &case.options.tz {
+        Some(t) => Some(
+            mailforensics::ingest::fields::parse_offset(t)
+                .ok_or_else(|| format!("{name}: options.tz {t:?} is not an offset"))?,
+        ),
+        None => None,
+    };
     let opts = Options {
-        tz: mailforensics::ingest::fields::parse_offset("+02:00"),
+        tz,
+        csv_time_format: case.options.csv_time_format.clone(),
         ..Options::default()
     };
-    let (inv2, r2) = loaded(&opts);
-    let i2 = r2.find("<m5@corp.example>", "DELIVER");
-    assert_eq!(
-        r2.time(i2),
-        1_794_819_840_000 - 2 * 3600 * 1000,
-        "--tz +02:00 shifts to UTC"
-    );
-    assert!(!inv2.warnings.iter().any(|w| w.contains("read as UTC")));
+    let l = load(&bundle, &opts)
+        .map_err(|e| format!("{name}: {} does not load: {e}", bundle.display()))?;
+    let doc = serde_json::json!({
+        "inventory": serde_json::to_value(&l.inventory).map_err(|e| format!("{name}: inventory: {e}"))?,
+        "events": rows(&l.frames.events).map_err(|e| format!("{name}: events: {e}"))?,
+        "protocol": rows(&l.frames.protocol).map_err(|e| format!("{name}: protocol: {e}"))?,
+        "sessions": rows(&l.frames.sessions).map_err(|e| format!("{name}: sessions: {e}"))?,
+    });
+    let d = checks::Doc {
+        main: &doc,
+        roots: Vec::new(),
+    };
+    let failures = checks::run(&case.check, &d);
+    checks::verdict(name, case.check.len(), failures).map_err(Failed::from)
 }
 
-#[test]
-fn exchange_online_traces() {
-    let (_, r) = loaded(&Options::default());
-    let d = r.find("<m7@corp.example>", "DELIVER");
-    assert_eq!(r.s("server", d).as_deref(), Some("Exchange Online"));
-    assert_eq!(r.s("client_ip", d).as_deref(), Some("198.51.100.7"));
-    assert_eq!(r.s("server_ip", d).as_deref(), Some("203.0.113.5"));
-    assert_eq!(
-        r.s("network_message_id", d).as_deref(),
-        Some("bbbbbbbb-2222-3333-4444-555555555555")
-    );
-    assert_eq!(r.list("recipient_status", d), ["Delivered"]);
-    let f = r.find("<m8@corp.example>", "FAIL");
-    assert_eq!(r.list("recipients", f), ["nobody@fabrikam.example"]);
-    let x = r.find("<m9@corp.example>", "RECEIVE");
-    assert_eq!(r.time(x), 1_794_816_480_123);
-    assert_eq!(r.s("client_ip", x).as_deref(), Some("198.51.100.9"));
+/// A frame as a list of row objects (column name → cell).
+fn rows(df: &DataFrame) -> Result<Value, String> {
+    let mut out = vec![serde_json::Map::new(); df.height()];
+    for c in df.columns() {
+        let name = c.name().to_string();
+        for (i, row) in out.iter_mut().enumerate() {
+            row.insert(name.clone(), cell(c, i)?);
+        }
+    }
+    Ok(Value::Array(out.into_iter().map(Value::Object).collect()))
 }
 
-#[test]
-fn protocol_session_links_to_message() {
-    let l = load(&fixture(), &Options::default()).expect("loads");
-    let sessions = l.frames.sessions;
-    assert_eq!(sessions.height(), 1);
-    let ids = sessions
-        .column("message_ids")
-        .expect("col")
-        .list()
-        .expect("list");
-    let v: Vec<String> = ids
-        .get_as_series(0)
-        .map(|s| {
-            s.str()
-                .expect("str")
-                .iter()
-                .map(|x| x.unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(v, ["<m1@corp.example>"]);
+fn cell(c: &Column, i: usize) -> Result<Value, String> {
+    let e = |err: PolarsError| format!("{}: {err}", c.name());
+    Ok(match c.dtype() {
+        DataType::String => c.str().map_err(e)?.get(i).map_or(Value::Null, Value::from),
+        DataType::UInt32 => c.u32().map_err(e)?.get(i).map_or(Value::Null, Value::from),
+        DataType::UInt64 => c.u64().map_err(e)?.get(i).map_or(Value::Null, Value::from),
+        DataType::Datetime(TimeUnit::Milliseconds, _) => {
+            match c.datetime().map_err(e)?.physical().get(i) {
+                None => Value::Null,
+                Some(ms) => Value::from(
+                    chrono::DateTime::from_timestamp_millis(ms)
+                        .ok_or_else(|| format!("{}: {ms} ms is out of range", c.name()))?
+                        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                        .to_string(),
+                ),
+            }
+        }
+        DataType::List(inner) if **inner == DataType::String => {
+            match c.list().map_err(e)?.get_as_series(i) {
+                None => Value::Null,
+                Some(s) => Value::Array(
+                    s.str()
+                        .map_err(e)?
+                        .iter()
+                        .map(|x| x.map_or(Value::Null, Value::from))
+                        .collect(),
+                ),
+            }
+        }
+        other => return Err(format!("{}: no JSON form for {other}", c.name())),
+    })
 }
 
-struct Counted {
-    inventory: mailforensics::ingest::Inventory,
-}
+// ---- Not about one fixture ----
 
-#[test]
 fn inspect_and_report_agree_on_counts() {
-    let full = load(&fixture(), &Options::default()).expect("loads");
+    let full = load(&fixture(), &Options::default()).expect("fixture loads");
     let count_only = mailforensics::ingest::inventory(
         &fixture(),
         &Options::default(),
         &mailforensics::ingest::Quiet,
     )
-    .expect("loads");
-    let count_only = Counted {
-        inventory: count_only,
-    };
-    assert_eq!(full.inventory.events, count_only.inventory.events);
+    .expect("fixture loads");
     assert_eq!(
-        full.inventory.malformed_total,
-        count_only.inventory.malformed_total
+        full.inventory.events, count_only.events,
+        "formats fixture: events of load vs inventory"
     );
-    let a: Vec<(u64, u64)> = full
-        .inventory
-        .files
-        .iter()
-        .map(|f| (f.rows, f.malformed))
-        .collect();
-    let b: Vec<(u64, u64)> = count_only
-        .inventory
-        .files
-        .iter()
-        .map(|f| (f.rows, f.malformed))
-        .collect();
-    assert_eq!(a, b);
+    assert_eq!(
+        full.inventory.malformed_total, count_only.malformed_total,
+        "formats fixture: malformed lines of load vs inventory"
+    );
+    let per_file = |inv: &mailforensics::ingest::Inventory| -> Vec<(String, u64, u64)> {
+        inv.files
+            .iter()
+            .map(|f| (f.path.clone(), f.rows, f.malformed))
+            .collect()
+    };
+    assert_eq!(
+        per_file(&full.inventory),
+        per_file(&count_only),
+        "formats fixture: rows and malformed lines per file, load vs inventory"
+    );
 }
 
-#[test]
 fn frame_columns_are_the_documented_schema() {
     use mailforensics::ingest::schema::{events_schema, PROTOCOL_SCHEMA, SESSIONS_SCHEMA};
     let events = events_schema();
-    let l = load(&fixture(), &Options::default()).expect("loads");
+    let l = load(&fixture(), &Options::default()).expect("fixture loads");
     let f = l.frames;
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README");
-    for (df, schema) in [
-        (&f.events, events.as_slice()),
-        (&f.protocol, PROTOCOL_SCHEMA),
-        (&f.sessions, SESSIONS_SCHEMA),
+    for (frame, df, schema) in [
+        ("events", &f.events, events.as_slice()),
+        ("protocol", &f.protocol, PROTOCOL_SCHEMA),
+        ("sessions", &f.sessions, SESSIONS_SCHEMA),
     ] {
         let names: Vec<String> = df
             .get_column_names()
@@ -334,17 +237,16 @@ fn frame_columns_are_the_documented_schema() {
             .map(|n| n.to_string())
             .collect();
         let documented: Vec<&str> = schema.iter().map(|(n, _, _)| *n).collect();
-        assert_eq!(names, documented);
+        assert_eq!(names, documented, "{frame} frame: columns vs schema");
         for (name, ty, _) in schema {
             assert!(
                 readme.contains(&format!("| `{name}` | {ty} |")),
-                "README lacks the row for {name}"
+                "{frame} frame: README lacks the row for {name}"
             );
         }
     }
 }
 
-#[test]
 fn a_session_spanning_two_hourly_files_is_one_session() {
     let dir = tempfile::tempdir().expect("tempdir");
     let head = "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: SMTP Receive Protocol Log\r\n#Date: 2026-11-16T08:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n";
@@ -369,48 +271,37 @@ fn a_session_spanning_two_hourly_files_is_one_session() {
     std::fs::write(folder.join("RECV2026111609-1.LOG"), second).expect("write");
     let l = load(dir.path(), &Options::default()).expect("loads");
     let f = l.frames;
-    assert_eq!(f.protocol.height(), 4);
+    assert_eq!(f.protocol.height(), 4, "two-file session: protocol lines");
     let s = &f.sessions;
-    assert_eq!(s.height(), 1, "{s}");
+    assert_eq!(s.height(), 1, "two-file session: sessions {s}");
     assert_eq!(
         s.column("lines").expect("lines").u32().expect("u32").get(0),
-        Some(4)
+        Some(4),
+        "two-file session: lines"
     );
-    let ids: Vec<String> = s
-        .column("message_ids")
-        .expect("ids")
-        .list()
-        .expect("list")
-        .get_as_series(0)
-        .map(|v| {
-            v.str()
-                .expect("str")
-                .iter()
-                .map(|x| x.unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(ids, ["<one@corp.example>", "<two@corp.example>"]);
-    let start = s
-        .column("start")
-        .expect("start")
-        .datetime()
-        .expect("dt")
-        .physical()
-        .get(0);
-    let end = s
-        .column("end")
-        .expect("end")
-        .datetime()
-        .expect("dt")
-        .physical()
-        .get(0);
-    assert_eq!(end.zip(start).map(|(e, s)| e - s), Some(1300));
-    assert!(s
-        .column("entry")
-        .expect("entry")
-        .str()
-        .expect("str")
-        .get(0)
-        .is_some_and(|e| e.ends_with("RECV2026111608-1.LOG")));
+    assert_eq!(
+        common::list(s, "message_ids", 0),
+        ["<one@corp.example>", "<two@corp.example>"],
+        "two-file session: message ids"
+    );
+    let time = |col: &str| {
+        s.column(col)
+            .expect(col)
+            .datetime()
+            .expect("dt")
+            .physical()
+            .get(0)
+    };
+    assert_eq!(
+        time("end").zip(time("start")).map(|(e, s)| e - s),
+        Some(1300),
+        "two-file session: end - start"
+    );
+    let entry = common::text(s, "entry", 0);
+    assert!(
+        entry
+            .as_deref()
+            .is_some_and(|e| e.ends_with("RECV2026111608-1.LOG")),
+        "two-file session: entry {entry:?} is not the first file"
+    );
 }

@@ -1,10 +1,62 @@
-//! One folder per bad input under `tests/invalid/`: the bundle, optional extra arguments, and the
-//! text its one-line error must contain. Every case must exit with code 2, print exactly one line
-//! on stderr, and never panic.
+//! One folder per bad input under `tests/invalid/` (written by `make_fixtures.py` there): the
+//! bundle (`bundle.*`; none for a missing file), optional extra arguments (`args`), and the text
+//! its one-line error must contain (`expected`). Each folder is two tests, `FOLDER::inspect` and
+//! `FOLDER::report`: exit code 2, exactly one line on stderr containing `expected`, no panic,
+//! nothing on stdout and nothing written. The other bad-input tests follow as plain tests.
+//!
+//! This target runs its own harness (libtest-mimic, `harness = false`); filter as usual:
+//! `cargo test --release --test invalid_inputs -- zip-bomb`.
 
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// At least this many folders: a lost fixture must not shrink the suite unnoticed.
+const AT_LEAST_CASES: usize = 17;
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    let cases = cases();
+    for case in &cases {
+        let name = case_name(case);
+        for cmd in ["inspect", "report"] {
+            let case = case.clone();
+            trials.push(Trial::test(format!("{name}::{cmd}"), move || {
+                check(cmd, &case)
+            }));
+        }
+    }
+    let found = cases.len();
+    trials.push(Trial::test("every_case_folder_is_there", move || {
+        if found >= AT_LEAST_CASES {
+            Ok(())
+        } else {
+            Err(format!(
+                "tests/invalid holds {found} case folders, expected at least {AT_LEAST_CASES}"
+            )
+            .into())
+        }
+    }));
+    for (name, f) in [
+        (
+            "empty_folder_is_an_empty_bundle",
+            empty_folder_is_an_empty_bundle as fn(),
+        ),
+        (
+            "report_refuses_to_write_into_its_input",
+            report_refuses_to_write_into_its_input,
+        ),
+        ("garbage_bytes_never_panic", garbage_bytes_never_panic),
+    ] {
+        trials.push(Trial::test(name, move || {
+            f();
+            Ok(())
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
@@ -15,6 +67,12 @@ fn cases() -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+fn case_name(case: &Path) -> String {
+    case.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| case.display().to_string())
 }
 
 fn input_of(case: &Path) -> PathBuf {
@@ -29,51 +87,60 @@ fn input_of(case: &Path) -> PathBuf {
         .unwrap_or_else(|| case.join("bundle.zip"))
 }
 
-fn check(cmd: &str, case: &Path) {
-    let expected = std::fs::read_to_string(case.join("expected")).expect("expected file");
+/// Runs `cmd` on the case's bundle in an empty working folder; every broken promise is listed.
+fn check(cmd: &str, case: &Path) -> Result<(), Failed> {
+    let name = case_name(case);
+    let expected = std::fs::read_to_string(case.join("expected"))
+        .map_err(|e| format!("{name} ({cmd}): cannot read its `expected` file: {e}"))?;
     let expected = expected.trim();
+    if expected.is_empty() {
+        return Err(format!("{name} ({cmd}): its `expected` file is empty").into());
+    }
     let args = std::fs::read_to_string(case.join("args")).unwrap_or_default();
-    let out_dir = tempfile::tempdir().expect("tempdir");
+    let work = tempfile::tempdir().expect("tempdir");
     let mut c = Command::cargo_bin("mailforensics").expect("binary");
-    c.arg(cmd).arg(input_of(case)).args(args.split_whitespace());
+    c.current_dir(work.path())
+        .arg(cmd)
+        .arg(input_of(case))
+        .args(args.split_whitespace());
     if cmd == "report" {
-        c.arg("-o").arg(out_dir.path().join("r.html"));
+        c.arg("-o").arg(work.path().join("r.html"));
     }
     let out = c.output().expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{name} ({cmd}): exit code; stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains(expected),
-        "{name} ({cmd}): stderr {stderr:?} lacks {expected:?}"
-    );
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "{name} ({cmd}): one line expected: {stderr:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{name}: {stderr}");
-    assert!(
-        !out_dir.path().join("r.html").exists(),
-        "{name}: a report was written despite the error"
-    );
-}
-
-#[test]
-fn every_bad_input_gets_its_own_message_and_exit_code_2() {
-    let cases = cases();
-    assert!(cases.len() >= 12, "fixtures missing: {cases:?}");
-    for case in &cases {
-        check("inspect", case);
-        check("report", case);
+    let mut broken = Vec::new();
+    if out.status.code() != Some(2) {
+        broken.push(format!("exit code {:?}, expected 2", out.status.code()));
+    }
+    if !stderr.contains(expected) {
+        broken.push(format!("stderr lacks {expected:?}"));
+    }
+    if stderr.trim_end().lines().count() != 1 {
+        broken.push("stderr is not exactly one line".to_string());
+    }
+    if stderr.contains("panicked") {
+        broken.push("it panicked".to_string());
+    }
+    if !out.stdout.is_empty() {
+        broken.push(format!(
+            "stdout is not empty: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    let written: Vec<String> = std::fs::read_dir(work.path())
+        .expect("work folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    if !written.is_empty() {
+        broken.push(format!("files written despite the error: {written:?}"));
+    }
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{name} ({cmd}): {}; stderr: {stderr:?}", broken.join("; ")).into())
     }
 }
 
-#[test]
 fn empty_folder_is_an_empty_bundle() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::cargo_bin("mailforensics")
@@ -82,11 +149,14 @@ fn empty_folder_is_an_empty_bundle() {
         .arg(dir.path())
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the bundle is empty"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "empty folder: {stderr}");
+    assert!(
+        stderr.contains("the bundle is empty"),
+        "empty folder: {stderr}"
+    );
 }
 
-#[test]
 fn report_refuses_to_write_into_its_input() {
     let dir = tempfile::tempdir().expect("tempdir");
     let real = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -100,14 +170,18 @@ fn report_refuses_to_write_into_its_input() {
         .arg(dir.path().join("report.html"))
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "output inside input: {stderr}");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("refusing to write into the input bundle")
+        stderr.contains("refusing to write into the input bundle"),
+        "output inside input: {stderr}"
     );
-    assert!(!dir.path().join("report.html").exists());
+    assert!(
+        !dir.path().join("report.html").exists(),
+        "output inside input: the report was written"
+    );
 }
 
-#[test]
 fn garbage_bytes_never_panic() {
     // A poor man's fuzz: deterministic junk, as a file and inside a zip, must end in a clean
     // result (exit 0 or 2), never a crash.

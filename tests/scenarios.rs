@@ -1,20 +1,206 @@
 //! Scenario tests: the generator writes a bundle with a known truth (`simulate --truth`), the
-//! binary analyses it, and the findings must match the truth.
+//! binary analyses it (`report BUNDLE -o /dev/null --json -`), and the findings must match the
+//! truth. Each `tests/scenarios/NAME.toml` is one test, named NAME; the tests the case files
+//! cannot express (trace, byte-for-byte determinism, arithmetic on the truth) follow as Rust
+//! functions. This target runs its own harness (libtest-mimic, `harness = false`); filter as
+//! usual: `cargo test --release --test scenarios -- flood`.
+//!
+//! # Case files
+//!
+//! ```toml
+//! # What the case is about (comments are free).
+//! simulate = ["--scenario", "flood", "--events", "20000", "--flood-rate", "3"]
+//! report = ["--storm-floor", "20"]    # optional: more arguments of `report`
+//!
+//! [[check]]                           # one or more
+//! path = "storms[kind=pair,sender={truth.flood_sender}]"
+//! why = "the flood is one pair storm" # optional: printed when the check fails
+//! [check.fields]
+//! recipient = "{truth.flood_recipient}"
+//! first_seen = { near = "{truth.flood_onset}", within_ms = 60000 }
+//! messages = "{truth.flood_messages}"
+//! ```
+//!
+//! The runner adds `-o` and `--truth` to `simulate`. Every check of a case runs, and a failing
+//! case lists each failed check with the numbers it saw. Unknown keys, unknown operators,
+//! `near` without `within_ms`, a check that asserts nothing and a malformed path all fail the
+//! case: a typo never passes silently.
+//!
+//! # The check language
+//!
+//! A check selects values with `path`, starting at the top of the findings, then asserts:
+//!
+//! - nothing else given: the path selects exactly one value (it exists, and is the only one);
+//! - `count = N` or `count = { at_least = N, at_most = M }`: the path selects that many values.
+//!   The path must end in a selector: `loops[*]` with `count = 0` says there is no loop;
+//! - `each = true`: any number of values (even none), and `value` and `fields` hold for each;
+//! - `value = E`: the selected value itself matches E;
+//! - `fields`: `NAME = E` for values under the selected one (a `[check.fields]` table, or
+//!   `fields.NAME = E`). TOML nesting is path nesting: `during.messages = E`; a key holding `[`
+//!   is read as a path: `"recipient_status[0]" = E`; any other key is one key, dots and all:
+//!   `status_codes."5.2.2" = E`.
+//!
+//! **Paths**: keys joined by `.`; a key is a run of characters other than `.[]'=,!{}` and
+//! blanks, or 'quoted'. After a key, selectors pick list elements: `[*]` all, `[N]` the N-th
+//! from 0 (none when out of range), `[k=v,k2!=w]` those whose `k` is v and whose `k2` is not w.
+//! Filters compare text: a string as it is, anything else as JSON (`anomalous=true`, `null`).
+//! A filter value runs to the next `,` or `]`, or is 'quoted', or is a `{reference}`. A key
+//! that is not there fails the check: a wrong path never passes for an empty list.
+//!
+//! **References**: `{truth.PATH}` (the truth file) and `{findings.PATH}` (the findings), in any
+//! string. A string that is just one reference stands for the value itself (a number, a list,
+//! ...); inside a longer string a reference is replaced by its text. A reference must select
+//! exactly one value, and not null (a null truth means the case was written for another
+//! scenario). Any `{` followed by a lower-case name and `.`, `[` or `}` is a reference, and an
+//! unknown name fails the check; other braces are plain text.
+//!
+//! **Expectations E**: a plain value (string, number, boolean, list) must be equal (numbers
+//! compare as numbers); a table of operators must satisfy every operator in it:
+//!
+//! | operator | holds when the value |
+//! |---|---|
+//! | `null = true` / `false` | is / is not null |
+//! | `at_least = N`, `at_most = N` | is a number ≥ N / ≤ N (N may be a reference) |
+//! | `near = "TIME"`, `within_ms = N` | is an RFC 3339 time at most N ms from TIME (both required) |
+//! | `contains = "TEXT"` | is a string containing TEXT, or a list with an element that is or contains TEXT |
+//! | `not_contains = "TEXT"` | does not, in the same sense |
+//! | `one_of = [..]` or `"{truth.list}"` | equals one element of the list |
+//!
+//! Strict comparisons (`> 100`) are written as bounds on integers (`at_least = 101`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde::Deserialize;
 use serde_json::Value;
 
 mod common;
 use common::{bin, findings, repo, stdout_of};
 
+#[path = "common/checks.rs"]
+mod checks;
+
+/// At least this many case files: a lost case must not shrink the suite unnoticed.
+const AT_LEAST_CASES: usize = 18;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Case {
+    simulate: Vec<String>,
+    #[serde(default)]
+    report: Vec<String>,
+    check: Vec<checks::Check>,
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let files = checks::case_files(&repo("tests/scenarios"));
+    let found = files.len();
+    let mut trials: Vec<Trial> = files
+        .into_iter()
+        .map(|(name, path)| {
+            let n = name.clone();
+            Trial::test(name, move || run_case(&n, &path))
+        })
+        .collect();
+    trials.push(Trial::test("every_case_file_is_there", move || {
+        if found >= AT_LEAST_CASES {
+            Ok(())
+        } else {
+            Err(format!(
+                "tests/scenarios holds {found} case files, expected at least {AT_LEAST_CASES}"
+            )
+            .into())
+        }
+    }));
+    for (name, f) in [
+        (
+            "incident_amplification_and_heaviest_pair",
+            incident_amplification_and_heaviest_pair as fn(),
+        ),
+        (
+            "pingpong_two_auto_replies_per_round",
+            pingpong_two_auto_replies_per_round,
+        ),
+        (
+            "trace_follows_a_message_across_servers",
+            trace_follows_a_message_across_servers,
+        ),
+        ("real_files_have_no_loop", real_files_have_no_loop),
+        ("same_bundle_same_bytes", same_bundle_same_bytes),
+        (
+            "sample_bundle_matches_its_truth",
+            sample_bundle_matches_its_truth,
+        ),
+    ] {
+        trials.push(Trial::test(name, move || {
+            f();
+            Ok(())
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// Simulates the case's bundle, reports on it and runs its checks.
+fn run_case(name: &str, path: &Path) -> Result<(), Failed> {
+    let case: Case = checks::read_case(path).map_err(|e| format!("{name}: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| format!("{name}: tempdir: {e}"))?;
+    let bundle = dir.path().join(format!("{name}.zip"));
+    let truth = dir.path().join("truth.json");
+    let out = bin()
+        .arg("simulate")
+        .args(&case.simulate)
+        .arg("-o")
+        .arg(&bundle)
+        .arg("--truth")
+        .arg(&truth)
+        .output()
+        .map_err(|e| format!("{name}: simulate: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{name}: simulate {:?} failed: {}",
+            case.simulate,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let truth: Value = std::fs::read(&truth)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{name}: truth: {e}"))?;
+    let out = bin()
+        .arg("report")
+        .arg(&bundle)
+        .args(["-o", "/dev/null", "--json", "-", "-q"])
+        .args(&case.report)
+        .output()
+        .map_err(|e| format!("{name}: report: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{name}: report failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let found: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("{name}: findings: {e}"))?;
+    let doc = checks::Doc {
+        main: &found,
+        roots: vec![("truth", &truth), ("findings", &found)],
+    };
+    let failures = checks::run(&case.check, &doc);
+    checks::verdict(name, case.check.len(), failures).map_err(Failed::from)
+}
+
+// ---- What the case files cannot say ----
+
+struct Simulated {
     _dir: tempfile::TempDir,
     bundle: PathBuf,
     truth: Value,
 }
 
-fn simulate(scenario: &str, events: u64) -> Case {
+fn simulate(scenario: &str, events: u64) -> Simulated {
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join(format!("{scenario}.zip"));
     let truth = dir.path().join("truth.json");
@@ -33,7 +219,7 @@ fn simulate(scenario: &str, events: u64) -> Case {
             .arg(&truth),
     );
     let truth = serde_json::from_slice(&std::fs::read(&truth).expect("truth")).expect("json");
-    Case {
+    Simulated {
         _dir: dir,
         bundle,
         truth,
@@ -47,191 +233,42 @@ fn ms(t: &Value) -> i64 {
         .timestamp_millis()
 }
 
-#[test]
-fn incident_inbox_full_loop() {
+/// The rest of `tests/scenarios/incident.toml`: arithmetic and a choice between two addresses.
+fn incident_amplification_and_heaviest_pair() {
     let c = simulate("incident", 20_000);
     let f = findings(&c.bundle);
-    let t = &c.truth;
-    let loops = f["loops"].as_array().expect("loops");
-    assert_eq!(loops.len(), 1, "{loops:#?}");
-    let l = &loops[0];
-    assert_eq!(l["members"], t["loop_members"]);
-    assert_eq!(l["messages"], t["loop_distinct_messages"]);
-    assert_eq!(l["originals"], t["originals_feeding_loop"]);
-    assert_eq!(l["max_generation"], t["loop_max_generation"]);
+    let l = &f["loops"][0];
     let amp = l["messages"].as_f64().unwrap_or(0.0) / l["originals"].as_f64().unwrap_or(1.0);
-    assert!((l["amplification"].as_f64().unwrap_or(0.0) - amp).abs() < 0.01);
-    // Onset: the loop starts with the first quota failure.
     assert!(
-        (ms(&l["first_seen"]) - ms(&t["loop_onset"])).abs() < 1000,
-        "{} vs {}",
-        l["first_seen"],
-        t["loop_onset"]
+        (l["amplification"].as_f64().unwrap_or(0.0) - amp).abs() < 0.01,
+        "incident: amplification {} is not messages/originals = {amp}",
+        l["amplification"]
     );
-    let codes = l["status_codes"].as_object().expect("codes");
-    assert!(codes["5.2.2"].as_u64().unwrap_or(0) > 100);
-    assert!(codes["5.1.1"].as_u64().unwrap_or(0) > 100);
-    assert!(l["peak_per_minute"].as_u64().unwrap_or(0) > 5);
-    assert_eq!(l["servers"], serde_json::json!(["EX01", "EX02"]));
-    assert!(l["fed_by"]
+    let heaviest = f["top"]["pairs"][0]["key"].as_str().unwrap_or("");
+    let members: Vec<&str> = c.truth["loop_members"]
         .as_array()
-        .expect("fed_by")
-        .iter()
-        .any(|x| x == "192.0.2.44"));
-    // Evidence points at real lines of real entries.
-    let entries: Vec<&str> = t["entries"]
-        .as_array()
-        .expect("entries")
+        .expect("loop_members")
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let ev = l["evidence"].as_array().expect("evidence");
-    assert!(ev.len() >= 3);
-    for e in ev {
-        assert!(entries.contains(&e["path"].as_str().unwrap_or("")), "{e}");
-        assert!(e["line"].as_u64().unwrap_or(0) > 5);
-    }
-    // The mailbox that filled, and when.
-    let full = &f["mailbox_full"][0];
-    assert_eq!(full["mailbox"], t["quota_first_failure"][0]);
-    assert_eq!(full["first_failure"], t["quota_first_failure"][1]);
-    assert!(f["summary"][0]
-        .as_str()
-        .unwrap_or("")
-        .contains("bounce loop"));
-    // The address-flow graph carries the loop's traffic on its heaviest edges.
-    let af = &f["top"]["address_flow"];
-    assert!(af["edges"].as_u64().unwrap_or(0) > 100, "{af}");
     assert!(
-        af["notification"].as_u64().unwrap_or(0) >= l["notifications"].as_u64().unwrap_or(u64::MAX),
-        "{af}"
-    );
-    assert!(
-        af["auto_reply"].as_u64().unwrap_or(0) >= l["auto_replies"].as_u64().unwrap_or(u64::MAX),
-        "{af}"
-    );
-    assert!(
-        af["original"].as_u64().unwrap_or(0) >= l["originals"].as_u64().unwrap_or(u64::MAX),
-        "{af}"
-    );
-    let heaviest = f["top"]["pairs"][0]["key"].as_str().unwrap_or("");
-    assert!(
-        heaviest.ends_with("healthcheck@corp.example")
-            || heaviest.ends_with("ops.alerts@corp.example"),
-        "{heaviest}"
-    );
-    // Blast radius: ordinary mail before and during the loop.
-    let b = &f["blast_radius"][0];
-    assert_eq!(b["finding"], "loop");
-    assert_eq!(b["start"], l["first_seen"]);
-    assert!(b["before"]["messages"].as_u64().unwrap_or(0) > 50, "{b}");
-    assert!(b["during"]["messages"].as_u64().unwrap_or(0) > 50, "{b}");
-    assert!(b["during"]["latency_ms"]["p95"].as_i64().is_some(), "{b}");
-    assert!(
-        b["during"]["failure_ratio"].as_f64().unwrap_or(1.0) < 0.2,
-        "ordinary mail mostly gets through: {b}"
+        members.iter().any(|m| heaviest.ends_with(m)),
+        "incident: the heaviest pair {heaviest:?} does not end at a loop member {members:?}"
     );
 }
 
-#[test]
-fn auto_reply_ping_pong() {
+/// The rest of `tests/scenarios/pingpong.toml`: each round is two auto-replies.
+fn pingpong_two_auto_replies_per_round() {
     let c = simulate("pingpong", 20_000);
     let f = findings(&c.bundle);
-    let loops = f["loops"].as_array().expect("loops");
-    assert_eq!(loops.len(), 1, "{loops:#?}");
-    let l = &loops[0];
-    assert_eq!(l["members"], c.truth["pingpong_members"]);
     let rounds = c.truth["pingpong_rounds"].as_u64().expect("rounds");
-    assert_eq!(l["auto_replies"].as_u64(), Some(2 * rounds));
-    assert_eq!(l["notifications"], 0);
-    assert_eq!(l["originals"], 1);
-    assert!(f["summary"][0]
-        .as_str()
-        .unwrap_or("")
-        .contains("auto-reply loop"));
-}
-
-#[test]
-fn quiet_day_with_newsletter_has_no_loop_and_no_storm() {
-    let c = simulate("quiet", 20_000);
-    let f = findings(&c.bundle);
-    assert_eq!(f["loops"], serde_json::json!([]));
-    let storms = f["storms"].as_array().expect("storms");
-    assert!(
-        storms.iter().all(|s| s["kind"] == "broadcast"),
-        "{storms:#?}"
+    assert_eq!(
+        f["loops"][0]["auto_replies"].as_u64(),
+        Some(2 * rounds),
+        "pingpong: auto-replies of the loop vs 2 × {rounds} rounds"
     );
-    let news = storms
-        .iter()
-        .find(|s| s["sender"] == c.truth["newsletter_sender"])
-        .expect("the newsletter is reported as a broadcast");
-    assert_eq!(news["recipient"], Value::Null);
-    assert!(
-        news["distinct_counterparts"].as_u64().unwrap_or(0)
-            >= c.truth["newsletter_recipients"].as_u64().unwrap_or(3000)
-    );
-    // Honest bounces exist but no mailbox filled and nothing is flagged.
-    assert!(f["messages"]["notification"].as_u64().unwrap_or(0) > 0);
-    assert_eq!(f["mailbox_full"], serde_json::json!([]));
-    assert!(f["summary"]
-        .as_array()
-        .expect("summary")
-        .iter()
-        .any(|s| s.as_str().unwrap_or("").contains("No incident found")));
 }
 
-#[test]
-fn unexpected_client_ip_is_flagged() {
-    let c = simulate("unexpected-ip", 20_000);
-    let f = findings(&c.bundle);
-    let ips = f["client_ips"].as_array().expect("ips");
-    let flagged: Vec<&Value> = ips.iter().filter(|i| i["anomalous"] == true).collect();
-    assert_eq!(flagged.len(), 1, "{flagged:#?}");
-    let ip = flagged[0];
-    assert_eq!(ip["ip"], c.truth["unexpected_ip"]);
-    assert_eq!(ip["first_seen"], c.truth["unexpected_ip_first_seen"]);
-    assert_eq!(ip["messages"], c.truth["unexpected_ip_messages"]);
-    assert!(ip["failure_ratio"].as_f64().unwrap_or(0.0) > 0.5);
-    assert_eq!(f["loops"], serde_json::json!([]));
-}
-
-#[test]
-fn queue_grows_for_forty_minutes_then_drains() {
-    let c = simulate("queue-growth", 20_000);
-    let f = findings(&c.bundle);
-    let server = c.truth["queue_growth_server"].as_str().expect("server");
-    let (start, end) = (
-        ms(&c.truth["queue_growth_start"]),
-        ms(&c.truth["queue_growth_end"]),
-    );
-    for q in f["queues"].as_array().expect("queues") {
-        let growing = q["growing"].as_array().expect("growing");
-        if q["server"] == server {
-            assert_eq!(growing.len(), 1, "{growing:#?}");
-            let g = &growing[0];
-            assert!(
-                (ms(&g["start"]) - start).abs() <= 3 * 60_000,
-                "start {}",
-                g["start"]
-            );
-            assert!(
-                (ms(&g["end"]) - end).abs() <= 5 * 60_000,
-                "end {}",
-                g["end"]
-            );
-            assert!(g["backlog_peak"].as_i64().unwrap_or(0) > 100);
-            assert!(g["min_velocity"].as_f64().unwrap_or(0.0) < -0.1);
-        } else {
-            assert!(
-                growing.is_empty(),
-                "{} should not grow: {growing:#?}",
-                q["server"]
-            );
-        }
-    }
-}
-
-#[test]
 fn trace_follows_a_message_across_servers() {
     let c = simulate("cross-server", 20_000);
     let id = c.truth["cross_server_message_id"].as_str().expect("id");
@@ -243,35 +280,41 @@ fn trace_follows_a_message_across_servers() {
                 .args(["--message-id", id, "--json", "-q"]),
         );
     let t: Value = serde_json::from_slice(&out).expect("json");
-    assert_eq!(t["message_id"], id);
+    assert_eq!(t["message_id"], id, "trace of {id}");
     let hops = t["hops"].as_array().expect("hops");
     let times: Vec<i64> = hops.iter().map(|h| ms(&h["time"])).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time order");
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "trace of {id}: hops out of time order"
+    );
     let servers: Vec<&str> = hops.iter().filter_map(|h| h["server"].as_str()).collect();
     assert_eq!(
         servers.first(),
         Some(&"EX01"),
-        "submitted on EX01: {servers:?}"
+        "trace of {id}: submitted on EX01: {servers:?}"
     );
     assert_eq!(
         servers.last(),
         Some(&"EX02"),
-        "sent out by EX02: {servers:?}"
+        "trace of {id}: sent out by EX02: {servers:?}"
     );
     let events: Vec<&str> = hops.iter().filter_map(|h| h["event_id"].as_str()).collect();
-    assert!(events.contains(&"SUBMIT"), "{events:?}");
+    assert!(events.contains(&"SUBMIT"), "trace of {id}: {events:?}");
     let last = events.last().copied().unwrap_or("");
-    assert!(last == "SEND" || last == "SENDEXTERNAL", "{events:?}");
+    assert!(
+        last == "SEND" || last == "SENDEXTERNAL",
+        "trace of {id}: {events:?}"
+    );
     // The SMTP receive on EX02 is joined to its protocol session.
     let recv = hops
         .iter()
         .find(|h| h["server"] == "EX02" && h["event_id"] == "RECEIVE")
-        .expect("EX02 receives it");
+        .unwrap_or_else(|| panic!("trace of {id}: EX02 never receives it"));
     assert!(
         recv["session"]["session_id"]
             .as_str()
             .is_some_and(|s| s.len() == 16),
-        "{recv}"
+        "trace of {id}: {recv}"
     );
     // And the text table prints the same hops.
     let out = stdout_of(
@@ -281,19 +324,20 @@ fn trace_follows_a_message_across_servers() {
             .args(["--message-id", id, "-q"]),
     );
     let text = String::from_utf8_lossy(&out);
-    assert!(text.contains(id) && text.contains("SUBMIT") && text.contains("EX02"));
+    assert!(
+        text.contains(id) && text.contains("SUBMIT") && text.contains("EX02"),
+        "trace table of {id}: {text}"
+    );
 }
 
-#[test]
 fn real_files_have_no_loop() {
     let real = common::real("");
     let f = findings(&real);
-    assert_eq!(f["loops"], serde_json::json!([]));
-    assert_eq!(f["storms"], serde_json::json!([]));
-    assert_eq!(f["bundle"]["events"], 19);
+    assert_eq!(f["loops"], serde_json::json!([]), "real files: loops");
+    assert_eq!(f["storms"], serde_json::json!([]), "real files: storms");
+    assert_eq!(f["bundle"]["events"], 19, "real files: events");
 }
 
-#[test]
 fn same_bundle_same_bytes() {
     let sample = repo("samples/incident.zip");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -308,7 +352,11 @@ fn same_bundle_same_bytes() {
             .arg("-q")
             .output()
             .expect("runs");
-        assert!(out.status.success());
+        assert!(
+            out.status.success(),
+            "samples/incident.zip, run {n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         (
             std::fs::read(dir.path().join(format!("{n}.html"))).expect("html"),
             std::fs::read(dir.path().join(format!("{n}.json"))).expect("json"),
@@ -316,27 +364,39 @@ fn same_bundle_same_bytes() {
     };
     let (h1, j1) = run("a");
     let (h2, j2) = run("b");
-    assert!(h1 == h2, "HTML differs between runs");
-    assert!(j1 == j2, "JSON differs between runs");
-    assert!(h1.len() < 2_000_000);
+    assert!(h1 == h2, "samples/incident.zip: HTML differs between runs");
+    assert!(j1 == j2, "samples/incident.zip: JSON differs between runs");
+    assert!(
+        h1.len() < 2_000_000,
+        "samples/incident.zip: report of {} bytes",
+        h1.len()
+    );
 }
 
-#[test]
 fn sample_bundle_matches_its_truth() {
     let root = repo("samples");
     let truth: Value =
         serde_json::from_slice(&std::fs::read(root.join("incident.truth.json")).expect("truth"))
             .expect("json");
     let f = findings(&root.join("incident.zip"));
-    assert_eq!(f["bundle"]["events"], truth["rows"]);
-    assert_eq!(f["loops"][0]["members"], truth["loop_members"]);
-    assert_eq!(f["loops"][0]["messages"], truth["loop_distinct_messages"]);
+    assert_eq!(f["bundle"]["events"], truth["rows"], "sample: events");
+    assert_eq!(
+        f["loops"][0]["members"], truth["loop_members"],
+        "sample: loop members"
+    );
+    assert_eq!(
+        f["loops"][0]["messages"], truth["loop_distinct_messages"],
+        "sample: loop messages"
+    );
     let flagged: Vec<&Value> = f["client_ips"]
         .as_array()
         .expect("ips")
         .iter()
         .filter(|i| i["anomalous"] == true)
         .collect();
-    assert_eq!(flagged.len(), 1);
-    assert_eq!(flagged[0]["ip"], truth["unexpected_ip"]);
+    assert_eq!(flagged.len(), 1, "sample: flagged client IPs {flagged:?}");
+    assert_eq!(
+        flagged[0]["ip"], truth["unexpected_ip"],
+        "sample: the flagged IP"
+    );
 }
