@@ -94,6 +94,38 @@ pub fn header(text: &str) -> Vec<String> {
 
 const LOST: &str = "System.String[]";
 
+/// Physical line numbers of CSV records, from their byte offsets. The `csv` crate's own line
+/// count is one short after a CRLF (it ends a record at the `\r` and starts the next at the
+/// `\n`), and PowerShell writes CRLF; counting line ends ourselves gives the line a user sees.
+pub struct LineOf<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineOf<'a> {
+    pub fn new(text: &'a str) -> Self {
+        LineOf {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record starting at `byte` (offsets must not go backwards).
+    pub fn line(&mut self, byte: u64) -> u64 {
+        let mut b = (byte as usize).min(self.text.len());
+        if self.text.get(b) == Some(&b'\n') {
+            b += 1;
+        }
+        if b >= self.at {
+            self.line += memchr::memchr_iter(b'\n', &self.text[self.at..b]).count() as u64;
+            self.at = b;
+        }
+        self.line
+    }
+}
+
 pub fn read_export(
     text: &str,
     ctx: &EntryCtx<'_>,
@@ -125,14 +157,15 @@ pub fn read_export(
             entry: ctx.path.to_string(),
         });
     };
+    let mut lines = LineOf::new(b);
     let rows: Vec<(u64, csv::StringRecord)> = records
         .filter_map(|r| match r {
             Ok(rec) => {
-                let line = rec.position().map_or(0, |p| p.line()) + skipped_lines;
+                let line = rec.position().map_or(0, |p| lines.line(p.byte())) + skipped_lines;
                 Some((line, rec))
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line()) + skipped_lines;
+                let line = e.position().map_or(0, |p| lines.line(p.byte())) + skipped_lines;
                 p.bad_line(ctx.path, line, 1, format!("unreadable CSV record: {e}"));
                 None
             }
@@ -294,5 +327,24 @@ fn clock_for(
                 ctx.path, samples[0]
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_numbered_by_physical_line_after_crlf() {
+        let text = "a,b\r\n1,2\r\n\"x\r\ny\",3\r\n4,5\r\n";
+        let mut lines = LineOf::new(text);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let got: Vec<u64> = r
+            .records()
+            .map(|rec| lines.line(rec.expect("record").position().expect("pos").byte()))
+            .collect();
+        assert_eq!(got, [1, 2, 3, 5]);
     }
 }

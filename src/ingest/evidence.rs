@@ -77,9 +77,10 @@ impl EntryText {
         let mut records = reader.records();
         let head = records.next()?.ok()?;
         let mapping = Mapping::new(head.iter());
+        let mut lines = super::csv_export::LineOf::new(body);
         for rec in records {
             let rec = rec.ok()?;
-            let at = rec.position().map_or(0, |p| p.line()) + skipped;
+            let at = rec.position().map_or(0, |p| lines.line(p.byte())) + skipped;
             if at < line {
                 continue;
             }
