@@ -30,6 +30,9 @@ pub struct Evidence {
     pub recipients: String,
     pub status: String,
     pub subject: String,
+    /// The row's source-context where it was read back (client type, session, agent, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub context: String,
 }
 
 /// Turns a model row into an evidence record.
@@ -93,6 +96,7 @@ impl EvidenceSource for FromBundle<'_> {
             ev.recipients = r.recipients;
             ev.status = r.status;
             ev.subject = r.subject;
+            ev.context = r.source_context;
         }
         ev
     }
@@ -141,5 +145,6 @@ pub fn from_model(m: &Model, r: usize, why: &str) -> Evidence {
         recipients,
         status,
         subject: name(&m.subjects, m.subject[r]),
+        context: String::new(),
     }
 }

@@ -22,6 +22,7 @@ pub struct Record {
     pub recipients: String,
     pub status: String,
     pub subject: String,
+    pub source_context: String,
 }
 
 /// One entry's text, decoded once, with where each line starts.
@@ -106,6 +107,7 @@ fn fill(mapping: &Mapping, vals: &[Cow<'_, str>]) -> Record {
         recipients: row.recipients.unwrap_or("").to_string(),
         status: row.recipient_status.unwrap_or("").to_string(),
         subject: get(Field::Subject),
+        source_context: get(Field::SourceContext),
     }
 }
 

@@ -255,6 +255,7 @@ pub fn html(f: &Findings, opts: &RenderOptions) -> Result<String> {
             checked.push(s.title);
             continue;
         }
+        ctx.insert("section", s.key);
         let html = t
             .render(&format!("sections/{}.html", s.key), &ctx)
             .map_err(|e| Error::Render(chain(&e)))?;

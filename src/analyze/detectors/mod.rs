@@ -6,8 +6,10 @@ pub mod blast;
 pub mod coverage;
 pub mod flow;
 pub mod incidents;
+pub mod latency;
 pub mod loops;
 pub mod messages;
+pub mod noise;
 pub mod queues;
 pub mod quota;
 pub mod sli;
@@ -23,12 +25,30 @@ pub static REGISTRY: &[&dyn Detector] = &[
     &loops::Loops,
     &storms::Storms,
     &quota::Quota,
+    &incidents::hop_count_loop::HopCountLoop,
+    &incidents::throttled_auto_reply::ThrottledAutoReply,
+    &incidents::transport_rule_loop::TransportRuleLoop,
+    &incidents::list_amplification::ListAmplification,
+    &incidents::backscatter::Backscatter,
+    &incidents::receive_limit::ReceiveLimit,
+    &incidents::back_pressure::BackPressure,
+    &incidents::delivery_throttling::DeliveryThrottling,
+    &incidents::queue_expiry::QueueExpiry,
+    &incidents::poison_message::PoisonMessage,
+    &incidents::submission_failure::SubmissionFailure,
+    &incidents::silent_drop::SilentDrop,
+    &incidents::moderation_stall::ModerationStall,
+    &incidents::safety_net_resubmit::SafetyNetResubmit,
+    &incidents::shadow_redundancy_failure::ShadowRedundancyFailure,
+    &incidents::duplicate_delivery::DuplicateDelivery,
     &blast::Blast,
     &timeline::TimelineDetector,
     &messages::Messages,
     &flow::Flow,
     &sli::Slis,
     &queues::Queues,
+    &latency::Latency,
+    &noise::NoiseDetector,
     &tables::Tables,
     &sources::Sources(sources::By::ClientIp),
     &sources::Sources(sources::By::Connector),

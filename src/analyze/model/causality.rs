@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::classify::{base_subject, flag, Ev, StatusKind};
+use super::classify::{base_subject, flag, ndr_original_subject, Ev, StatusKind};
 use super::{Class, Model, LINK_WINDOW_MS, NONE};
 
 /// An outside answer must come this soon after our automated message left.
@@ -205,11 +205,23 @@ fn heuristic(m: &mut Model) {
             }
             _ => {
                 let z = related.get(&i).copied().unwrap_or(NONE);
+                // An NDR names the subject it reports on: a message with another subject is
+                // not its original, however close in time.
+                let about = (a.subject != NONE)
+                    .then(|| ndr_original_subject(m.subjects.name(a.subject)))
+                    .flatten()
+                    .map(base_subject);
+                let msgs = &m.msgs;
+                let subjects = &m.subjects;
                 ndr.get_mut(&to).and_then(|c| {
                     c.nearest(t, |c| {
+                        let other_subject = about.is_some_and(|want| {
+                            let s = msgs[c.msg as usize].subject;
+                            s != NONE && base_subject(subjects.name(s)) != want
+                        });
                         if c.msg == i || answered.contains(&(c.msg, c.who)) {
                             Usable::Never
-                        } else if z != NONE && c.who != z {
+                        } else if (z != NONE && c.who != z) || other_subject {
                             Usable::NotThis
                         } else {
                             Usable::Yes

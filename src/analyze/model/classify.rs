@@ -437,6 +437,15 @@ pub fn base_subject(subject: &str) -> &str {
     rest
 }
 
+/// The subject an NDR reports on (`Undeliverable: Hello` → `Hello`); `None` for a subject with
+/// no NDR prefix (`Delivery Status Notification (Failure)` says nothing of the original).
+pub fn ndr_original_subject(subject: &str) -> Option<&str> {
+    let s = subject.trim_start();
+    let rest = strip_any(s, NDR_PREFIXES)?;
+    let rest = rest.trim_start_matches(':').trim();
+    (!rest.is_empty()).then_some(rest)
+}
+
 fn starts_with_ci(s: &str, p: &str) -> bool {
     s.len() >= p.len() && s.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
 }
@@ -578,6 +587,12 @@ mod tests {
             "[Ticket #4711] printer"
         );
         assert_eq!(base_subject("Abwesenheitsnotiz: Re: x"), "x");
+        assert_eq!(
+            ndr_original_subject("Undeliverable: Re: Lunch"),
+            Some("Re: Lunch")
+        );
+        assert_eq!(ndr_original_subject("Unzustellbar: Hallo"), Some("Hallo"));
+        assert_eq!(ndr_original_subject("Lunch"), None);
     }
 
     #[test]

@@ -1,0 +1,162 @@
+//! Latency as Exchange measures it. `message-info` on SUBMIT, DELIVER and SEND rows (2013 and
+//! later) holds the origination time and Exchange's own latency parts (`TOTAL-SUB`,
+//! `TOTAL-HUB`, `TOTAL-DEL`, `SMR`, `CAT`, `QDM`, ...); Exchange 2010 exports carry
+//! `MessageLatency` and its type. This shows where the time went, per server and component,
+//! and which clients' clocks are off (their origination times make latency negative or absurd,
+//! so those messages are left out of the figures).
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::detectors::sli::percentile;
+use crate::analyze::model::{LATENCY_PLAUSIBLE_MS, NONE};
+use crate::analyze::summary::Sentence;
+use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::error::Result;
+use crate::human::{count, secs};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Component {
+    pub server: String,
+    pub component: String,
+    /// Messages that logged this part on this server.
+    pub messages: u64,
+    pub p50_ms: i64,
+    pub p95_ms: i64,
+    pub max_ms: i64,
+}
+
+/// A client whose origination times cannot be right.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkewedClient {
+    /// Its IP (original-client-ip), else the sender address.
+    pub client: String,
+    pub messages: u64,
+    /// Median of completion time minus origination time: negative means the client's clock is
+    /// ahead.
+    pub median_offset_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct LatencyParts {
+    pub components: Vec<Component>,
+    pub skewed_clients: Vec<SkewedClient>,
+}
+
+pub struct Latency;
+
+impl Detector for Latency {
+    fn key(&self) -> &'static str {
+        "latency"
+    }
+    fn title(&self) -> &'static str {
+        "Where the time went"
+    }
+    fn place(&self) -> Place {
+        Place::Traffic
+    }
+    fn template(&self) -> Option<&'static str> {
+        Some(include_str!("../../../templates/sections/latency.html"))
+    }
+    fn methods(&self, _: &Params) -> String {
+        format!("Exchange's own latency parts from message-info (each part counted once per message and server, from the rows that server wrote), and Exchange 2010's MessageLatency by its type: p50, p95 and the largest value per server and component. A message whose completing row makes its latency negative or over {} (origination time minus completion time) has a client with a wrong clock: it is listed under its client and left out of every latency figure.", crate::human::span(LATENCY_PLAUSIBLE_MS))
+    }
+
+    fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
+        let m = cx.m;
+        let mut seen: HashSet<(u32, u32, u32)> = HashSet::new();
+        let mut by: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+        for p in &m.parts {
+            let r = p.row as usize;
+            let id = m.msg[r];
+            if id != NONE
+                && (!cx.counts(id as usize) || !seen.insert((id, m.server[r], p.component)))
+            {
+                continue;
+            }
+            by.entry((
+                m.servers.name(m.server[r]).to_string(),
+                m.components.name(p.component).to_string(),
+            ))
+            .or_default()
+            .push(p.ms as i64);
+        }
+        let mut components: Vec<Component> = by
+            .into_iter()
+            .map(|((server, component), mut v)| {
+                v.sort_unstable();
+                Component {
+                    server,
+                    component,
+                    messages: v.len() as u64,
+                    p50_ms: percentile(&v, 50.0).unwrap_or(0),
+                    p95_ms: percentile(&v, 95.0).unwrap_or(0),
+                    max_ms: v.last().copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        // Totals first (TOTAL-SUB, TOTAL-HUB, ...), then the rest, per server.
+        components.sort_by(|a, b| {
+            (&a.server, !a.component.starts_with("TOTAL"), &a.component).cmp(&(
+                &b.server,
+                !b.component.starts_with("TOTAL"),
+                &b.component,
+            ))
+        });
+        // Clients whose clocks are off.
+        let mut skewed: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (i, msg) in m.msgs.iter().enumerate() {
+            if !cx.counts(i) {
+                continue;
+            }
+            let (Some(done), Some(orig)) = (msg.done, m.origination_of(msg.done_row)) else {
+                continue;
+            };
+            let l = done - orig;
+            if (0..=LATENCY_PLAUSIBLE_MS).contains(&l) {
+                continue;
+            }
+            let r = msg.first_row as usize;
+            let client = if m.orig_client_ip[r] != NONE {
+                m.ips.name(m.orig_client_ip[r]).to_string()
+            } else {
+                m.addrs.name(msg.sender).to_string()
+            };
+            skewed.entry(client).or_default().push(l);
+        }
+        let skewed_clients: Vec<SkewedClient> = skewed
+            .into_iter()
+            .map(|(client, mut v)| {
+                v.sort_unstable();
+                SkewedClient {
+                    client,
+                    messages: v.len() as u64,
+                    median_offset_ms: v[v.len() / 2],
+                }
+            })
+            .collect();
+        let mut d = Detected::default();
+        if let Some(worst) = skewed_clients.iter().max_by_key(|s| s.messages) {
+            d.summary.push(Sentence {
+                text: format!(
+                    "{} with a wrong clock left origination times that cannot be right (e.g. {}, {} off by {}); their latency is left out of the figures.",
+                    count(skewed_clients.len() as u64, "client", "clients"),
+                    worst.client,
+                    count(worst.messages, "message", "messages"),
+                    secs(Some(worst.median_offset_ms.abs()))
+                ),
+                weight: 0.05,
+            });
+        }
+        d.found = skewed_clients.len();
+        d.values.push((
+            "latency",
+            serde_json::to_value(LatencyParts {
+                components,
+                skewed_clients,
+            })?,
+        ));
+        Ok(d)
+    }
+}
