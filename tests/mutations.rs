@@ -32,6 +32,23 @@ const REPORT_EVERY: usize = 20;
 /// Zips of valid logs whose container bytes are mutated.
 const ZIP_CASES: usize = 600;
 
+/// `MUTATIONS_SCALE=N` runs N times as many cases, `MUTATIONS_SEED=S` another sequence of them
+/// (for a longer hunt on a developer's machine; CI runs the defaults).
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn scale() -> usize {
+    env_u64("MUTATIONS_SCALE", 1).max(1) as usize
+}
+
+fn seed(base: u64) -> u64 {
+    base ^ env_u64("MUTATIONS_SEED", 0)
+}
+
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
@@ -447,9 +464,10 @@ fn readers_bundles_and_reports_survive_mutated_logs() {
     let t0 = std::time::Instant::now();
     let corpus = corpus();
     let scratch = Scratch::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(0x6d61_696c);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed(0x6d61_696c));
     let (mut bundles, mut reports, mut rendered, mut rows) = (0, 0, 0, 0u64);
-    for case in 0..READER_CASES {
+    let cases = READER_CASES * scale();
+    for case in 0..cases {
         let (i, bytes, done) = mutated(&mut rng, &corpus);
         let seed = &corpus[i];
         let what = format!(
@@ -485,7 +503,7 @@ fn readers_bundles_and_reports_survive_mutated_logs() {
         }
     }
     eprintln!(
-        "{READER_CASES} mutated logs ({rows} rows read), {bundles} bundles, {reports} report runs ({rendered} rendered) in {:.1?}",
+        "{cases} mutated logs ({rows} rows read), {bundles} bundles, {reports} report runs ({rendered} rendered) in {:.1?}",
         t0.elapsed()
     );
 }
@@ -495,8 +513,9 @@ fn mutated_zip_containers_are_refused_or_read() {
     let t0 = std::time::Instant::now();
     let corpus = corpus();
     let scratch = Scratch::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(0x7a69_70);
-    for case in 0..ZIP_CASES {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed(0x7a69_70));
+    let cases = ZIP_CASES * scale();
+    for case in 0..cases {
         let n = rng.random_range(1..=3);
         let mut entries: Vec<(String, Vec<u8>)> = (0..n)
             .map(|k| {
@@ -562,7 +581,7 @@ fn mutated_zip_containers_are_refused_or_read() {
             checks::fuzz_bundle(&scratch, &zip);
         });
     }
-    eprintln!("{ZIP_CASES} mutated zips in {:.1?}", t0.elapsed());
+    eprintln!("{cases} mutated zips in {:.1?}", t0.elapsed());
 }
 
 // --- regressions: inputs the fuzzers found, minimised, inlined ---------------------------------

@@ -355,10 +355,24 @@ pub fn check_inventory(inv: &Inventory) {
     }
 }
 
-/// The inventory of a bundle at `path` (errors are fine; a panic is not).
+/// The inventory of a bundle at `path` (errors are fine; a panic is not), then the same bundle
+/// into the canonical Polars frames (`trace` and library users read it so), which must hold as
+/// many rows as the inventory counted.
 pub fn check_bundle(path: &Path) -> Option<Inventory> {
-    let inv = ingest::inventory(path, &options(0), &Quiet).ok()?;
+    let opts = options(0);
+    let inv = ingest::inventory(path, &opts, &Quiet).ok()?;
     check_inventory(&inv);
+    let loaded = ingest::load(path, &opts).expect("the inventory read it, so must the frames");
+    assert_eq!(
+        loaded.frames.events.height() as u64,
+        inv.events,
+        "events frame vs inventory"
+    );
+    assert_eq!(
+        loaded.frames.protocol.height() as u64,
+        inv.protocol_lines,
+        "protocol frame vs inventory"
+    );
     Some(inv)
 }
 
