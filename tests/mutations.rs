@@ -591,10 +591,9 @@ fn mutated_zip_containers_are_refused_or_read() {
 /// export with old-Mac line ends every record claims line 1 and the malformed list and the
 /// evidence point at the wrong line. (With a `#TYPE` line first it is worse: `body` looks for
 /// the `\n` after `#TYPE`, finds none, and the whole file reads as empty, with a "no header
-/// row" warning and no line counted anywhere.) Ignored until `ingest::csv_export` numbers such
-/// lines (or stops splitting records at a lone `\r`); run with `--ignored`.
+/// row" warning and no line counted anywhere.) Fixed: `LineOf` counts a lone `\r` as a
+/// line end, and `body` ends the `#TYPE` line at one.
 #[test]
-#[ignore = "open bug: CSV records after a lone CR get the line number of the record before"]
 fn csv_line_numbers_count_lone_carriage_returns() {
     let header = checks::POWERSHELL_HEADER
         .split_once("\r\n")

@@ -70,7 +70,9 @@ impl LogReader for CsvExportReader {
 pub fn body(text: &str) -> (&str, u64) {
     let t = text.trim_start_matches('\u{feff}');
     if t.starts_with("#TYPE") {
-        match t.find('\n') {
+        // The `#TYPE` line ends at its first line end: CRLF, LF or a lone CR (old Mac files).
+        match t.find(['\n', '\r']) {
+            Some(i) if t[i..].starts_with("\r\n") => (&t[i + 2..], 1),
             Some(i) => (&t[i + 1..], 1),
             None => ("", 1),
         }
@@ -96,7 +98,8 @@ const LOST: &str = "System.String[]";
 
 /// Physical line numbers of CSV records, from their byte offsets. The `csv` crate's own line
 /// count is one short after a CRLF (it ends a record at the `\r` and starts the next at the
-/// `\n`), and PowerShell writes CRLF; counting line ends ourselves gives the line a user sees.
+/// `\n`), and PowerShell writes CRLF; it also ends records at a lone `\r` without counting a
+/// line. Counting line ends ourselves (`\r\n`, `\n`, or a lone `\r`) gives the line a user sees.
 pub struct LineOf<'a> {
     text: &'a [u8],
     at: usize,
@@ -119,7 +122,14 @@ impl<'a> LineOf<'a> {
             b += 1;
         }
         if b >= self.at {
-            self.line += memchr::memchr_iter(b'\n', &self.text[self.at..b]).count() as u64;
+            let t = self.text;
+            self.line += memchr::memchr2_iter(b'\n', b'\r', &t[self.at..b])
+                .filter(|&i| {
+                    let i = self.at + i;
+                    // A CR followed by LF is one line end, counted at the LF.
+                    t[i] == b'\n' || t.get(i + 1) != Some(&b'\n')
+                })
+                .count() as u64;
             self.at = b;
         }
         self.line
