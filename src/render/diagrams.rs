@@ -21,6 +21,9 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// A white outline under a label, so that a line passing behind it does not cross out its text.
+const HALO: &str = r##" stroke="#fff" stroke-width="3" stroke-linejoin="round" paint-order="stroke""##;
+
 // Arrowheads sized in drawing units, so thick (busy) edges do not get giant heads.
 const DEFS: &str = r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="12" markerHeight="12" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b6875"/></marker><marker id="arrow-red" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="12" markerHeight="12" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#b3261e"/></marker></defs>"##;
 
@@ -37,7 +40,15 @@ fn codes_label(codes: &std::collections::BTreeMap<String, u64>) -> String {
 /// The loop as a ring of boxes with curved arrows between them.
 pub fn loop_svg(l: &Loop) -> String {
     let n = l.members.len().max(1);
-    let (w, h) = (960.0f64, if n <= 2 { 260.0 } else { 420.0 });
+    // Two boxes side by side need little height, unless an address also mails itself (that
+    // arc rises far above its box).
+    let selfish = l.edges.iter().any(|e| e.from == e.to);
+    let h = match (n <= 2, selfish) {
+        (true, false) => 200.0,
+        (true, true) => 260.0,
+        _ => 420.0,
+    };
+    let w = 960.0f64;
     let (cx, cy) = (w / 2.0, h / 2.0);
     let (rx, ry) = if n <= 2 { (300.0, 0.0) } else { (330.0, 150.0) };
     let pos: Vec<(f64, f64)> = (0..n)
@@ -71,7 +82,7 @@ pub fn loop_svg(l: &Loop) -> String {
             let (x, y) = pos[i];
             let _ = write!(
                 s,
-                r##"<path d="M{:.0},{:.0} C{:.0},{:.0} {:.0},{:.0} {:.0},{:.0}" fill="none" stroke="#b3261e" stroke-width="2" marker-end="url(#arrow-red)"/><text x="{:.0}" y="{:.0}" text-anchor="middle" class="edge-label">{}</text>"##,
+                r##"<path d="M{:.0},{:.0} C{:.0},{:.0} {:.0},{:.0} {:.0},{:.0}" fill="none" stroke="#b3261e" stroke-width="2" marker-end="url(#arrow-red)"/><text x="{:.0}" y="{:.0}" text-anchor="middle" class="edge-label"{HALO}>{}</text>"##,
                 x - 40.0,
                 y - bh / 2.0,
                 x - 60.0,
@@ -103,11 +114,21 @@ pub fn loop_svg(l: &Loop) -> String {
         };
         let (sx, sy) = shrink(x1, y1, mx, my);
         let (ex, ey) = shrink(x2, y2, mx, my);
+        // The label goes just outside the curve's apex, on the side it bends to, so the curve
+        // never runs through it.
+        let (ax, ay) = ((sx + 2.0 * mx + ex) / 4.0, (sy + 2.0 * my + ey) / 4.0);
+        let (lx, ly, anchor) = if ny <= -0.5 {
+            (ax, ay - 8.0, "middle")
+        } else if ny >= 0.5 {
+            (ax, ay + 18.0, "middle")
+        } else if nx > 0.0 {
+            (ax + 8.0, ay + 4.0, "start")
+        } else {
+            (ax - 8.0, ay + 4.0, "end")
+        };
         let _ = write!(
             s,
-            r##"<path d="M{sx:.0},{sy:.0} Q{mx:.0},{my:.0} {ex:.0},{ey:.0}" fill="none" stroke="#b3261e" stroke-width="2" marker-end="url(#arrow-red)"/><text x="{:.0}" y="{:.0}" text-anchor="middle" class="edge-label">{}</text>"##,
-            (x1 + x2) / 4.0 + mx / 2.0,
-            (y1 + y2) / 4.0 + my / 2.0 + if ny >= 0.0 { 22.0 } else { -12.0 },
+            r##"<path d="M{sx:.0},{sy:.0} Q{mx:.0},{my:.0} {ex:.0},{ey:.0}" fill="none" stroke="#b3261e" stroke-width="2" marker-end="url(#arrow-red)"/><text x="{lx:.0}" y="{ly:.0}" text-anchor="{anchor}" class="edge-label"{HALO}>{}</text>"##,
             esc(&label)
         );
     }
@@ -440,7 +461,7 @@ pub fn flow_svg(f: &ServerFlow) -> String {
     for ((_, _, label), r) in links.iter().zip(&p.edges) {
         let _ = write!(
             s,
-            r##"<text x="{:.1}" y="{:.1}" class="edge-label" stroke="#fff" stroke-width="3" stroke-linejoin="round" paint-order="stroke">{}</text>"##,
+            r##"<text x="{:.1}" y="{:.1}" class="edge-label"{HALO}>{}</text>"##,
             r.label.0,
             r.label.1,
             esc(label)
