@@ -8,6 +8,12 @@
 //! Chromium and sets `MAILFORENSICS_BROWSER=required`, which turns a missing browser into a
 //! failure. The sample's screenshot is saved to the test's temp dir, and to `docs/report.png`
 //! when `MAILFORENSICS_UPDATE_SCREENSHOT=1`.
+//!
+//! On paper (A4, the print stylesheet's margins), the sample must fit in a bounded number of
+//! pages, and its first page must hold the summary, the headline figures and the timeline chart:
+//! checked in the DOM laid out for print (print media, the page's printable width) against the
+//! printable height. That first page is saved as `report-print.png` beside the screenshot (and to
+//! `docs/report-print.png`). A quiet bundle's report must say so at the top and stay short.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -224,7 +230,11 @@ impl Browser {
     }
 
     fn screenshot(&mut self, to: &Path) {
-        let r = self.call("Page.captureScreenshot", json!({"format": "png"}), true);
+        self.screenshot_with(to, json!({"format": "png"}));
+    }
+
+    fn screenshot_with(&mut self, to: &Path, params: Value) {
+        let r = self.call("Page.captureScreenshot", params, true);
         let png = BASE64_STANDARD
             .decode(r["data"].as_str().expect("png data"))
             .expect("base64");
@@ -232,6 +242,69 @@ impl Browser {
         std::fs::write(to, png).expect("write screenshot");
     }
 }
+
+/// A4, and the margins of the print stylesheet's `@page` rule (12 mm, 14 mm at the bottom).
+const PAPER_IN: (f64, f64) = (210.0 / 25.4, 297.0 / 25.4);
+const MARGIN_MM: (f64, f64, f64) = (12.0, 12.0, 14.0);
+/// CSS pixels per millimetre: Chromium lays out print at 96 px to the inch.
+const PX_PER_MM: f64 = 96.0 / 25.4;
+/// Measured 9 pages for the sample with the incident catalogue's sections (7 before them, 19
+/// before the print stylesheet); a little room.
+const MAX_SAMPLE_PAGES: usize = 10;
+
+/// The printable area of one page, in CSS pixels.
+fn printable() -> (f64, f64) {
+    let (w, h) = (PAPER_IN.0 * 25.4, PAPER_IN.1 * 25.4);
+    let (side, top, bottom) = MARGIN_MM;
+    (
+        ((w - 2.0 * side) * PX_PER_MM).floor(),
+        ((h - top - bottom) * PX_PER_MM).floor(),
+    )
+}
+
+/// Prints the open page to PDF as the test's paper size; the stylesheet's `@page` margins apply.
+fn print_pdf(b: &mut Browser) -> Vec<u8> {
+    let (side, top, bottom) = MARGIN_MM;
+    let pdf = b.call(
+        "Page.printToPDF",
+        json!({
+            "printBackground": true,
+            "paperWidth": PAPER_IN.0,
+            "paperHeight": PAPER_IN.1,
+            "marginTop": top / 25.4,
+            "marginBottom": bottom / 25.4,
+            "marginLeft": side / 25.4,
+            "marginRight": side / 25.4,
+        }),
+        true,
+    );
+    BASE64_STANDARD
+        .decode(pdf["data"].as_str().expect("pdf data"))
+        .expect("base64")
+}
+
+/// Pages in a PDF as Chromium writes it: one `/Type /Page` object each (the tree is `/Pages`).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let key = b"/Type /Page";
+    pdf.windows(key.len() + 1)
+        .filter(|w| w.starts_with(key) && !w[key.len()].is_ascii_alphanumeric())
+        .count()
+}
+
+/// Lays the page out as it prints (print media, one page's printable width) and measures it.
+const PRINT_FACTS: &str = r#"JSON.stringify({
+  bottom: Object.fromEntries(['#summary .verdict', '#summary .headline', '#chart-timeline']
+    .map(sel => [sel, document.querySelector(sel) ? document.querySelector(sel).getBoundingClientRect().bottom + window.scrollY : -1])),
+  nextSection: (() => { const s = document.querySelector('#summary + section'); return s ? getComputedStyle(s).breakBefore : 'none'; })(),
+  navShown: [...document.querySelectorAll('nav')].some(n => getComputedStyle(n).display !== 'none'),
+  sortArrows: getComputedStyle(document.querySelector('table.sortable th[data-sort]') || document.querySelector('table.sortable th'), '::after').content,
+  theadRepeats: [...document.querySelectorAll('thead')].every(t => getComputedStyle(t).display === 'table-header-group'),
+  fileRowsShown: [...document.querySelectorAll('table.files tbody tr')].filter(r => r.getClientRects().length > 0).length,
+  fileGroupsShown: [...document.querySelectorAll('table.files-by-server tbody tr')].filter(r => r.getClientRects().length > 0).length,
+  scrollWidth: document.documentElement.scrollWidth,
+  tooWide: [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 3).map(e => (e.closest('section') || {}).id + ' ' + e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
+})"#;
 
 fn render(bundle: &Path, out: &Path) {
     common::stdout_of(
@@ -255,7 +328,10 @@ const DOM_FACTS: &str = r#"JSON.stringify({
   injectedImages: document.querySelectorAll('img').length,
   injectedSvgHandlers: document.querySelectorAll('[onload],[onerror]').length,
   pwned: typeof window.__pwned !== 'undefined',
-  bodyText: document.body.innerText.length
+  bodyText: document.body.innerText.length,
+  overflow: document.documentElement.scrollWidth > window.innerWidth,
+  tooWide: [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 3).map(e => (e.closest('section') || {}).id + ' ' + e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
 })"#;
 
 #[test]
@@ -296,6 +372,10 @@ fn report_in_a_real_browser() {
     for c in facts["charts"].as_array().expect("charts") {
         assert_eq!(c[1], true, "chart {} rendered: {facts}", c[0]);
     }
+    assert_eq!(
+        facts["overflow"], false,
+        "nothing wider than the window: {facts}"
+    );
     // A queue chart only for a server whose queue grew (none did in the sample).
     assert_eq!(facts["queueCharts"].as_u64(), Some(0), "{facts}");
     assert_eq!(facts["scripts"], 1, "only the report's own script");
@@ -306,21 +386,134 @@ fn report_in_a_real_browser() {
          return th.getAttribute('data-sort') === 'desc' && v.every((x, i) => i === 0 || v[i - 1] >= x); })()",
     );
     assert_eq!(sorted, true, "sortable tables sort");
-    // It prints: the print stylesheet applies and Chromium makes a PDF of it.
-    let pdf = b.call("Page.printToPDF", json!({"printBackground": true}), true);
-    let pdf = BASE64_STANDARD
-        .decode(pdf["data"].as_str().expect("pdf data"))
-        .expect("base64");
-    assert!(
-        pdf.starts_with(b"%PDF") && pdf.len() > 50_000,
-        "a PDF of the report"
-    );
+    let update = std::env::var("MAILFORENSICS_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1");
     let shot = dir.path().join("report.png");
     b.screenshot(&shot);
-    if std::env::var("MAILFORENSICS_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+    if update {
         std::fs::create_dir_all(root.join("docs")).expect("docs dir");
         std::fs::copy(&shot, root.join("docs/report.png")).expect("copy screenshot");
     }
+
+    // On paper: a bounded number of pages, and page 1 is the summary, the figures and the
+    // timeline.
+    let pdf = print_pdf(&mut b);
+    std::fs::write(dir.path().join("report.pdf"), &pdf).expect("write pdf");
+    let pages = pdf_pages(&pdf);
+    eprintln!("sample report: {pages} pages on A4");
+    assert!(
+        pdf.starts_with(b"%PDF") && pages >= 2,
+        "a PDF of the report"
+    );
+    assert!(
+        pages <= MAX_SAMPLE_PAGES,
+        "the sample prints on {pages} pages, more than {MAX_SAMPLE_PAGES}"
+    );
+    let (page_w, page_h) = printable();
+    b.call(
+        "Emulation.setEmulatedMedia",
+        json!({"media": "print"}),
+        true,
+    );
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": page_w, "height": page_h, "deviceScaleFactor": 1, "mobile": false}),
+        true,
+    );
+    let print: Value =
+        serde_json::from_str(b.eval(PRINT_FACTS).as_str().expect("facts")).expect("json");
+    for (sel, bottom) in print["bottom"].as_object().expect("bottoms") {
+        let bottom = bottom.as_f64().unwrap_or(-1.0);
+        assert!(
+            bottom > 0.0 && bottom <= page_h,
+            "{sel} ends at {bottom:.0} px, past page 1 ({page_h} px): {print}"
+        );
+    }
+    assert_eq!(print["nextSection"], "page", "the findings start on page 2");
+    assert_eq!(print["navShown"], false, "no navigation on paper");
+    assert_eq!(print["sortArrows"], "none", "no sort arrows on paper");
+    assert_eq!(
+        print["theadRepeats"], true,
+        "table headings repeat on each page"
+    );
+    // Paper lists the files one line per server and kind; the screen lists every file.
+    assert_eq!(
+        print["fileRowsShown"], 0,
+        "no per-file list on paper: {print}"
+    );
+    assert!(
+        print["fileGroupsShown"].as_u64().unwrap_or(0) >= 2,
+        "one line per server and kind on paper: {print}"
+    );
+    assert!(
+        print["scrollWidth"].as_f64().unwrap_or(f64::MAX) <= page_w,
+        "nothing wider than the page: {print}"
+    );
+    let page1 = dir.path().join("report-print.png");
+    b.screenshot_with(
+        &page1,
+        json!({"format": "png", "clip": {"x": 0, "y": 0, "width": page_w, "height": page_h, "scale": 1}}),
+    );
+    if update {
+        std::fs::copy(&page1, root.join("docs/report-print.png")).expect("copy page 1");
+    }
+    b.call("Emulation.setEmulatedMedia", json!({"media": ""}), true);
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1280, "height": 2300, "deviceScaleFactor": 1, "mobile": false}),
+        true,
+    );
+
+    let sample_height = b
+        .eval("document.documentElement.scrollHeight")
+        .as_f64()
+        .unwrap_or(0.0);
+
+    // A bundle with no incident: the report says so first, and is short.
+    let quiet_zip = dir.path().join("quiet.zip");
+    common::stdout_of(
+        common::bin()
+            .args(["simulate", "--scenario", "quiet", "--events", "5000", "-o"])
+            .arg(&quiet_zip),
+    );
+    let quiet_html = dir.path().join("quiet.html");
+    render(&quiet_zip, &quiet_html);
+    b.open(&quiet_html);
+    assert_eq!(
+        b.problems(),
+        Vec::<String>::new(),
+        "the quiet report loads cleanly"
+    );
+    let quiet: Value = serde_json::from_str(
+        b.eval(
+            "JSON.stringify({ calm: !!document.querySelector('#summary .verdict.calm'), \
+             first: document.querySelector('#summary .verdict p').textContent, \
+             top: document.querySelector('#summary .verdict').getBoundingClientRect().top, \
+             checked: document.querySelectorAll('#summary p.checked .ok').length, \
+             height: document.documentElement.scrollHeight })",
+        )
+        .as_str()
+        .expect("facts"),
+    )
+    .expect("json");
+    eprintln!(
+        "screen heights: sample {sample_height} px, quiet {}",
+        quiet["height"]
+    );
+    assert_eq!(quiet["calm"], true, "{quiet}");
+    assert!(
+        quiet["first"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("No incident found"),
+        "{quiet}"
+    );
+    assert!(quiet["top"].as_f64().unwrap_or(f64::MAX) < 300.0, "{quiet}");
+    assert!(quiet["checked"].as_u64().unwrap_or(0) >= 3, "{quiet}");
+    assert!(
+        quiet["height"].as_f64().unwrap_or(f64::MAX) < sample_height * 0.75,
+        "shorter than an incident's report: {quiet}"
+    );
+    b.screenshot(&dir.path().join("quiet.png"));
 
     b.open(&xss_html);
     assert_eq!(
@@ -334,6 +527,7 @@ fn report_in_a_real_browser() {
     assert_eq!(facts["injectedImages"], 0, "{facts}");
     assert_eq!(facts["injectedSvgHandlers"], 0, "{facts}");
     assert_eq!(facts["pwned"], false, "{facts}");
+    assert_eq!(facts["overflow"], false, "long payloads wrap: {facts}");
     // The payloads are there, as text.
     let text = b.eval("document.body.innerText");
     let text = text.as_str().unwrap_or("");

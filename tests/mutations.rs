@@ -363,7 +363,7 @@ fn mutate(rng: &mut ChaCha8Rng, b: &mut Vec<u8>, other: &[u8]) -> &'static str {
         }
         16 => {
             let at = rng.random_range(0..=len);
-            let unit: &[u8] = *pick(rng, &[&b"x"[..], b"a,", b"\"\"", b";", b"<"]);
+            let unit: &[u8] = pick::<&[u8]>(rng, &[&b"x"[..], b"a,", b"\"\"", b";", b"<"]);
             replace_at(b, at, 0, &unit.repeat(rng.random_range(1_000..70_000)));
             "very long line"
         }
@@ -385,7 +385,8 @@ fn mutate(rng: &mut ChaCha8Rng, b: &mut Vec<u8>, other: &[u8]) -> &'static str {
             "separators swapped"
         }
         _ => {
-            let blank: &[u8] = *pick(rng, &[&b"\n"[..], b"\r\n", b" \t\n", b"#\n", b"#Fields:\n"]);
+            let blank: &[u8] =
+                pick::<&[u8]>(rng, &[&b"\n"[..], b"\r\n", b" \t\n", b"#\n", b"#Fields:\n"]);
             let ls = lines_of(b);
             let i = rng.random_range(0..=ls.len());
             let mut ls = ls;
@@ -513,7 +514,7 @@ fn mutated_zip_containers_are_refused_or_read() {
     let t0 = std::time::Instant::now();
     let corpus = corpus();
     let scratch = Scratch::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed(0x7a69_70));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed(0x007a_6970));
     let cases = ZIP_CASES * scale();
     for case in 0..cases {
         let n = rng.random_range(1..=3);

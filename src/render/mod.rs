@@ -12,7 +12,7 @@
 pub mod charts;
 pub mod diagrams;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use base64::prelude::*;
@@ -103,6 +103,12 @@ fn tera(opts: &RenderOptions) -> Result<(Tera, String)> {
     t.register_filter("secs", secs_filter);
     t.register_filter("hm", hm_filter);
     t.register_filter("meaning", meaning_filter);
+    t.register_filter("dirname", |v: &Value, _: &Args| {
+        Ok(Value::String(split_path(v.as_str().unwrap_or("")).0.into()))
+    });
+    t.register_filter("basename", |v: &Value, _: &Args| {
+        Ok(Value::String(split_path(v.as_str().unwrap_or("")).1.into()))
+    });
     t.register_function("timeline_chart", timeline_chart);
     t.register_function("bars_chart", bars_chart);
     t.register_function("loop_diagram", loop_diagram);
@@ -142,6 +148,15 @@ fn hm_filter(v: &Value, _: &Args) -> tera::Result<Value> {
     Ok(Value::String(
         v.as_str().map_or_else(|| "–".into(), human::second),
     ))
+}
+
+/// A bundle path cut after its last separator: the folders (with the separator), the file name.
+/// Evidence shows the file name alone on paper, where the folders would wrap every row.
+fn split_path(p: &str) -> (&str, &str) {
+    match p.rfind(['/', '\\']) {
+        Some(i) => p.split_at(i + 1),
+        None => ("", p),
+    }
 }
 
 fn meaning_filter(v: &Value, _: &Args) -> tera::Result<Value> {
@@ -231,6 +246,57 @@ fn chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
+/// Files of one kind on one server, as the printed appendix lists them: on paper a list of
+/// hundreds of files would bury the findings, so paper gets one line per server and kind (the
+/// screen, and the JSON, keep every file with its hash).
+#[derive(Serialize)]
+struct FileGroup<'a> {
+    server: &'a str,
+    kind: crate::ingest::LogKind,
+    files: usize,
+    rows: u64,
+    malformed: u64,
+    bytes: u64,
+    skipped: usize,
+    start: Option<&'a str>,
+    end: Option<&'a str>,
+}
+
+fn file_groups(files: &[crate::ingest::FileInfo]) -> Vec<FileGroup<'_>> {
+    let mut groups: BTreeMap<(&str, crate::ingest::LogKind), FileGroup<'_>> = BTreeMap::new();
+    for f in files {
+        let server = f.server.as_deref().unwrap_or("–");
+        let g = groups.entry((server, f.kind)).or_insert(FileGroup {
+            server,
+            kind: f.kind,
+            files: 0,
+            rows: 0,
+            malformed: 0,
+            bytes: 0,
+            skipped: 0,
+            start: None,
+            end: None,
+        });
+        g.files += 1;
+        g.rows += f.rows;
+        g.malformed += f.malformed;
+        g.bytes += f.bytes;
+        g.skipped += usize::from(f.skipped.is_some());
+        // RFC 3339 text in UTC: the smallest string is the earliest time.
+        if let Some(s) = f.start.as_deref() {
+            if g.start.is_none_or(|x| s < x) {
+                g.start = Some(s);
+            }
+        }
+        if let Some(e) = f.end.as_deref() {
+            if g.end.is_none_or(|x| e > x) {
+                g.end = Some(e);
+            }
+        }
+    }
+    groups.into_values().collect()
+}
+
 /// A section as the page shows it.
 #[derive(Serialize)]
 struct Rendered {
@@ -271,6 +337,7 @@ pub fn html(f: &Findings, opts: &RenderOptions) -> Result<String> {
         .sections
         .iter()
         .any(|s| s.place == Place::Incident && s.found > 0);
+    ctx.insert("file_groups", &file_groups(&f.bundle.files));
     ctx.insert("rendered", &rendered);
     ctx.insert("checked", &checked);
     ctx.insert("incident_found", &incident_found);
@@ -284,4 +351,20 @@ pub fn html(f: &Findings, opts: &RenderOptions) -> Result<String> {
     );
     t.render("report.html", &ctx)
         .map_err(|e| Error::Render(chain(&e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn paths_split_after_their_last_separator() {
+        assert_eq!(
+            split_path("EX01/Logs/MSGTRK1.LOG"),
+            ("EX01/Logs/", "MSGTRK1.LOG")
+        );
+        assert_eq!(split_path(r"EX01\Logs\a.log"), (r"EX01\Logs\", "a.log"));
+        assert_eq!(split_path("a.log"), ("", "a.log"));
+        assert_eq!(split_path("dir/"), ("dir/", ""));
+    }
 }

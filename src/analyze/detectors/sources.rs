@@ -89,6 +89,9 @@ impl Detector for Sources {
         }
     }
     fn methods(&self, _: &Params) -> String {
+        if self.0 == By::Connector {
+            return "As for client IPs, per receive connector (the SMTP RECEIVE row's connector id), with the same flags.".into();
+        }
         "SMTP RECEIVE rows per client IP and per receive connector. Where our own server is the client (a front end proxying the connection: the client IP is one of the bundle's servers, or equals the server IP) the sender's own address from original-client-ip is used, and hops between our servers are left out, so our own servers are never sources. Flagged: first seen more than a tenth of the bundle's populated time (at least 15 minutes) after it starts, or at least 20 messages with a failure ratio of 20% or more and over three times that of all other sources.".into()
     }
 
