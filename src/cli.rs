@@ -27,6 +27,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Follow one message (or all matching messages) hop by hop across servers.
     Trace(TraceArgs),
+    /// Write the canonical frames as Parquet datasets (events, protocol, sessions), partitioned
+    /// by server and date, for Spark, Trino, DuckDB, Polars or DataFusion.
+    Export(ExportArgs),
     /// Write a synthetic bundle of a known incident, for trying the tool and for benchmarks.
     Simulate(SimulateArgs),
 }
@@ -411,4 +414,17 @@ mod tests {
         assert!(err("4000000h").contains("out of range"));
         assert!(err(&"9".repeat(400)).contains("out of range"));
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The folder to write: it must not exist, or be empty. It receives `events/`, `protocol/`
+    /// and `sessions/` (each `server=NAME/date=YYYY-MM-DD/part-0.parquet`) and `inventory.json`
+    /// (what `inspect --json` prints). Written to a temporary folder beside it and renamed into
+    /// place when complete: a failed export leaves nothing.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
 }

@@ -91,6 +91,14 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("building the frames")]
     Frame(#[from] polars::error::PolarsError),
+    #[error("{path}: already exists and is not empty; export into a new or empty folder")]
+    ExportTargetExists { path: PathBuf },
+    #[error("{path}: cannot write the Parquet file")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: polars::error::PolarsError,
+    },
     #[error("rendering the report: {0}")]
     Render(String),
     #[error("no message in the bundle matches the filter")]

@@ -6,6 +6,7 @@
 //! answer). Each file output is written to a temporary file in its target folder and renamed
 //! into place only once every output was written in full.
 
+mod export;
 mod inspect;
 mod report;
 mod simulate;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(a) => inspect::run(a),
         Command::Report(a) => report::run(a),
         Command::Trace(a) => trace::run(a),
+        Command::Export(a) => export::run(a),
         Command::Simulate(a) => simulate::run(a),
     }
 }

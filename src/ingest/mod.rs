@@ -15,6 +15,7 @@ mod decode;
 pub mod evidence;
 pub mod fields;
 pub mod layout;
+pub mod parquet;
 pub mod protocol;
 pub mod schema;
 pub mod tracking;

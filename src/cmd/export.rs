@@ -1,0 +1,98 @@
+//! `export`: the canonical frames as Parquet datasets, for engines beyond one machine.
+//!
+//! The target folder is written whole or not at all: everything goes into a temporary folder
+//! beside it, renamed into place when complete.
+
+use std::path::Path;
+
+use crate::cli::ExportArgs;
+use crate::error::Error;
+use crate::human::thousands;
+use crate::ingest::parquet::write_dataset;
+use crate::ingest::schema::col;
+
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let out = args.output.as_path();
+    check_target(&args.input.bundle, out)?;
+    let loaded = super::load(&args.input)?;
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let stage = tempfile::Builder::new()
+        .prefix(".mailforensics-export-")
+        .tempdir_in(parent)
+        .map_err(|source| Error::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    let f = &loaded.frames;
+    let mut files = 0;
+    let mut counts = Vec::new();
+    for (name, df, time) in [
+        ("events", &f.events, col::TIME),
+        ("protocol", &f.protocol, col::TIME),
+        ("sessions", &f.sessions, "start"),
+    ] {
+        let written = write_dataset(df, time, &stage.path().join(name))?;
+        files += written.len();
+        counts.push((name, df.height()));
+    }
+    let mut inv = serde_json::to_string_pretty(&loaded.inventory)?;
+    inv.push('\n');
+    let inv_path = stage.path().join("inventory.json");
+    std::fs::write(&inv_path, inv).map_err(|source| Error::Write {
+        path: inv_path,
+        source,
+    })?;
+    // An empty folder the user made for us gives way to the finished export.
+    if out.is_dir() {
+        std::fs::remove_dir(out).map_err(|source| Error::Write {
+            path: out.to_path_buf(),
+            source,
+        })?;
+    }
+    let staged = stage.keep();
+    std::fs::rename(&staged, out).map_err(|source| {
+        let _ = std::fs::remove_dir_all(&staged);
+        Error::Write {
+            path: out.to_path_buf(),
+            source,
+        }
+    })?;
+    let what: Vec<String> = counts
+        .iter()
+        .map(|(n, c)| format!("{} {n} rows", thousands(*c as u64)))
+        .collect();
+    eprintln!(
+        "exported {} in {files} Parquet files to {}",
+        what.join(", "),
+        crate::error::printable(&out.display().to_string())
+    );
+    Ok(())
+}
+
+/// The export goes into a new or empty folder outside the input, never over anything.
+fn check_target(input: &Path, out: &Path) -> crate::error::Result<()> {
+    if out.exists() {
+        let empty = out.is_dir()
+            && std::fs::read_dir(out)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+        if !empty {
+            return Err(Error::ExportTargetExists {
+                path: out.to_path_buf(),
+            });
+        }
+    }
+    let inside = |o: &Path| {
+        let (i, o) = (super::absolute(input), super::absolute(o));
+        o.starts_with(&i)
+    };
+    if inside(out) {
+        return Err(Error::OutputInsideInput {
+            path: out.to_path_buf(),
+        });
+    }
+    Ok(())
+}

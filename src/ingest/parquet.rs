@@ -1,0 +1,115 @@
+//! The canonical frames as Parquet datasets, for the engines that take over where one machine
+//! stops (Spark, Trino, DuckDB, Polars, DataFusion). Hive layout: one file per server and UTC
+//! date, the partition values in the path (`server=EX01/date=2026-11-16/part-0.parquet`) and not
+//! in the file, as Spark and Trino expect. Timestamps stay timestamps (milliseconds, UTC), lists
+//! stay lists.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use polars_io::parquet::write::{ParquetCompression, ParquetWriter};
+
+use crate::error::{Error, Result};
+use crate::ingest::schema::col;
+
+/// Hive's name for a partition whose value is missing.
+const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// One Parquet file written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: PathBuf,
+    pub rows: usize,
+}
+
+/// A partition value as a path component. Server names come from the logs: anything but
+/// letters, digits, `-`, `_` and inner dots is percent-encoded (as Hive and Spark escape
+/// partition values), so a name can neither climb out of the folder nor pass for another.
+pub fn partition_value(v: &str) -> String {
+    if v.is_empty() {
+        return DEFAULT_PARTITION.to_string();
+    }
+    let mut s = String::with_capacity(v.len());
+    for (i, b) in v.bytes().enumerate() {
+        let safe = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
+        if safe {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// Writes `df` under `dir`, one file per value of `server` and UTC date of `time_col`.
+/// An empty frame writes no file (the folder is still made).
+pub fn write_dataset(df: &DataFrame, time_col: &str, dir: &Path) -> Result<Vec<Written>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let server = df.column(col::SERVER)?.str()?;
+    let time = df.column(time_col)?.datetime()?.physical();
+    let mut parts: BTreeMap<(String, String), Vec<IdxSize>> = BTreeMap::new();
+    for (i, (s, t)) in server.iter().zip(time.iter()).enumerate() {
+        let date = t
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map_or_else(
+                || DEFAULT_PARTITION.to_string(),
+                |d| d.format("%Y-%m-%d").to_string(),
+            );
+        parts
+            .entry((partition_value(s.unwrap_or("")), date))
+            .or_default()
+            .push(i as IdxSize);
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for ((server, date), rows) in parts {
+        let idx = IdxCa::from_vec("".into(), rows);
+        let mut part = df.take(&idx)?;
+        part.drop_in_place(col::SERVER)?;
+        let folder = dir
+            .join(format!("server={server}"))
+            .join(format!("date={date}"));
+        std::fs::create_dir_all(&folder).map_err(|source| Error::Write {
+            path: folder.clone(),
+            source,
+        })?;
+        let path = folder.join("part-0.parquet");
+        let file = File::create(&path).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        // Snappy: what Spark, DuckDB and Trino write by default and all of them read.
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Snappy)
+            .finish(&mut part)
+            .map_err(|source| Error::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+        out.push(Written {
+            path,
+            rows: part.height(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_value;
+
+    #[test]
+    fn partition_values_cannot_climb_or_collide() {
+        assert_eq!(partition_value("EX01"), "EX01");
+        assert_eq!(partition_value("ex01.corp.example"), "ex01.corp.example");
+        assert_eq!(partition_value("../x"), "%2E.%2Fx");
+        assert_eq!(partition_value("a=b/c"), "a%3Db%2Fc");
+        assert_eq!(partition_value("%41"), "%2541");
+        assert_eq!(partition_value(""), "__HIVE_DEFAULT_PARTITION__");
+        assert_eq!(partition_value("É"), "%C3%89");
+    }
+}

@@ -1,0 +1,272 @@
+//! `export`: the canonical frames as Hive-partitioned Parquet. Read back with Polars' reader
+//! (row counts and column types against `ingest::load`), and with an independent engine, DuckDB,
+//! when its Python package is there (CI installs it and sets `MAILFORENSICS_DUCKDB=required`).
+//! Refusals: a folder that is not empty, a folder inside the input, and a failed run that must
+//! leave nothing behind.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mailforensics::ingest::{load, Options};
+use polars::prelude::*;
+use polars_io::parquet::read::ParquetReader;
+use polars_io::SerReader;
+
+fn sample() -> PathBuf {
+    common::repo("samples/incident.zip")
+}
+
+fn export(bundle: &Path, out: &Path) -> std::process::Output {
+    common::bin()
+        .arg("export")
+        .arg(bundle)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("runs")
+}
+
+/// Every `part-*.parquet` below `dir`, with the Hive partition values of its path.
+fn parts(dir: &Path) -> Vec<(PathBuf, String, String)> {
+    let mut out = Vec::new();
+    for e in walkdir(dir) {
+        let rel = e
+            .strip_prefix(dir)
+            .expect("below")
+            .to_string_lossy()
+            .to_string();
+        let mut server = String::new();
+        let mut date = String::new();
+        for c in rel.split('/') {
+            if let Some(v) = c.strip_prefix("server=") {
+                server = v.to_string();
+            }
+            if let Some(v) = c.strip_prefix("date=") {
+                date = v.to_string();
+            }
+        }
+        out.push((e, server, date));
+    }
+    out.sort();
+    out
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn read(p: &Path) -> DataFrame {
+    ParquetReader::new(File::open(p).expect("open"))
+        .finish()
+        .expect("a Parquet file Polars reads")
+}
+
+#[test]
+fn export_writes_every_row_with_its_types_partitioned_by_server_and_date() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    let o = export(&sample(), &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let frames = load(&sample(), &Options::default()).expect("loads").frames;
+    for (name, df, time) in [
+        ("events", &frames.events, "time"),
+        ("protocol", &frames.protocol, "time"),
+        ("sessions", &frames.sessions, "start"),
+    ] {
+        let ps = parts(&out.join(name));
+        assert!(!ps.is_empty(), "{name}: no files");
+        let mut rows = 0;
+        let mut servers = std::collections::BTreeSet::new();
+        for (p, server, date) in &ps {
+            let part = read(p);
+            rows += part.height();
+            servers.insert(server.clone());
+            // The partition columns are in the path, not in the file (Spark refuses both).
+            assert!(part.column("server").is_err(), "{}", p.display());
+            // Every other column, with the frame's type.
+            let want: Vec<(String, DataType)> = df
+                .schema()
+                .iter()
+                .filter(|(n, _)| n.as_str() != "server")
+                .map(|(n, t)| (n.to_string(), t.clone()))
+                .collect();
+            let got: Vec<(String, DataType)> = part
+                .schema()
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.clone()))
+                .collect();
+            assert_eq!(got, want, "{}", p.display());
+            // Each row sits in its server's and date's partition.
+            let t = part
+                .column(time)
+                .expect("time")
+                .datetime()
+                .expect("datetime");
+            for ms in t.physical().iter().flatten() {
+                let d = chrono::DateTime::from_timestamp_millis(ms).expect("ms");
+                assert_eq!(&d.format("%Y-%m-%d").to_string(), date, "{}", p.display());
+            }
+        }
+        assert_eq!(rows, df.height(), "{name}: every row exported once");
+        let frame_servers: std::collections::BTreeSet<String> = df
+            .column("server")
+            .expect("server")
+            .str()
+            .expect("str")
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(servers, frame_servers, "{name}");
+    }
+    // The inventory travels with the data.
+    let inv: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("inventory.json")).expect("inventory.json"))
+            .expect("json");
+    assert_eq!(inv["events"].as_u64(), Some(frames.events.height() as u64));
+    // Lists stay lists and timestamps stay timestamps (UTC).
+    let ev = read(&parts(&out.join("events"))[0].0);
+    assert!(matches!(
+        ev.column("recipients").expect("recipients").dtype(),
+        DataType::List(_)
+    ));
+    assert!(matches!(
+        ev.column("time").expect("time").dtype(),
+        DataType::Datetime(TimeUnit::Milliseconds, Some(_))
+    ));
+    // Nothing else was left beside the export (the staging folder is renamed, not copied).
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names, ["export"]);
+}
+
+#[test]
+fn export_refuses_a_folder_that_holds_something_and_one_inside_the_input() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let full = dir.path().join("full");
+    std::fs::create_dir(&full).expect("mkdir");
+    std::fs::write(full.join("keep.txt"), "mine").expect("write");
+    let o = export(&sample(), &full);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("already exists and is not empty"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(full.join("keep.txt")).expect("kept"),
+        "mine"
+    );
+
+    // An empty folder is taken.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    assert!(export(&sample(), &empty).status.success());
+    assert!(empty.join("events").is_dir());
+
+    // Never into the input: below a folder bundle, or "below" a zip.
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    std::fs::copy(
+        common::real("MSGTRKMS2022091915-1.LOG"),
+        logs.join("MSGTRKMS2022091915-1.LOG"),
+    )
+    .expect("copy");
+    for (input, out) in [
+        (&logs, logs.join("export")),
+        (&sample(), sample().join("x")),
+    ] {
+        let o = export(input, &out);
+        assert_eq!(o.status.code(), Some(2), "{}", out.display());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("refusing to write into the input"), "{err}");
+    }
+    assert!(!logs.join("export").exists());
+}
+
+#[test]
+fn a_failed_export_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.zip");
+    std::fs::write(&bad, b"PK\x03\x04 this is not a whole zip").expect("write");
+    let out = dir.path().join("export");
+    let o = export(&bad, &out);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, ["bad.zip"], "no staging folder left behind");
+}
+
+/// DuckDB, an engine that shares no code with us, reads the export with Hive partitioning:
+/// the same row counts, the partition columns back, timestamps as timestamps, lists as lists.
+#[test]
+fn duckdb_reads_the_export() {
+    let required = std::env::var("MAILFORENSICS_DUCKDB").is_ok_and(|v| v == "required");
+    let have = Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            !required,
+            "MAILFORENSICS_DUCKDB=required but python3 cannot import duckdb"
+        );
+        eprintln!("skipped: python3 with the duckdb package is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    assert!(export(&sample(), &out).status.success());
+    let frames = load(&sample(), &Options::default()).expect("loads").frames;
+    let script = r#"
+import duckdb, json, sys
+root = sys.argv[1]
+c = duckdb.connect()
+out = {}
+for t in ["events", "protocol", "sessions"]:
+    src = f"read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = true)"
+    out[t] = c.execute(f"select count(*) from {src}").fetchall()[0][0]
+    out[t + "_types"] = {r[0]: r[1] for r in c.execute(f"describe select * from {src}").fetchall()}
+print(json.dumps(out))
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(&out)
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(got["events"].as_u64(), Some(frames.events.height() as u64));
+    assert_eq!(
+        got["protocol"].as_u64(),
+        Some(frames.protocol.height() as u64)
+    );
+    assert_eq!(
+        got["sessions"].as_u64(),
+        Some(frames.sessions.height() as u64)
+    );
+    let ev = &got["events_types"];
+    assert_eq!(ev["time"], "TIMESTAMP WITH TIME ZONE", "{ev}");
+    assert_eq!(ev["recipients"], "VARCHAR[]", "{ev}");
+    assert_eq!(ev["line"], "UINTEGER", "{ev}");
+    assert_eq!(ev["server"], "VARCHAR", "{ev}");
+    assert_eq!(ev["date"], "DATE", "{ev}");
+    assert_eq!(got["sessions_types"]["start"], "TIMESTAMP WITH TIME ZONE");
+}
