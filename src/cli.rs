@@ -108,8 +108,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub storm_floor: u64,
 
-    /// Keep health probes and monitoring mailboxes (HealthMailbox..., extest_...) in storms,
-    /// SLIs and tables; by default they are counted apart.
+    /// Keep health probes and monitoring mailboxes (HealthMailbox..., extest_...) in the
+    /// analysis (loops, storms, SLIs, queues, latency, flow, client IPs and tables); by default
+    /// they are counted apart.
     #[arg(long)]
     pub include_probes: bool,
 

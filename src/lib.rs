@@ -1,9 +1,11 @@
 //! mailforensics: postmortems of Exchange mail incidents from the servers' own logs.
 //!
 //! The pipeline runs one way, one module per stage:
-//! `bundle` (zip/folder in, entries out) → `ingest` (entries in, Polars frames and an inventory
-//! out) → `analyze` (frames in, [`analyze::Findings`] out) → `render` (findings in, HTML out).
-//! `Findings` is the one contract between analysis and rendering; the JSON output is that struct.
+//! `bundle` (zip/folder in, entries out) → `ingest` (entries in, rows out to a collector: the
+//! canonical Polars frames for `trace` and `export`, or the analysis model, built while parsing,
+//! for `report`; and an inventory) → `analyze` (model in, [`analyze::Findings`] out) → `render`
+//! (findings in, HTML out). `Findings` is the one contract between analysis and rendering; the
+//! JSON output is that struct.
 
 pub mod analyze;
 pub mod bundle;

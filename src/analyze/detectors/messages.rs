@@ -41,7 +41,7 @@ impl Detector for Messages {
         None
     }
     fn methods(&self, _: &Params) -> String {
-        "Tracking rows grouped by Message-ID (network message id where it is missing) across all servers. A message with return path <>, from the Exchange system mailbox, postmaster or mailer-daemon, with an \"Undeliverable:\" subject (in any of the usual languages) or a DSN row is a notification; one written by an inbox rule, or with an automatic-reply marker leading its subject, is an automatic reply. Messages from or to HealthMailbox, extest_ and proxy-probe mailboxes are health probes.".into()
+        "Tracking rows grouped by Message-ID (network message id where it is missing) across all servers. A message from the Exchange system mailbox, postmaster or mailer-daemon, with an \"Undeliverable:\" subject (in any of the usual languages) or a DSN row is a notification; otherwise one written by an inbox rule, with an automatic-reply marker leading its subject, or with return path <> is an automatic reply. Messages from or to HealthMailbox, extest_ and proxy-probe mailboxes are health probes.".into()
     }
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {

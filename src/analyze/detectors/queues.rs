@@ -93,7 +93,7 @@ impl Detector for Queues {
     fn methods(&self, p: &Params) -> String {
         let q = &p.queues;
         format!(
-            "Per server, a message arrives at its first RECEIVE/SUBMIT there and departs at its first SEND, DELIVER, FAIL or DROP there. Counts per 5-second bucket, rates over the last six buckets, velocity = outgoing − incoming (Exchange's definition). Growing: velocity at or below {} msg/s for at least {} (dips of under {} merged); the backlog is arrivals minus departures from just before the period began.",
+            "Per server, a message arrives at its first RECEIVE/SUBMIT there and departs at its first SEND, SENDEXTERNAL, DELIVER, DELIVERFAIL, FAIL, DROP, BADMAIL or POISONMESSAGE there. Counts per 5-second bucket, rates over the last six buckets, velocity = outgoing − incoming (Exchange's definition). Growing: velocity at or below {} msg/s for at least {} (dips of under {} merged); the backlog is arrivals minus departures from just before the period began.",
             q.growing_below,
             span(q.min_duration_ms),
             span(q.merge_gap_ms)

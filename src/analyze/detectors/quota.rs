@@ -45,7 +45,7 @@ impl Detector for Quota {
         ))
     }
     fn methods(&self, _: &Params) -> String {
-        "FAIL and DEFER rows whose recipient status says the mailbox is over its quota: Exchange's exception text (QuotaExceededException, MapiExceptionShutoffQuotaExceeded, under any code including 5.2.0), or a 4.2.2/5.2.2 from the store driver. A bare 5.2.2 from elsewhere is a submission quota (a sender limit) and is listed with the limits instead.".into()
+        "FAIL and DEFER rows whose recipient status says the mailbox is over its quota: Exchange's exception text (QuotaExceededException, MapiExceptionShutoffQuotaExceeded, under any code including 5.2.0), or a 4.2.2/5.2.2 from the store driver. A 4.2.2/5.2.2 that says \"Submission quota\" is a sender limit and is listed with the receive and send limits; a bare 5.2.2 from elsewhere is neither.".into()
     }
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {

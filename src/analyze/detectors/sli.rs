@@ -111,7 +111,7 @@ impl Detector for Slis {
     }
     fn methods(&self, p: &Params) -> String {
         format!(
-            "A message fails if any of its rows is FAIL, DROP, BADMAIL, POISONMESSAGE or SUBMITFAIL; shadow-redundancy events (HA*) say nothing about delivery and are left out. Latency is Exchange's own where the message's completing row carries its origination time in message-info (end-to-end, as Exchange measures it), else from its first arrival on any of our servers to its last DELIVER, SEND or SENDEXTERNAL; a message seen on one row only, or with an origination time from a client whose clock is off (negative, or over a week), measures nothing and is left out. Percentiles are nearest-rank, over {} windows with mail.{}",
+            "A message fails if any of its rows is FAIL, DELIVERFAIL, DROP, BADMAIL, POISONMESSAGE or SUBMITFAIL; shadow-redundancy events (HA*) say nothing about delivery and are left out. Latency is Exchange's own where the message's completing row carries its origination time in message-info (end-to-end, as Exchange measures it), else from its first arrival on any of our servers to its last DELIVER, SEND or SENDEXTERNAL; a message seen on one row only, or with an origination time from a client whose clock is off (negative, or over a week), measures nothing and is left out. Percentiles are nearest-rank, over {} windows with mail.{}",
             span(p.sli.window_ms),
             match p.sli.slo_latency_ms {
                 Some(l) => format!(" Objective: {:.2}% of messages within {}.", p.sli.slo_target * 100.0, secs(Some(l))),
