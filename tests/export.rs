@@ -269,4 +269,44 @@ print(json.dumps(out))
     assert_eq!(ev["server"], "VARCHAR", "{ev}");
     assert_eq!(ev["date"], "DATE", "{ev}");
     assert_eq!(got["sessions_types"]["start"], "TIMESTAMP WITH TIME ZONE");
+
+    // The README's DuckDB recipe, as written there, on exports side by side in `month/`.
+    let readme = std::fs::read_to_string(common::repo("README.md")).expect("README");
+    let recipe = readme
+        .split("```sql\n-- duckdb\n")
+        .nth(1)
+        .and_then(|r| r.split("```").next())
+        .expect("a ```sql block starting `-- duckdb` in the README");
+    let month = dir.path().join("month");
+    std::fs::create_dir(&month).expect("mkdir");
+    std::fs::rename(&out, month.join("EX-all")).expect("move");
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import duckdb, sys\nc = duckdb.connect()\nfor q in sys.stdin.read().split(';'):\n    q = '\\n'.join(l for l in q.splitlines() if not l.strip().startswith('--'))\n    if q.strip():\n        print(c.execute(q).fetchall())",
+        ])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(recipe.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("ops.alerts@corp.example"), "{out}");
+    let csv = std::fs::read_to_string(dir.path().join("incident.csv")).expect("incident.csv");
+    assert!(
+        csv.lines().count() > 100,
+        "the recipe's CSV: {} lines",
+        csv.lines().count()
+    );
 }
