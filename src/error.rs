@@ -99,15 +99,15 @@ pub enum Error {
         #[source]
         source: polars::error::PolarsError,
     },
-    #[error("rendering the report: {0}")]
-    Render(String),
+    #[error("rendering the report")]
+    Render(#[from] tera::Error),
+    #[error("drawing a chart")]
+    Chart(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("no message in the bundle matches the filter")]
     NoMatch,
     /// A broken promise between our own modules, not a problem with the input.
     #[error("internal error: {0}")]
     Internal(&'static str),
-    #[error("{0}")]
-    Other(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

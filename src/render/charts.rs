@@ -18,8 +18,8 @@ use crate::analyze::detectors::sli::{Latency, Sli};
 use crate::analyze::detectors::timeline::{TimePoint, Timeline};
 use crate::error::{Error, Result};
 
-fn err(e: impl std::fmt::Display) -> Error {
-    Error::Render(format!("drawing a chart: {e}"))
+fn err<E: std::error::Error + Send + Sync + 'static>(e: E) -> Error {
+    Error::Chart(Box::new(e))
 }
 
 pub const BLUE: RGBColor = RGBColor(47, 111, 171);
@@ -221,7 +221,7 @@ where
 }
 
 /// Draws the break marks between periods along the x axis.
-fn draw_breaks<DB: DrawingBackend, Y: Clone + 'static>(
+fn draw_breaks<DB: DrawingBackend<ErrorType: 'static>, Y: Clone + 'static>(
     chart: &mut ChartContext<
         '_,
         DB,
@@ -238,7 +238,7 @@ fn draw_breaks<DB: DrawingBackend, Y: Clone + 'static>(
         .draw_series(map.breaks().into_iter().map(|x| {
             PathElement::new(vec![(x, lo.clone()), (x, hi.clone())], GREY.stroke_width(2))
         }))
-        .map_err(|e| Error::Render(format!("drawing a chart: {e:?}")))?;
+        .map_err(err)?;
     Ok(())
 }
 

@@ -96,8 +96,7 @@ fn tera(opts: &RenderOptions) -> Result<(Tera, String)> {
     let script = builtin("sort.js", SCRIPT)?;
     let mut t = Tera::default();
     // The `.html` names turn autoescaping on.
-    t.add_raw_templates(templates)
-        .map_err(|e| Error::Render(chain(&e)))?;
+    t.add_raw_templates(templates).map_err(Error::Render)?;
     t.register_filter("thousands", thousands_filter);
     t.register_filter("pct", pct_filter);
     t.register_filter("secs", secs_filter);
@@ -235,17 +234,6 @@ fn queue_chart(args: &Args) -> tera::Result<Value> {
     svg(charts::queue_svg(&q, &charts::map_of(&t)))
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
 /// Files of one kind on one server, as the printed appendix lists them: on paper a list of
 /// hundreds of files would bury the findings, so paper gets one line per server and kind (the
 /// screen, and the JSON, keep every file with its hash).
@@ -309,7 +297,7 @@ struct Rendered {
 
 pub fn html(f: &Findings, opts: &RenderOptions) -> Result<String> {
     let (t, script) = tera(opts)?;
-    let mut ctx = Context::from_serialize(f).map_err(|e| Error::Render(chain(&e)))?;
+    let mut ctx = Context::from_serialize(f).map_err(Error::Render)?;
     let mut sections: Vec<&crate::analyze::Section> = f.sections.iter().collect();
     // Incidents first, then how mail flowed, then the tables; the registry's order within.
     sections.sort_by_key(|s| s.place);
@@ -324,7 +312,7 @@ pub fn html(f: &Findings, opts: &RenderOptions) -> Result<String> {
         ctx.insert("section", s.key);
         let html = t
             .render(&format!("sections/{}.html", s.key), &ctx)
-            .map_err(|e| Error::Render(chain(&e)))?;
+            .map_err(Error::Render)?;
         rendered.push(Rendered {
             key: s.key,
             title: s.title,
@@ -349,8 +337,7 @@ pub fn html(f: &Findings, opts: &RenderOptions) -> Result<String> {
         "csp",
         &format!("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{hash}'"),
     );
-    t.render("report.html", &ctx)
-        .map_err(|e| Error::Render(chain(&e)))
+    t.render("report.html", &ctx).map_err(Error::Render)
 }
 
 #[cfg(test)]
