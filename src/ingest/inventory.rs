@@ -1,0 +1,235 @@
+//! The inventory: what the bundle held, file by file, and the periods its rows fall into. Built
+//! from every entry's outcome once reading is done; `inspect` prints it, and it is the `bundle`
+//! part of the findings.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::*;
+use crate::bundle::{folder_digest, Bundle};
+use crate::error::{Error, Result};
+use crate::human::rfc3339;
+
+/// The bundle's inventory: the `inspect` output and the `bundle` part of the findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    pub bundle: String,
+    pub sha256: String,
+    /// Message-tracking rows (tracking logs, PowerShell exports and online traces).
+    pub events: u64,
+    pub protocol_lines: u64,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub servers: Vec<String>,
+    pub files: Vec<FileInfo>,
+    pub malformed_total: u64,
+    /// Malformed lines with entry and line number (at most 50 listed per entry; all counted).
+    pub malformed_lines: Vec<Malformed>,
+    pub warnings: Vec<String>,
+    pub totals: BTreeMap<String, KindTotal>,
+    /// Stretches of time the rows fall into, separated by days without any row.
+    pub periods: Vec<Period>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindTotal {
+    pub files: u64,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// A stretch of days with rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Period {
+    pub start: String,
+    pub end: String,
+    pub rows: u64,
+}
+
+pub(super) fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>> {
+    if outcomes.is_empty() {
+        return Err(Error::EmptyBundle {
+            path: bundle.display.clone(),
+        });
+    }
+    if outcomes.iter().all(|o| o.info.kind == LogKind::Skipped) {
+        let first = &outcomes[0].info;
+        return Err(Error::NothingParsed {
+            path: bundle.display.clone(),
+            skipped: outcomes.len(),
+            first: format!(
+                "{}: {}",
+                first.path,
+                first.skipped.as_deref().unwrap_or("skipped")
+            ),
+        });
+    }
+    let sha256 = bundle.sha256.clone().unwrap_or_else(|| {
+        folder_digest(
+            outcomes
+                .iter()
+                .map(|o| (o.info.path.as_str(), o.info.sha256.as_str())),
+        )
+    });
+    let mut files = Vec::with_capacity(outcomes.len());
+    let mut entries = Vec::with_capacity(outcomes.len());
+    let mut chunks = Vec::new();
+    let mut warnings = Vec::new();
+    let mut malformed_lines = Vec::new();
+    let mut malformed_total = 0;
+    let (mut events, mut protocol_lines) = (0, 0);
+    let (mut start, mut end): (Option<i64>, Option<i64>) = (None, None);
+    let mut totals: BTreeMap<String, KindTotal> = BTreeMap::new();
+    // Server names compare case-insensitively (`EX01` in a folder, `ex01` in a row).
+    let mut servers: BTreeMap<String, String> = BTreeMap::new();
+    let mut days: BTreeMap<i64, (u64, String)> = BTreeMap::new();
+    let mut leap = 0;
+    for (index, o) in outcomes.into_iter().enumerate() {
+        let Outcome {
+            info,
+            top,
+            servers: servers_of,
+            parsed,
+            chunk,
+        } = o;
+        let t = totals.entry(info.kind.as_str().to_string()).or_default();
+        t.files += 1;
+        t.rows += info.rows;
+        t.bytes += info.bytes;
+        match info.kind {
+            k if k.has_events() => events += info.rows,
+            LogKind::SmtpReceive | LogKind::SmtpSend => protocol_lines += info.rows,
+            _ => {}
+        }
+        for s in servers_of {
+            servers.entry(s.to_ascii_lowercase()).or_insert(s);
+        }
+        if let Some(s) = parsed.start {
+            start = Some(start.map_or(s, |x| x.min(s)));
+        }
+        if let Some(e) = parsed.end {
+            end = Some(end.map_or(e, |x| x.max(e)));
+        }
+        for (&d, &(n, line)) in &parsed.days {
+            let e = days
+                .entry(d)
+                .or_insert_with(|| (0, format!("{}:{line}", info.path)));
+            e.0 += n;
+        }
+        leap += parsed.leap_seconds;
+        malformed_total += parsed.malformed_total;
+        if parsed.malformed_total > parsed.malformed.len() as u64 {
+            warnings.push(format!(
+                "{}: {} malformed lines, the first {} listed",
+                info.path,
+                parsed.malformed_total,
+                parsed.malformed.len()
+            ));
+        }
+        malformed_lines.extend(parsed.malformed);
+        warnings.extend(parsed.warnings);
+        entries.push(EntryRef {
+            path: info.path.clone(),
+            kind: info.kind,
+            server: info.server.clone(),
+            top,
+        });
+        if let Some(c) = chunk {
+            chunks.push((index as u32, c));
+        }
+        files.push(info);
+    }
+    if malformed_total > 0 {
+        warnings.insert(
+            0,
+            format!("{malformed_total} malformed lines were not read (listed with entry and line)"),
+        );
+    }
+    if leap > 0 {
+        warnings.push(format!(
+            "{leap} rows stamped with a leap second (23:59:60) were kept as 23:59:59.999"
+        ));
+    }
+    let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();
+    if skipped_n > 0 {
+        warnings.push(format!(
+            "{} skipped (see files[].skipped)",
+            crate::human::count(skipped_n as u64, "entry", "entries")
+        ));
+    }
+    let periods = periods(&days, &mut warnings);
+    Ok(ReadOut {
+        inventory: Inventory {
+            bundle: bundle.display.clone(),
+            sha256,
+            events,
+            protocol_lines,
+            start: start.map(rfc3339),
+            end: end.map(rfc3339),
+            servers: servers.into_values().collect(),
+            files,
+            malformed_total,
+            malformed_lines,
+            warnings,
+            totals,
+            periods,
+        },
+        entries,
+        chunks,
+        bundle,
+    })
+}
+
+/// Days more than this apart start a new period.
+const PERIOD_GAP_DAYS: i64 = 2;
+/// A small period this many days or more from the main one is flagged.
+const FAR_DAYS: i64 = 7;
+
+/// Groups the rows' days into periods and flags small periods far from the main one: a row
+/// dated 9999-12-31 in a bundle of last week is a corrupted or stray line, and the user should
+/// know it is there (it is kept, and analysed where it is).
+fn periods(days: &BTreeMap<i64, (u64, String)>, warnings: &mut Vec<String>) -> Vec<Period> {
+    let mut groups: Vec<(i64, i64, u64, String)> = Vec::new();
+    for (&d, (n, first)) in days {
+        match groups.last_mut() {
+            Some(g) if d - g.1 <= PERIOD_GAP_DAYS => {
+                g.1 = d;
+                g.2 += n;
+            }
+            _ => groups.push((d, d, *n, first.clone())),
+        }
+    }
+    let total: u64 = groups.iter().map(|g| g.2).sum();
+    let main = groups
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1 .2.cmp(&b.1 .2).then_with(|| b.0.cmp(&a.0)))
+        .map(|(i, _)| i);
+    let main_days = main.map(|i| (groups[i].0, groups[i].1));
+    for (i, g) in groups.iter().enumerate() {
+        let far = main_days.is_some_and(|(a, b)| g.1 + FAR_DAYS < a || g.0 > b + FAR_DAYS);
+        let few = g.2 * 10 <= total || g.2 <= 3;
+        if Some(i) != main && far && few {
+            let day = |d: i64| rfc3339(d * DAY_MS).get(..10).unwrap_or("").to_string();
+            let when = if g.0 == g.1 {
+                day(g.0)
+            } else {
+                format!("{} to {}", day(g.0), day(g.1))
+            };
+            warnings.push(format!(
+                "{} dated {when}, far outside the bundle's main period (first at {})",
+                crate::human::count(g.2, "row", "rows"),
+                g.3
+            ));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(a, b, n, _)| Period {
+            start: rfc3339(a * DAY_MS),
+            end: rfc3339((b + 1) * DAY_MS - 1),
+            rows: n,
+        })
+        .collect()
+}
