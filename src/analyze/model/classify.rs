@@ -555,6 +555,36 @@ mod tests {
         );
         assert_eq!(k("250 2.1.5 Recipient OK", Src::Smtp), StatusKind::Plain);
         assert_eq!(k("To", Src::Smtp), StatusKind::Plain);
+        // Variants of the texts that the fixtures do not hold land by their code.
+        for (status, src, want) in [
+            (
+                "554 5.4.6 Routing loop detected",
+                Src::Routing,
+                StatusKind::HopCount,
+            ),
+            ("550 5.4.14 loop", Src::Smtp, StatusKind::HopCount),
+            (
+                "550 5.7.128 policy says no",
+                Src::Agent,
+                StatusKind::RuleLoop,
+            ),
+            (
+                "452 5.2.122 too many this hour",
+                Src::Smtp,
+                StatusKind::ReceiveLimit,
+            ),
+            ("550 5.1.90 daily limit", Src::Smtp, StatusKind::SendLimit),
+            (
+                "550 5.7.501 spam detected",
+                Src::Smtp,
+                StatusKind::SendLimit,
+            ),
+            ("550 4.4.7 expired", Src::Queue, StatusKind::Expired),
+            ("550 5.4.300 gone", Src::Queue, StatusKind::Expired),
+            ("452 4.3.1 out of disk", Src::Smtp, StatusKind::Resources),
+        ] {
+            assert_eq!(k(status, src), want, "{status}");
+        }
     }
 
     #[test]
