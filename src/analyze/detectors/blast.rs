@@ -69,37 +69,34 @@ impl Detector for Blast {
                 excluded[i as usize] = true;
             }
         }
+        // Ordinary originals by arrival, each with its latency worked out once: every mark then
+        // reads two slices of this list (binary search), not the whole model.
+        let mut ordinary: Vec<(i64, bool, Option<i64>)> = m
+            .msgs
+            .iter()
+            .enumerate()
+            .filter(|&(i, msg)| cx.counts(i) && !excluded[i] && msg.class == Class::Original)
+            .map(|(_, msg)| (msg.arrival, msg.failed, m.latency(msg)))
+            .collect();
+        ordinary.sort_unstable_by_key(|x| x.0);
         let radius = |mark: &Mark| {
             let len = (mark.end - mark.start).max(60_000);
             let before_from = (mark.start - len).max(m.start);
-            let mut acc = [(0u64, 0u64, Vec::new()), (0u64, 0u64, Vec::new())];
-            for (i, msg) in m.msgs.iter().enumerate() {
-                if !cx.counts(i) || excluded[i] || msg.class != Class::Original {
-                    continue;
-                }
-                let slot = if msg.arrival >= before_from && msg.arrival < mark.start {
-                    0
-                } else if msg.arrival >= mark.start && msg.arrival <= mark.end {
-                    1
-                } else {
-                    continue;
-                };
-                let a = &mut acc[slot];
-                a.0 += 1;
-                if msg.failed {
-                    a.1 += 1;
-                }
-                if let Some(l) = m.latency(msg) {
-                    a.2.push(l);
-                }
-            }
-            let [b, d] = acc;
-            let r = |(n, f, l): (u64, u64, Vec<i64>)| Radius {
-                messages: n,
-                failure_ratio: ratio(f, n),
-                latency_ms: latency_of(l),
+            let lo = ordinary.partition_point(|x| x.0 < before_from);
+            let mid = ordinary.partition_point(|x| x.0 < mark.start);
+            let hi = ordinary.partition_point(|x| x.0 <= mark.end);
+            let r = |part: &[(i64, bool, Option<i64>)]| Radius {
+                messages: part.len() as u64,
+                failure_ratio: ratio(
+                    part.iter().filter(|x| x.1).count() as u64,
+                    part.len() as u64,
+                ),
+                latency_ms: latency_of(part.iter().filter_map(|x| x.2).collect()),
             };
-            (r(b), r(d))
+            (
+                r(&ordinary[lo..mid.max(lo)]),
+                r(&ordinary[mid..hi.max(mid)]),
+            )
         };
         let mut out = Vec::new();
         for (kind, marks) in [
