@@ -337,7 +337,11 @@ const DOM_FACTS: &str = r#"JSON.stringify({
 #[test]
 fn report_in_a_real_browser() {
     let Some(exe) = browser_or_skip() else { return };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The repository as cargo names it when it runs the test (a test binary built in another
+    // clone that shares the target folder would otherwise look in that clone).
+    let root_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let root = Path::new(&root_dir);
     let dir = tempfile::tempdir().expect("tempdir");
     let sample_html = dir.path().join("sample.html");
     let xss_html = dir.path().join("xss.html");

@@ -10,7 +10,10 @@ use common::findings;
 
 /// Copies the sample, dropping entries `keep` rejects and rewriting text with `edit`.
 fn doctored(out: &Path, keep: impl Fn(&str) -> bool, edit: impl Fn(&str, String) -> String) {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip");
+    let sample = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("samples/incident.zip");
     let mut zin = zip::ZipArchive::new(std::fs::File::open(sample).expect("sample")).expect("zip");
     let mut zout = zip::ZipWriter::new(std::fs::File::create(out).expect("create"));
     for i in 0..zin.len() {
@@ -115,6 +118,12 @@ fn a_clock_set_back_is_clock_skew() {
         .unwrap_or("")
         .starts_with("Clocks disagree: EX02")));
     // The undoctored sample has none.
-    let clean = findings(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip"));
+    let clean = findings(
+        &Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("samples/incident.zip"),
+    );
     assert_eq!(clean["clock_skew"], serde_json::json!([]));
 }

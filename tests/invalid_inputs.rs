@@ -59,7 +59,10 @@ fn main() {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
+    let root = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/invalid");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("tests/invalid exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -159,8 +162,10 @@ fn empty_folder_is_an_empty_bundle() {
 
 fn report_refuses_to_write_into_its_input() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/formats/real/MSGTRKMS2022091915-1.LOG");
+    let real = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../shared/formats/real/MSGTRKMS2022091915-1.LOG");
     std::fs::copy(&real, dir.path().join("MSGTRKMS2022091915-1.LOG")).expect("copy");
     let out = Command::cargo_bin("mailforensics")
         .expect("binary")

@@ -50,7 +50,10 @@ fn seed(base: u64) -> u64 {
 }
 
 fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join(rel)
 }
 
 /// One log of the corpus, as text bytes (gzip undone, zip members taken out).

@@ -5,7 +5,10 @@ use std::path::Path;
 use assert_cmd::Command;
 
 fn sample() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("samples/incident.zip")
 }
 
 fn report(extra: &[&str], out: &Path) -> std::process::Output {

@@ -12,9 +12,14 @@ pub fn bin() -> Command {
     Command::cargo_bin("mailforensics").expect("binary")
 }
 
-/// A path inside the repository.
+/// A path inside the repository: the one cargo names when it runs the test (`CARGO_MANIFEST_DIR`
+/// at run time), so that a test binary built in another clone sharing the target folder does not
+/// read that clone's files; the build-time path where the variable is unset.
 pub fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join(rel)
 }
 
 /// One of the real files in `../shared/formats/real/` (CI runs with shared/ beside the clone).
