@@ -32,7 +32,7 @@ fn export(bundle: &Path, out: &Path) -> std::process::Output {
 /// Every `part-*.parquet` below `dir`, with the Hive partition values of its path.
 fn parts(dir: &Path) -> Vec<(PathBuf, String, String)> {
     let mut out = Vec::new();
-    for e in walkdir(dir) {
+    for e in parquet_files(dir) {
         let rel = e
             .strip_prefix(dir)
             .expect("below")
@@ -54,20 +54,13 @@ fn parts(dir: &Path) -> Vec<(PathBuf, String, String)> {
     out
 }
 
-fn walkdir(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out
+/// The Parquet files below `dir`.
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.expect("walk").into_path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "parquet"))
+        .collect()
 }
 
 fn read(p: &Path) -> DataFrame {

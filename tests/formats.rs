@@ -27,7 +27,7 @@
 
 use std::path::{Path, PathBuf};
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use mailforensics::ingest::{load, Options};
 use polars::prelude::*;
 use serde::Deserialize;
@@ -71,29 +71,10 @@ struct CaseOptions {
 
 fn main() {
     let args = Arguments::from_args();
-    let files = checks::case_files(&fixtures().join("formats-expected"));
-    let found = files.len();
-    let mut trials: Vec<Trial> = files
-        .into_iter()
-        .map(|(name, path)| {
-            let n = name.clone();
-            Trial::test(name, move || run_case(&n, &path))
-        })
-        .collect();
-    trials.push(Trial::test("every_case_file_is_there", move || {
-        if found >= AT_LEAST_CASES {
-            Ok(())
-        } else {
-            Err(format!(
-                "tests/fixtures/formats-expected holds {found} case files, expected at least {AT_LEAST_CASES}"
-            )
-            .into())
-        }
-    }));
-    for (name, f) in [
+    let plain: &[(&'static str, fn())] = &[
         (
             "inspect_and_report_agree_on_counts",
-            inspect_and_report_agree_on_counts as fn(),
+            inspect_and_report_agree_on_counts,
         ),
         (
             "frame_columns_are_the_documented_schema",
@@ -103,12 +84,13 @@ fn main() {
             "a_session_spanning_two_hourly_files_is_one_session",
             a_session_spanning_two_hourly_files_is_one_session,
         ),
-    ] {
-        trials.push(Trial::test(name, move || {
-            f();
-            Ok(())
-        }));
-    }
+    ];
+    let trials = checks::trials(
+        &fixtures().join("formats-expected"),
+        AT_LEAST_CASES,
+        run_case,
+        plain,
+    );
     libtest_mimic::run(&args, trials).exit();
 }
 

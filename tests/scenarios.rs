@@ -70,7 +70,7 @@
 
 use std::path::{Path, PathBuf};
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -94,29 +94,10 @@ struct Case {
 
 fn main() {
     let args = Arguments::from_args();
-    let files = checks::case_files(&repo("tests/scenarios"));
-    let found = files.len();
-    let mut trials: Vec<Trial> = files
-        .into_iter()
-        .map(|(name, path)| {
-            let n = name.clone();
-            Trial::test(name, move || run_case(&n, &path))
-        })
-        .collect();
-    trials.push(Trial::test("every_case_file_is_there", move || {
-        if found >= AT_LEAST_CASES {
-            Ok(())
-        } else {
-            Err(format!(
-                "tests/scenarios holds {found} case files, expected at least {AT_LEAST_CASES}"
-            )
-            .into())
-        }
-    }));
-    for (name, f) in [
+    let plain: &[(&'static str, fn())] = &[
         (
             "incident_amplification_and_heaviest_pair",
-            incident_amplification_and_heaviest_pair as fn(),
+            incident_amplification_and_heaviest_pair,
         ),
         (
             "pingpong_two_auto_replies_per_round",
@@ -132,12 +113,8 @@ fn main() {
             "sample_bundle_matches_its_truth",
             sample_bundle_matches_its_truth,
         ),
-    ] {
-        trials.push(Trial::test(name, move || {
-            f();
-            Ok(())
-        }));
-    }
+    ];
+    let trials = checks::trials(&repo("tests/scenarios"), AT_LEAST_CASES, run_case, plain);
     libtest_mimic::run(&args, trials).exit();
 }
 

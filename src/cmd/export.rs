@@ -85,11 +85,7 @@ fn check_target(input: &Path, out: &Path) -> crate::error::Result<()> {
             });
         }
     }
-    let inside = |o: &Path| {
-        let (i, o) = (super::absolute(input), super::absolute(o));
-        o.starts_with(&i)
-    };
-    if inside(out) {
+    if super::inside_input(input, out) {
         return Err(Error::OutputInsideInput {
             path: out.to_path_buf(),
         });

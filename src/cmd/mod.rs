@@ -143,12 +143,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
     false
 }
 
+/// Whether `out` is part of the input: anything below it (an input folder's files; a path "below"
+/// an input file cannot be written and is refused the same way), or a second name of it (a link,
+/// another spelling).
+pub(crate) fn inside_input(input: &Path, out: &Path) -> bool {
+    absolute(out).starts_with(absolute(input)) || same_file(input, out)
+}
+
 /// Checks where the outputs go before any work is done, so that a mistake costs nothing:
 /// nothing inside the input (the tool never writes into what it is examining), no folder, no
 /// folder that does not exist, and no two outputs into one file or both onto standard output.
 pub(crate) fn check_outputs(input: &Path, outs: &[&Path]) -> Result<()> {
-    let input_abs = absolute(input);
-    let input_is_dir = input.is_dir();
     for (k, &out) in outs.iter().enumerate() {
         for &earlier in &outs[..k] {
             if is_stdout(out) && is_stdout(earlier) {
@@ -167,10 +172,7 @@ pub(crate) fn check_outputs(input: &Path, outs: &[&Path]) -> Result<()> {
         if is_stdout(out) {
             continue;
         }
-        let o = absolute(out);
-        // Anything below an input folder is part of the input; a second name of an input file
-        // (a link, another spelling) is the input.
-        if (input_is_dir && o.starts_with(&input_abs)) || same_file(input, out) {
+        if inside_input(input, out) {
             return Err(Error::OutputInsideInput {
                 path: out.to_path_buf(),
             });

@@ -699,6 +699,42 @@ pub fn case_files(dir: &std::path::Path) -> Vec<(String, std::path::PathBuf)> {
     v
 }
 
+/// The trials of a data-driven test target: one per case file in `dir` (run by `run_case`), one
+/// that fails when fewer than `at_least` case files are there (a folder emptied by mistake must not
+/// pass), and the target's plain tests.
+pub fn trials(
+    dir: &std::path::Path,
+    at_least: usize,
+    run_case: fn(&str, &std::path::Path) -> Result<(), libtest_mimic::Failed>,
+    plain: &[(&'static str, fn())],
+) -> Vec<libtest_mimic::Trial> {
+    use libtest_mimic::Trial;
+    let files = case_files(dir);
+    let found = files.len();
+    let shown = dir.display().to_string();
+    let mut trials: Vec<Trial> = files
+        .into_iter()
+        .map(|(name, path)| {
+            let n = name.clone();
+            Trial::test(name, move || run_case(&n, &path))
+        })
+        .collect();
+    trials.push(Trial::test("every_case_file_is_there", move || {
+        if found >= at_least {
+            Ok(())
+        } else {
+            Err(format!("{shown} holds {found} case files, expected at least {at_least}").into())
+        }
+    }));
+    for &(name, f) in plain {
+        trials.push(Trial::test(name, move || {
+            f();
+            Ok(())
+        }));
+    }
+    trials
+}
+
 /// The failures of a case as one message naming it.
 pub fn verdict(case: &str, checks: usize, failures: Vec<String>) -> Result<(), String> {
     if checks == 0 {

@@ -73,4 +73,30 @@ mod tests {
             );
         }
     }
+
+    /// `IncidentKind::as_str` names the catalogue detectors' sections and the template filters
+    /// incidents by it, while the JSON names come from serde: the two must be one spelling, for
+    /// every kind, each kind with its detector.
+    #[test]
+    fn incident_kinds_are_spelt_one_way() {
+        use incidents::IncidentKind;
+        let mut kinds = Vec::new();
+        for d in REGISTRY {
+            let Ok(kind) = serde_json::from_value::<IncidentKind>(serde_json::json!(d.key()))
+            else {
+                continue;
+            };
+            assert_eq!(kind.as_str(), d.key());
+            assert_eq!(serde_json::json!(kind), serde_json::json!(d.key()));
+            assert_eq!(d.place(), crate::analyze::Place::Incident, "{}", d.key());
+            kinds.push(kind);
+        }
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(
+            kinds.len(),
+            16,
+            "every incident kind has its detector: {kinds:?}"
+        );
+    }
 }
