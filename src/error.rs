@@ -99,6 +99,20 @@ pub enum Error {
         #[source]
         source: polars::error::PolarsError,
     },
+    #[error("{path}: cannot read the Parquet file (truncated, or not Parquet?)")]
+    ParquetRead {
+        path: PathBuf,
+        #[source]
+        source: polars::error::PolarsError,
+    },
+    #[error("{path}: column `{column}` {detail}")]
+    ParquetColumn {
+        path: PathBuf,
+        column: String,
+        detail: String,
+    },
+    #[error("{path}: {detail}")]
+    ParquetExport { path: PathBuf, detail: String },
     #[error("rendering the report")]
     Render(#[from] tera::Error),
     #[error("drawing a chart")]

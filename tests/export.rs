@@ -272,7 +272,11 @@ print(json.dumps(out))
         .expect("a ```sql block starting `-- duckdb` in the README");
     let month = dir.path().join("month");
     std::fs::create_dir(&month).expect("mkdir");
-    std::fs::rename(&out, month.join("EX-all")).expect("move");
+    for z in common::per_server_zips(&sample(), dir.path()) {
+        let name = z.file_stem().expect("stem").to_owned();
+        assert!(export(&z, &month.join(name)).status.success());
+    }
+    std::fs::create_dir(dir.path().join("incident")).expect("mkdir");
     let o = Command::new("python3")
         .args([
             "-c",
@@ -301,5 +305,34 @@ print(json.dumps(out))
         csv.lines().count() > 100,
         "the recipe's CSV: {} lines",
         csv.lines().count()
+    );
+    // `mailforensics report incident`: what DuckDB wrote is a bundle, and the loop is in it.
+    let o = common::bin()
+        .arg("report")
+        .arg(dir.path().join("incident"))
+        .args(["-o", "/dev/null", "--json", "-"])
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f: serde_json::Value = serde_json::from_slice(&o.stdout).expect("findings");
+    let count = Command::new("python3")
+        .args(["-c", "import duckdb, sys\nprint(duckdb.connect().execute(\"select count(*) from read_parquet('incident/events/**/*.parquet')\").fetchall()[0][0])"])
+        .current_dir(dir.path())
+        .output()
+        .expect("python3 runs");
+    let count: u64 = String::from_utf8_lossy(&count.stdout)
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!(
+        count > 1000 && count < frames.events.height() as u64,
+        "{count}"
+    );
+    assert_eq!(f["bundle"]["events"].as_u64(), Some(count));
+    assert_eq!(
+        f["loops"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        f["loops"]
     );
 }

@@ -14,6 +14,7 @@ use super::model::{Model, NONE};
 use crate::bundle::Bundle;
 use crate::human::rfc3339;
 use crate::ingest::evidence::EntryText;
+use crate::ingest::Input;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Evidence {
@@ -50,31 +51,37 @@ impl EvidenceSource for FromModel {
     }
 }
 
-/// Evidence read back from the bundle: each entry that holds evidence is read and decoded once
-/// (in parallel across entries, as detectors ask), and the row's line is parsed again, so the
-/// report shows the status text, subject and ids as the server wrote them. Falls back to what
-/// the model knows if the entry cannot be read again.
+/// Evidence read back from the input: from a bundle of logs, each entry that holds evidence is
+/// read and decoded once (in parallel across entries, as detectors ask), and the row's line is
+/// parsed again, so the report shows the status text, subject and ids as the server wrote them;
+/// from Parquet exports, the row is looked up in the rows kept. Falls back to what the model
+/// knows if the entry cannot be read again.
 pub struct FromBundle<'a> {
-    bundle: &'a Bundle,
+    input: &'a Input,
     cache: Mutex<HashMap<u32, Arc<OnceLock<Option<EntryText>>>>>,
 }
 
 impl<'a> FromBundle<'a> {
-    pub fn new(bundle: &'a Bundle) -> Self {
+    pub fn new(input: &'a Input) -> Self {
         FromBundle {
-            bundle,
+            input,
             cache: Mutex::new(HashMap::new()),
         }
     }
 
-    fn entry(&self, m: &Model, e: u32) -> Option<Arc<OnceLock<Option<EntryText>>>> {
+    fn entry(
+        &self,
+        bundle: &Bundle,
+        m: &Model,
+        e: u32,
+    ) -> Option<Arc<OnceLock<Option<EntryText>>>> {
         let slot = {
             let mut cache = self.cache.lock().ok()?;
             cache.entry(e).or_default().clone()
         };
         slot.get_or_init(|| {
             let r = m.entries.get(e as usize)?;
-            let bytes = self.bundle.read_one(r.top, &r.path).ok()??;
+            let bytes = bundle.read_one(r.top, &r.path).ok()??;
             EntryText::new(&r.path, &bytes, r.kind)
         });
         Some(slot)
@@ -84,10 +91,13 @@ impl<'a> FromBundle<'a> {
 impl EvidenceSource for FromBundle<'_> {
     fn evidence(&self, m: &Model, row: usize, why: &str) -> Evidence {
         let mut ev = from_model(m, row, why);
-        let record = self.entry(m, m.entry[row]).and_then(|slot| {
-            slot.get()
-                .and_then(|t| t.as_ref()?.record(m.line[row] as u64))
-        });
+        let record = match self.input {
+            Input::Bundle(b) => self.entry(b, m, m.entry[row]).and_then(|slot| {
+                slot.get()
+                    .and_then(|t| t.as_ref()?.record(m.line[row] as u64))
+            }),
+            Input::Parquet(rows) => rows.record(m.entry[row], m.line[row]),
+        };
         if let Some(r) = record {
             ev.event_id = r.event_id;
             ev.source = r.source;

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::cli::ExportArgs;
 use crate::error::Error;
 use crate::human::thousands;
-use crate::ingest::parquet::write_dataset;
+use crate::ingest::parquet::{write_dataset, INVENTORY_FILE, NOTES_FILE};
 use crate::ingest::schema::col;
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
@@ -40,9 +40,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     }
     let mut inv = serde_json::to_string_pretty(&loaded.inventory)?;
     inv.push('\n');
-    let inv_path = stage.path().join("inventory.json");
+    let inv_path = stage.path().join(INVENTORY_FILE);
     std::fs::write(&inv_path, inv).map_err(|source| Error::Write {
         path: inv_path,
+        source,
+    })?;
+    let mut notes = serde_json::to_string_pretty(&loaded.notes)?;
+    notes.push('\n');
+    let notes_path = stage.path().join(NOTES_FILE);
+    std::fs::write(&notes_path, notes).map_err(|source| Error::Write {
+        path: notes_path,
         source,
     })?;
     // An empty folder the user made for us gives way to the finished export.

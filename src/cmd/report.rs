@@ -35,7 +35,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     params.sli.slo_target = args.slo_target / 100.0;
     params.storms.floor_per_minute = args.storm_floor.max(1);
     params.include_probes = args.include_probes;
-    let evidence = FromBundle::new(&read.bundle);
+    let evidence = FromBundle::new(&read.input);
     let findings = analyze(&model, &read.inventory, &params, &evidence)?;
     sw.lap("analyze");
     let opts = render::RenderOptions {

@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::bundle::{folder_digest, Bundle};
+use crate::bundle::folder_digest;
 use crate::error::{Error, Result};
 use crate::human::rfc3339;
 
 /// The bundle's inventory: the `inspect` output and the `bundle` part of the findings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Inventory {
     pub bundle: String,
     pub sha256: String,
@@ -32,7 +32,7 @@ pub struct Inventory {
     pub periods: Vec<Period>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KindTotal {
     pub files: u64,
     pub rows: u64,
@@ -40,23 +40,28 @@ pub struct KindTotal {
 }
 
 /// A stretch of days with rows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Period {
     pub start: String,
     pub end: String,
     pub rows: u64,
 }
 
-pub(super) fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<ReadOut<C>> {
+/// Joins the entries' outcomes, in bundle order, into the inventory. `sha256` is the input's
+/// own digest where it has one (a zip or a file); a folder's is derived from its entries'.
+pub(super) fn assemble<C>(
+    display: String,
+    sha256: Option<String>,
+    input: Input,
+    outcomes: Vec<Outcome<C>>,
+) -> Result<ReadOut<C>> {
     if outcomes.is_empty() {
-        return Err(Error::EmptyBundle {
-            path: bundle.display.clone(),
-        });
+        return Err(Error::EmptyBundle { path: display });
     }
     if outcomes.iter().all(|o| o.info.kind == LogKind::Skipped) {
         let first = &outcomes[0].info;
         return Err(Error::NothingParsed {
-            path: bundle.display.clone(),
+            path: display,
             skipped: outcomes.len(),
             first: format!(
                 "{}: {}",
@@ -65,7 +70,7 @@ pub(super) fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<R
             ),
         });
     }
-    let sha256 = bundle.sha256.clone().unwrap_or_else(|| {
+    let sha256 = sha256.unwrap_or_else(|| {
         folder_digest(
             outcomes
                 .iter()
@@ -85,6 +90,7 @@ pub(super) fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<R
     let mut servers: BTreeMap<String, String> = BTreeMap::new();
     let mut days: BTreeMap<i64, (u64, String)> = BTreeMap::new();
     let mut leap = 0;
+    let mut notes = Vec::new();
     for (index, o) in outcomes.into_iter().enumerate() {
         let Outcome {
             info,
@@ -128,6 +134,13 @@ pub(super) fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<R
             ));
         }
         malformed_lines.extend(parsed.malformed);
+        if !parsed.warnings.is_empty() || parsed.leap_seconds > 0 {
+            notes.push(EntryNote {
+                path: info.path.clone(),
+                warnings: parsed.warnings.clone(),
+                leap_seconds: parsed.leap_seconds,
+            });
+        }
         warnings.extend(parsed.warnings);
         entries.push(EntryRef {
             path: info.path.clone(),
@@ -161,7 +174,7 @@ pub(super) fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<R
     let periods = periods(&days, &mut warnings);
     Ok(ReadOut {
         inventory: Inventory {
-            bundle: bundle.display.clone(),
+            bundle: display,
             sha256,
             events,
             protocol_lines,
@@ -177,7 +190,8 @@ pub(super) fn assemble<C>(bundle: Bundle, outcomes: Vec<Outcome<C>>) -> Result<R
         },
         entries,
         chunks,
-        bundle,
+        notes,
+        input,
     })
 }
 

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polars::prelude::*;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::bundle::{Bundle, Entry, Limits};
 use crate::error::Result;
@@ -71,6 +71,30 @@ impl LogKind {
     }
 }
 
+impl LogKind {
+    pub const ALL: [LogKind; 6] = [
+        LogKind::MessageTracking,
+        LogKind::SmtpReceive,
+        LogKind::SmtpSend,
+        LogKind::PowershellCsv,
+        LogKind::ExoTrace,
+        LogKind::Skipped,
+    ];
+
+    /// The kind [`LogKind::as_str`] spells `s`.
+    pub fn parse(s: &str) -> Option<LogKind> {
+        LogKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        LogKind::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown log kind {s:?}")))
+    }
+}
+
 impl Serialize for LogKind {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -99,7 +123,7 @@ pub struct Quiet;
 impl Progress for Quiet {}
 
 /// One line that could not be read, with where it is.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Malformed {
     pub path: String,
     pub line: u64,
@@ -107,7 +131,7 @@ pub struct Malformed {
 }
 
 /// The inventory record of one bundle entry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileInfo {
     pub path: String,
     pub kind: LogKind,
@@ -123,7 +147,7 @@ pub struct FileInfo {
     pub start: Option<String>,
     pub end: Option<String>,
     /// Why a skipped entry was not read.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
 }
 
@@ -287,15 +311,39 @@ pub struct EntryRef {
     pub top: usize,
 }
 
+/// What the rows were read from, to read evidence rows back from.
+pub enum Input {
+    /// Logs: evidence is read again from the entry, by line.
+    Bundle(Bundle),
+    /// Parquet exports: evidence is looked up in the rows kept from the export.
+    Parquet(parquet::read::Rows),
+}
+
+/// What a reader noted about one entry beyond its rows (its warnings, leap seconds), kept by
+/// `export` beside the inventory so that a report on the export says what one on the logs says.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EntryNote {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leap_seconds: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What reading a bundle with a collector gives.
 pub struct ReadOut<C> {
-    /// The opened bundle, to read evidence rows back from.
-    pub bundle: Bundle,
+    pub input: Input,
     pub inventory: Inventory,
     /// Every entry, in bundle order; its index is the `index` its rows carry.
     pub entries: Vec<EntryRef>,
     /// One chunk per read entry, in bundle order, with the entry's index.
     pub chunks: Vec<(u32, C)>,
+    /// The entries with warnings or leap seconds, in bundle order.
+    pub notes: Vec<EntryNote>,
 }
 
 struct Outcome<C> {
@@ -314,6 +362,9 @@ pub fn read<C: Collector>(
     collector: &C,
     progress: &dyn Progress,
 ) -> Result<ReadOut<C::Chunk>> {
+    if let Some(exports) = parquet::read::find(path)? {
+        return parquet::read::read(path, &exports, opts, collector, progress);
+    }
     let bundle = Bundle::open(path, opts.limits)?;
     progress.start(bundle.declared_bytes);
     let outcomes = bundle.par_map(|entry| {
@@ -324,7 +375,9 @@ pub fn read<C: Collector>(
     })?;
     progress.finish();
     let mut sw = crate::timing::Stopwatch::start();
-    let out = inventory::assemble(bundle, outcomes);
+    let display = bundle.display.clone();
+    let sha256 = bundle.sha256.clone();
+    let out = inventory::assemble(display, sha256, Input::Bundle(bundle), outcomes);
     sw.lap("inventory");
     out
 }
@@ -359,6 +412,8 @@ pub struct Frames {
 pub struct Loaded {
     pub inventory: Inventory,
     pub frames: Frames,
+    /// What the readers noted per entry (see [`EntryNote`]).
+    pub notes: Vec<EntryNote>,
 }
 
 /// Reads a bundle into the canonical Polars frames (`trace`, `export`, library users).
@@ -373,6 +428,7 @@ pub fn load(path: &Path, opts: &Options) -> Result<Loaded> {
         sessions.extend(c.sessions);
     }
     Ok(Loaded {
+        notes: out.notes,
         inventory: out.inventory,
         frames: Frames {
             events: stack(events, tracking::empty_events)?,
@@ -450,15 +506,7 @@ fn read_entry<C: Collector>(
     let mut sink = collector.sink(&ctx, kind, lines);
     let parsed = reader.read(kind, &text, &ctx, &mut sink)?;
     let chunk = collector.finish(sink, &ctx, kind)?;
-    // Raw logs belong to the folder they were copied from; exports and folder-less files to
-    // the servers their rows name; online traces to the service.
-    let servers: Vec<String> = match (&folder_server, kind) {
-        (_, LogKind::ExoTrace) => vec![csv_export::ONLINE.to_string()],
-        (Some(f), k) if k != LogKind::PowershellCsv || parsed.row_servers.is_empty() => {
-            vec![f.clone()]
-        }
-        _ => parsed.row_servers.keys().cloned().collect(),
-    };
+    let servers = servers_of(folder_server.as_deref(), kind, &parsed.row_servers);
     let server = (!servers.is_empty()).then(|| servers.join(", "));
     Ok(Outcome {
         top: entry.top,
@@ -479,6 +527,22 @@ fn read_entry<C: Collector>(
         parsed,
         chunk: Some(chunk),
     })
+}
+
+/// The servers an entry's rows belong to. Raw logs belong to the folder they were copied from;
+/// exports and folder-less files to the servers their rows name; online traces to the service.
+fn servers_of(
+    folder: Option<&str>,
+    kind: LogKind,
+    row_servers: &BTreeMap<String, u64>,
+) -> Vec<String> {
+    match (folder, kind) {
+        (_, LogKind::ExoTrace) => vec![csv_export::ONLINE.to_string()],
+        (Some(f), k) if k != LogKind::PowershellCsv || row_servers.is_empty() => {
+            vec![f.to_string()]
+        }
+        _ => row_servers.keys().cloned().collect(),
+    }
 }
 
 /// The version line of the inventory: the file's `#Version`, else the build its rows carry,

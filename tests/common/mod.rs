@@ -81,3 +81,36 @@ pub fn list(df: &DataFrame, col: &str, row: usize) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Splits a zip into one zip per top-level folder (server), keeping the entries' order: what
+/// the admins of each server would have zipped.
+pub fn per_server_zips(bundle: &Path, dir: &Path) -> Vec<PathBuf> {
+    use std::fs::File;
+    use std::io::Write;
+    let mut src = ::zip::ZipArchive::new(File::open(bundle).expect("open")).expect("zip");
+    let mut outs: Vec<(String, ::zip::ZipWriter<File>)> = Vec::new();
+    for i in 0..src.len() {
+        let mut e = src.by_index(i).expect("entry");
+        let name = e.name().expect("entry name").to_string();
+        let server = name.split('/').next().expect("folder").to_string();
+        if !outs.iter().any(|(s, _)| *s == server) {
+            let f = File::create(dir.join(format!("{server}.zip"))).expect("create");
+            outs.push((server.clone(), ::zip::ZipWriter::new(f)));
+        }
+        let w = &mut outs.iter_mut().find(|(s, _)| *s == server).expect("w").1;
+        if e.is_dir() {
+            continue;
+        }
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).expect("read");
+        w.start_file(&name, ::zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(&data).expect("write");
+    }
+    outs.into_iter()
+        .map(|(s, w)| {
+            w.finish().expect("finish");
+            dir.join(format!("{s}.zip"))
+        })
+        .collect()
+}

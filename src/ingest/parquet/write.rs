@@ -14,8 +14,7 @@ use polars_io::parquet::write::{ParquetCompression, ParquetWriter};
 use crate::error::{Error, Result};
 use crate::ingest::schema::col;
 
-/// Hive's name for a partition whose value is missing.
-const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+use super::DEFAULT_PARTITION;
 
 /// One Parquet file written.
 #[derive(Debug, Clone)]
@@ -30,6 +29,10 @@ pub struct Written {
 pub fn partition_value(v: &str) -> String {
     if v.is_empty() {
         return DEFAULT_PARTITION.to_string();
+    }
+    if v == DEFAULT_PARTITION {
+        // A server really named so must not read back as a missing one.
+        return format!("%5F{}", &v[1..]);
     }
     let mut s = String::with_capacity(v.len());
     for (i, b) in v.bytes().enumerate() {
@@ -110,6 +113,10 @@ mod tests {
         assert_eq!(partition_value("a=b/c"), "a%3Db%2Fc");
         assert_eq!(partition_value("%41"), "%2541");
         assert_eq!(partition_value(""), "__HIVE_DEFAULT_PARTITION__");
+        assert_eq!(
+            partition_value("__HIVE_DEFAULT_PARTITION__"),
+            "%5F_HIVE_DEFAULT_PARTITION__"
+        );
         assert_eq!(partition_value("É"), "%C3%89");
     }
 }

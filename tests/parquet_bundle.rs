@@ -1,0 +1,299 @@
+//! Parquet exports as the BUNDLE of `report`, `inspect` and `trace`: the same findings as the
+//! zip they were exported from, alone or as per-server exports side by side; what an engine
+//! writes (other file names, no inventory) is read; a broken or foreign Parquet file, a column
+//! of the wrong type, a missing provenance column and a folder mixing logs and exports each stop
+//! the run with exit 2 and a message that names the file.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use polars_io::parquet::read::ParquetReader;
+use polars_io::parquet::write::ParquetWriter;
+use polars_io::SerReader;
+use serde_json::Value;
+
+fn sample() -> PathBuf {
+    common::repo("samples/incident.zip")
+}
+
+fn export(bundle: &Path, out: &Path) {
+    common::stdout_of(common::bin().arg("export").arg(bundle).arg("-o").arg(out));
+}
+
+fn findings(bundle: &Path) -> Value {
+    let out = common::stdout_of(common::bin().arg("report").arg(bundle).args([
+        "-o",
+        "/dev/null",
+        "--json",
+        "-",
+    ]));
+    serde_json::from_slice(&out).expect("findings JSON")
+}
+
+/// The findings with what legitimately differs between a zip and its export made equal: the
+/// bundle's name, and the letter case of addresses in evidence (the canonical frames keep
+/// addresses lower-cased, as Exchange compares them; a log line keeps them as written).
+fn comparable(mut f: Value) -> Value {
+    f["bundle"]["bundle"] = Value::Null;
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    if k == "sender" || k == "recipients" {
+                        if let Value::String(s) = x {
+                            *s = s.to_lowercase();
+                        }
+                    }
+                    walk(x);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut f);
+    f
+}
+
+fn first_parquet(dir: &Path) -> PathBuf {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.expect("walk").into_path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .expect("a Parquet file")
+}
+
+fn fails_with(bundle: &Path, want: &[&str]) {
+    for cmd in ["report", "inspect", "trace"] {
+        let mut c = common::bin();
+        c.arg(cmd).arg(bundle);
+        if cmd == "report" {
+            c.args(["-o", "/dev/null"]);
+        }
+        if cmd == "trace" {
+            c.args(["--sender", "x@y"]);
+        }
+        let o = c.output().expect("runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        for w in want {
+            assert!(err.contains(w), "{cmd}: {err:?} lacks {w:?}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn an_export_gives_the_findings_of_its_zip() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    export(&sample(), &out);
+    let zip = findings(&sample());
+    let parquet = findings(&out);
+    assert_eq!(parquet["bundle"]["sha256"], zip["bundle"]["sha256"]);
+    assert_eq!(parquet["bundle"]["events"], zip["bundle"]["events"]);
+    assert!(
+        !zip["loops"].as_array().expect("loops").is_empty(),
+        "the sample has a loop to compare"
+    );
+    assert_eq!(comparable(parquet), comparable(zip));
+
+    // inspect: the same inventory.
+    let inv = |b: &Path| -> Value {
+        let out = common::stdout_of(common::bin().arg("inspect").arg(b).arg("--json"));
+        let mut v: Value = serde_json::from_slice(&out).expect("json");
+        v["bundle"] = Value::Null;
+        v
+    };
+    assert_eq!(inv(&out), inv(&sample()));
+
+    // trace: the same hops.
+    let trace = |b: &Path| {
+        common::stdout_of(common::bin().arg("trace").arg(b).args([
+            "--recipient",
+            "ops.alerts@corp.example",
+            "--limit",
+            "3",
+            "--json",
+        ]))
+    };
+    let t = trace(&out);
+    assert!(t.len() > 100, "{}", String::from_utf8_lossy(&t));
+    assert_eq!(t, trace(&sample()));
+}
+
+#[test]
+fn exports_side_by_side_give_the_findings_of_one_zip() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let zips = common::per_server_zips(&sample(), dir.path());
+    assert_eq!(zips.len(), 2, "the sample has two servers");
+    let month = dir.path().join("month");
+    std::fs::create_dir(&month).expect("mkdir");
+    for z in &zips {
+        let name = z.file_stem().expect("stem");
+        export(z, &month.join(name));
+    }
+    let zip = comparable(findings(&sample()));
+    let mut both = comparable(findings(&month));
+    // Two exports have no one digest of their own, and list their files export by export.
+    assert_ne!(both["bundle"]["sha256"], zip["bundle"]["sha256"]);
+    both["bundle"]["sha256"] = zip["bundle"]["sha256"].clone();
+    let sort_files = |v: &mut Value| {
+        let files = v["bundle"]["files"].as_array_mut().expect("files");
+        files.sort_by_key(|f| f["path"].as_str().unwrap_or("").to_string());
+    };
+    let mut zip = zip;
+    sort_files(&mut zip);
+    sort_files(&mut both);
+    assert_eq!(both, zip);
+}
+
+/// What an engine writes after narrowing an export down: its own file names, the partition
+/// columns in the path only, no inventory.json. Simulated with Polars (DuckDB does the same in
+/// `tests/export.rs` when it is installed): the rows of one hour, re-written as `data_0.parquet`.
+#[test]
+fn an_engines_narrowed_copy_is_read_without_an_inventory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    export(&sample(), &out);
+    let narrowed = dir.path().join("incident");
+    let mut kept = 0;
+    for t in ["events", "protocol"] {
+        for e in walkdir::WalkDir::new(out.join(t)) {
+            let p = e.expect("walk").into_path();
+            if p.extension().is_none_or(|x| x != "parquet") {
+                continue;
+            }
+            let df = ParquetReader::new(File::open(&p).expect("open"))
+                .finish()
+                .expect("read");
+            let time = df.column("time").expect("time").datetime().expect("dt");
+            let start = 1_794_816_000_000i64; // 2026-11-16T08:00:00Z
+            let mask: BooleanChunked = time
+                .physical()
+                .iter()
+                .map(|t| t.map(|t| t < start + 3_600_000))
+                .collect();
+            let mut part = df.filter(&mask).expect("filter");
+            if t == "events" {
+                kept += part.height();
+            }
+            let rel = p.parent().expect("dir").strip_prefix(&out).expect("below");
+            let to = narrowed.join(rel);
+            std::fs::create_dir_all(&to).expect("mkdir");
+            ParquetWriter::new(File::create(to.join("data_0.parquet")).expect("create"))
+                .finish(&mut part)
+                .expect("write");
+        }
+    }
+    assert!(
+        kept > 100 && kept < 20_040,
+        "kept {kept} of the sample's events"
+    );
+    let f = findings(&narrowed);
+    assert_eq!(f["bundle"]["events"].as_u64(), Some(kept as u64));
+    let warnings = f["bundle"]["warnings"].to_string();
+    assert!(warnings.contains("without inventory.json"), "{warnings}");
+    let files = f["bundle"]["files"].as_array().expect("files");
+    assert!(
+        files.iter().all(|x| x["sha256"] == ""),
+        "unknown, not made up"
+    );
+    assert!(files.iter().any(|x| x["kind"] == "smtp_receive"));
+}
+
+#[test]
+fn a_truncated_parquet_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    export(&sample(), &out);
+    let victim = first_parquet(&out.join("events"));
+    let bytes = std::fs::read(&victim).expect("read");
+    std::fs::write(&victim, &bytes[..bytes.len() / 2]).expect("truncate");
+    let name = victim
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .to_string();
+    fails_with(&out, &["cannot read the Parquet file", &name]);
+    // Not Parquet at all.
+    std::fs::write(&victim, b"EX01,hello\n").expect("write");
+    fails_with(&out, &["cannot read the Parquet file"]);
+}
+
+/// Re-writes the first events file of an export with `change` applied.
+fn rewrite(out: &Path, change: impl Fn(DataFrame) -> DataFrame) -> PathBuf {
+    let victim = first_parquet(&out.join("events"));
+    let df = ParquetReader::new(File::open(&victim).expect("open"))
+        .finish()
+        .expect("read");
+    let mut df = change(df);
+    ParquetWriter::new(File::create(&victim).expect("create"))
+        .finish(&mut df)
+        .expect("write");
+    victim
+}
+
+#[test]
+fn a_column_of_the_wrong_type_or_without_provenance_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    export(&sample(), &out);
+    rewrite(&out, |mut df| {
+        let line = df
+            .column("line")
+            .expect("line")
+            .cast(&DataType::String)
+            .expect("cast");
+        df.with_column(line).expect("replace");
+        df
+    });
+    fails_with(&out, &["column `line` is str, expected u32"]);
+
+    let out2 = dir.path().join("export2");
+    export(&sample(), &out2);
+    rewrite(&out2, |df| df.drop("entry").expect("drop"));
+    fails_with(&out2, &["column `entry` is missing"]);
+
+    let out3 = dir.path().join("export3");
+    export(&sample(), &out3);
+    rewrite(&out3, |mut df| {
+        let r = df
+            .column("recipients")
+            .expect("r")
+            .cast(&DataType::List(Box::new(DataType::UInt32)))
+            .unwrap_or_else(|_| {
+                Column::full_null(
+                    "recipients".into(),
+                    df.height(),
+                    &DataType::List(Box::new(DataType::UInt32)),
+                )
+            });
+        df.with_column(r).expect("replace");
+        df
+    });
+    fails_with(&out3, &["column `recipients`", "expected list[str]"]);
+}
+
+#[test]
+fn a_folder_mixing_logs_and_exports_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    export(&sample(), &dir.path().join("EX-all"));
+    std::fs::write(dir.path().join("MSGTRK2026111608-1.LOG"), "#Fields: x\n").expect("write");
+    fails_with(
+        dir.path(),
+        &["MSGTRK2026111608-1.LOG", "not part of a Parquet export"],
+    );
+    // A stray file inside a dataset is named too; engines' bookkeeping files are not.
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    export(&sample(), &out);
+    std::fs::write(out.join("events").join("_SUCCESS"), "").expect("write");
+    common::stdout_of(common::bin().arg("inspect").arg(&out));
+    std::fs::write(out.join("events").join("notes.txt"), "x").expect("write");
+    fails_with(&out, &["notes.txt", "not a .parquet file"]);
+}
