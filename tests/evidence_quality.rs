@@ -1,6 +1,8 @@
 //! Evidence quality on doctored copies of the sample bundle: an hour of one server's logs
 //! removed (as rotation deletes them) must show as a coverage gap and a caveat on the loop; one
-//! server's clock set back must show as clock skew of that size.
+//! server's clock set back must show as clock skew of that size. And evidence read back from a
+//! zip whose bytes were let go after reading: the line as written while the file is unchanged,
+//! only what the model knows once it changed.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -126,4 +128,43 @@ fn a_clock_set_back_is_clock_skew() {
         .join("samples/incident.zip"),
     );
     assert_eq!(clean["clock_skew"], serde_json::json!([]));
+}
+
+#[test]
+fn evidence_is_read_back_from_the_file_and_only_while_it_is_unchanged() {
+    use mailforensics::analyze::evidence::{EvidenceSource, FromBundle, FromModel};
+    use mailforensics::analyze::model::{build::ModelCollector, Model};
+    use mailforensics::ingest::{read, Options, Quiet};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let zip = dir.path().join("b.zip");
+    doctored(&zip, |_| true, |_, t| t);
+    let out = read(&zip, &Options::default(), &ModelCollector, &Quiet).expect("reads");
+    let model = Model::from_chunks(out.chunks, out.entries);
+    // A row whose status the log words beyond the codes the model keeps.
+    let rows: Vec<usize> = (0..model.time.len())
+        .filter(|&r| FromModel.evidence(&model, r, "").status.starts_with("5."))
+        .take(3)
+        .collect();
+    assert!(!rows.is_empty(), "the sample has failures");
+    let fresh = FromBundle::new(&out.input);
+    for &r in &rows {
+        let e = fresh.evidence(&model, r, "");
+        assert!(
+            e.status.len() > 12 && e.status.contains(' '),
+            "read back from the released zip: {:?}",
+            e.status
+        );
+    }
+    // The same names, other bytes: nothing read back may pass for the rows analysed.
+    let changed = dir.path().join("changed.zip");
+    doctored(&changed, |_| true, |_, t| t + "\r\n");
+    std::fs::rename(&changed, &zip).expect("replace");
+    let stale = FromBundle::new(&out.input);
+    for &r in &rows {
+        assert_eq!(
+            stale.evidence(&model, r, ""),
+            FromModel.evidence(&model, r, "")
+        );
+    }
 }

@@ -67,8 +67,14 @@ type SharedZip = ZipArchive<Cursor<Arc<[u8]>>>;
 
 enum Source {
     Zip(SharedZip),
+    /// A zip whose bytes were let go after reading ([`Bundle::release`]): entries read back for
+    /// evidence come from the file.
+    ZipFile(PathBuf),
     Dir(Vec<files::FolderEntry>),
-    File { path: PathBuf, name: String },
+    File {
+        path: PathBuf,
+        name: String,
+    },
 }
 
 /// An opened bundle. Opening validates the container (zip structure, entry names) but reads no
@@ -81,8 +87,12 @@ pub struct Bundle {
     /// Declared uncompressed size of all entries (for progress only: never trusted as a limit).
     pub declared_bytes: u64,
     source: Source,
+    /// The path the bundle was opened from.
+    origin: PathBuf,
     limits: Limits,
     inflated: AtomicU64,
+    /// Entries of a released zip.
+    count: usize,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -173,8 +183,10 @@ impl Bundle {
                     .filter(|m| m.is_file())
                     .fold(0u64, |a, m| a.saturating_add(m.len())),
                 source: Source::Dir(files),
+                origin: path.to_path_buf(),
                 limits,
                 inflated: AtomicU64::new(0),
+                count: 0,
             });
         }
         let not_regular = || Error::NotRegular {
@@ -226,8 +238,10 @@ impl Bundle {
                 sha256: Some(sha),
                 declared_bytes: declared,
                 source: Source::Zip(zip),
+                origin: path.to_path_buf(),
                 limits,
                 inflated: AtomicU64::new(0),
+                count: 0,
             });
         }
         let looks_zip = path
@@ -265,14 +279,28 @@ impl Bundle {
                 path: path.to_path_buf(),
                 name,
             },
+            origin: path.to_path_buf(),
             limits,
             inflated: AtomicU64::new(0),
+            count: 0,
         })
+    }
+
+    /// Lets go of a zip's bytes once every entry was read: the few entries evidence needs are
+    /// read again from the file, so the compressed bundle (a fifth of the peak memory at 2 M
+    /// events) does not sit in memory through the analysis. The caller checks what it reads
+    /// back against the entry's digest: the file may have changed since.
+    pub fn release(&mut self) {
+        if let Source::Zip(z) = &self.source {
+            self.count = z.len();
+            self.source = Source::ZipFile(self.origin.clone());
+        }
     }
 
     pub fn entry_count(&self) -> usize {
         match &self.source {
             Source::Zip(z) => z.len(),
+            Source::ZipFile(_) => self.count,
             Source::Dir(files) => files.len(),
             Source::File { .. } => 1,
         }
@@ -322,15 +350,15 @@ impl Bundle {
         match &self.source {
             Source::Zip(shared) => {
                 let zip = zip.get_or_insert_with(|| shared.clone());
-                let mut file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
-                if file.is_dir() {
-                    return Ok(Top::Folder);
-                }
-                let name = names::entry_name(file.name_raw());
-                let hint = file.size();
-                let packed = file.compressed_size();
-                self.read_limited(&name, &mut file, hint, Some(packed), buf)?;
-                Ok(Top::Read(name))
+                self.zip_top(zip, i, buf)
+            }
+            Source::ZipFile(path) => {
+                let f = files::open_regular(path, true)
+                    .map_err(|e| read_error(path, e))?
+                    .ok_or_else(|| Error::NotRegular { path: path.clone() })?;
+                let mut zip = ZipArchive::new(std::io::BufReader::new(f))
+                    .map_err(|e| zip_error(&self.display, e))?;
+                self.zip_top(&mut zip, i, buf)
             }
             Source::Dir(files) => {
                 let entry = &files[i];
@@ -359,6 +387,23 @@ impl Bundle {
                 Ok(Top::Read(name.clone()))
             }
         }
+    }
+
+    fn zip_top<R: Read + std::io::Seek>(
+        &self,
+        zip: &mut ZipArchive<R>,
+        i: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<Top> {
+        let mut file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
+        if file.is_dir() {
+            return Ok(Top::Folder);
+        }
+        let name = names::entry_name(file.name_raw());
+        let hint = file.size();
+        let packed = file.compressed_size();
+        self.read_limited(&name, &mut file, hint, Some(packed), buf)?;
+        Ok(Top::Read(name))
     }
 
     /// Reads a regular file, refusing it from its size alone when that is already past the

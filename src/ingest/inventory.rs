@@ -147,6 +147,7 @@ pub(super) fn assemble<C>(
             kind: info.kind,
             server: info.server.clone(),
             top,
+            sha256: info.sha256.clone(),
         });
         if let Some(c) = chunk {
             chunks.push((index as u32, c));

@@ -309,6 +309,8 @@ pub struct EntryRef {
     pub server: Option<String>,
     /// The bundle's top-level entry it was read from ([`Bundle::read_one`]).
     pub top: usize,
+    /// SHA-256 of the bytes read, to check what is read back against.
+    pub sha256: String,
 }
 
 /// What the rows were read from, to read evidence rows back from.
@@ -365,7 +367,7 @@ pub fn read<C: Collector>(
     if let Some(exports) = parquet::read::find(path)? {
         return parquet::read::read(path, &exports, opts, collector, progress);
     }
-    let bundle = Bundle::open(path, opts.limits)?;
+    let mut bundle = Bundle::open(path, opts.limits)?;
     progress.start(bundle.declared_bytes);
     let outcomes = bundle.par_map(|entry| {
         let n = entry.data.len() as u64;
@@ -374,6 +376,7 @@ pub fn read<C: Collector>(
         out
     })?;
     progress.finish();
+    bundle.release();
     let mut sw = crate::timing::Stopwatch::start();
     let display = bundle.display.clone();
     let sha256 = bundle.sha256.clone();
