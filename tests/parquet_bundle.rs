@@ -297,3 +297,40 @@ fn a_folder_mixing_logs_and_exports_is_refused() {
     std::fs::write(out.join("events").join("notes.txt"), "x").expect("write");
     fails_with(&out, &["notes.txt", "not a .parquet file"]);
 }
+
+/// Two exports naming the same files (the same bundle exported twice, or per-server bundles
+/// zipped without their server folder): each file is listed once per export, under its export's
+/// folder, so evidence says which copy a row came from.
+#[test]
+fn exports_naming_the_same_files_are_told_apart_by_their_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for name in ["A", "B"] {
+        export(&sample(), &dir.path().join(name));
+    }
+    let one = findings(&sample());
+    let two = findings(dir.path());
+    assert_eq!(
+        two["bundle"]["events"].as_u64(),
+        one["bundle"]["events"].as_u64().map(|n| n * 2)
+    );
+    let paths: Vec<&str> = two["bundle"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["path"].as_str().expect("path"))
+        .collect();
+    let n = one["bundle"]["files"].as_array().expect("files").len();
+    assert_eq!(paths.len(), 2 * n);
+    assert!(
+        paths[..n].iter().all(|p| p.starts_with("A/EX0")),
+        "{paths:?}"
+    );
+    assert!(
+        paths[n..].iter().all(|p| p.starts_with("B/EX0")),
+        "{paths:?}"
+    );
+    let evidence = two["loops"][0]["evidence"].as_array().expect("evidence");
+    assert!(evidence.iter().all(|e| e["path"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("A/") || p.starts_with("B/"))));
+}

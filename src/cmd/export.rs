@@ -38,20 +38,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         files += written.len();
         counts.push((name, df.height()));
     }
-    let mut inv = serde_json::to_string_pretty(&loaded.inventory)?;
-    inv.push('\n');
-    let inv_path = stage.path().join(INVENTORY_FILE);
-    std::fs::write(&inv_path, inv).map_err(|source| Error::Write {
-        path: inv_path,
-        source,
-    })?;
-    let mut notes = serde_json::to_string_pretty(&loaded.notes)?;
-    notes.push('\n');
-    let notes_path = stage.path().join(NOTES_FILE);
-    std::fs::write(&notes_path, notes).map_err(|source| Error::Write {
-        path: notes_path,
-        source,
-    })?;
+    write_json(&stage.path().join(INVENTORY_FILE), &loaded.inventory)?;
+    write_json(&stage.path().join(NOTES_FILE), &loaded.notes)?;
     // An empty folder the user made for us gives way to the finished export.
     if out.is_dir() {
         std::fs::remove_dir(out).map_err(|source| Error::Write {
@@ -77,6 +65,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         crate::error::printable(&out.display().to_string())
     );
     Ok(())
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> crate::error::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The export goes into a new or empty folder outside the input, never over anything.

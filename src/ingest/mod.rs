@@ -574,12 +574,20 @@ fn describe_version(p: &Parsed, kind: LogKind) -> Option<String> {
 }
 
 fn stack(chunks: Vec<DataFrame>, empty: impl Fn() -> PolarsResult<DataFrame>) -> Result<DataFrame> {
-    let mut it = chunks.into_iter();
-    let Some(mut df) = it.next() else {
-        return Ok(empty()?);
-    };
-    for c in it {
-        df.vstack_mut_owned(c)?;
+    match vstack(chunks)? {
+        Some(df) => Ok(df),
+        None => Ok(empty()?),
     }
-    Ok(df)
+}
+
+/// Frames of one schema stacked in order (their chunks kept); `None` when there are none.
+pub(crate) fn vstack(frames: Vec<DataFrame>) -> Result<Option<DataFrame>> {
+    let mut it = frames.into_iter();
+    let Some(mut df) = it.next() else {
+        return Ok(None);
+    };
+    for f in it {
+        df.vstack_mut_owned(f)?;
+    }
+    Ok(Some(df))
 }

@@ -33,8 +33,8 @@ use crate::ingest::evidence::Record;
 use crate::ingest::layout::server_from_path;
 use crate::ingest::schema::{self, col, Field, Row};
 use crate::ingest::{
-    inventory, servers_of, Collector, EntryCtx, EntryNote, FileInfo, Input, Inventory, LogKind,
-    Malformed, Options, Outcome, Parsed, Progress, ProtoLine, ReadOut, Sink,
+    inventory, servers_of, vstack, Collector, EntryCtx, EntryNote, FileInfo, Input, Inventory,
+    LogKind, Malformed, Options, Outcome, Parsed, Progress, ProtoLine, ReadOut, Sink,
 };
 
 /// The Parquet exports `path` holds: itself, or the exports in folders below it. `None` when
@@ -171,7 +171,7 @@ fn read_table(dir: &Path, table: Table, progress: &dyn Progress) -> Result<Optio
             Ok(df)
         })
         .collect::<Result<_>>()?;
-    stack(frames)
+    vstack(frames)
 }
 
 fn read_file(path: &Path, root: &Path, table: Table) -> Result<DataFrame> {
@@ -507,16 +507,18 @@ pub fn read<C: Collector>(
 
     // Entries: each export's inventory first, then entries only its rows name. Paths that two
     // exports share get the export's folder in front, so evidence stays unambiguous.
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for e in &exports {
-        let mut mine = HashSet::new();
-        for p in export_paths(e)? {
-            if mine.insert(p.clone()) {
-                *seen.entry(p).or_default() += 1;
+    let clash = exports.len() > 1 && {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for e in &exports {
+            let mut mine = HashSet::new();
+            for p in export_paths(e)? {
+                if mine.insert(p.clone()) {
+                    *seen.entry(p).or_default() += 1;
+                }
             }
         }
-    }
-    let clash = seen.values().any(|&n| n > 1);
+        seen.values().any(|&n| n > 1)
+    };
     // One export of a zip keeps the zip's digest; several are digested from their entries.
     let sha256 = match exports.as_slice() {
         [one] => one.inventory.as_ref().map(|i| i.sha256.clone()),
@@ -531,7 +533,7 @@ pub fn read<C: Collector>(
     let mut pr_height = 0u32;
     let mut unknown_origin = false;
     for e in exports {
-        let prefix = if clash && dirs.len() > 1 {
+        let prefix = if clash {
             let rel = e.dir.strip_prefix(path).unwrap_or(&e.dir);
             format!("{}/", rel.to_string_lossy())
         } else {
@@ -639,8 +641,15 @@ pub fn read<C: Collector>(
         events.extend(e.events);
         protocol.extend(e.protocol);
     }
-    let events = stack(events)?;
-    let protocol = stack(protocol)?;
+    // One chunk each: rows are then fetched by position in constant time.
+    let one_chunk = |df: Option<DataFrame>| {
+        df.map(|mut d| {
+            d.rechunk_mut_par();
+            d
+        })
+    };
+    let events = one_chunk(vstack(events)?);
+    let protocol = one_chunk(vstack(protocol)?);
     ev_keys.par_sort_unstable();
     pr_keys.par_sort_unstable();
 
@@ -709,18 +718,6 @@ fn export_paths(e: &Export) -> Result<Vec<String>> {
         out.extend(distinct);
     }
     Ok(out)
-}
-
-fn stack(frames: Vec<DataFrame>) -> Result<Option<DataFrame>> {
-    let mut it = frames.into_iter();
-    let Some(mut df) = it.next() else {
-        return Ok(None);
-    };
-    for f in it {
-        df.vstack_mut_owned(f)?;
-    }
-    df.rechunk_mut_par();
-    Ok(Some(df))
 }
 
 /// The rows of one entry, in line order.

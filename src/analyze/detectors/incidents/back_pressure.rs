@@ -4,28 +4,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{detected, Incident, IncidentKind, TEMPLATE};
+use super::{detected, Catalogue, Incident, IncidentKind};
 use crate::analyze::evidence::Evidence;
 use crate::analyze::model::NONE;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::{count, rfc3339, span};
 use crate::ingest::LogKind;
 
 pub struct BackPressure;
 
-impl Detector for BackPressure {
-    fn key(&self) -> &'static str {
-        IncidentKind::BackPressure.as_str()
-    }
+impl Catalogue for BackPressure {
+    const KIND: IncidentKind = IncidentKind::BackPressure;
     fn title(&self) -> &'static str {
         "Back pressure"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "SMTP Receive protocol-log sessions in which the server answered 452 4.3.1 (insufficient system resources: Exchange's back pressure), per server: how many sessions were turned away, when, on which receive connectors. Needs protocol logging on the connectors.".into()

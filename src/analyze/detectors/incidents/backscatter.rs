@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{detected, some, Collect, IncidentKind, TEMPLATE};
+use super::{detected, some, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::{Class, NONE};
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
@@ -17,18 +17,10 @@ pub const MIN_ADDRESSES: usize = 5;
 
 pub struct Backscatter;
 
-impl Detector for Backscatter {
-    fn key(&self) -> &'static str {
-        IncidentKind::Backscatter.as_str()
-    }
+impl Catalogue for Backscatter {
+    const KIND: IncidentKind = IncidentKind::Backscatter;
     fn title(&self) -> &'static str {
         "Backscatter"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         format!("Outgoing: non-delivery reports from us to outside addresses that received no original mail from us in the bundle, about messages that came from outside ({MIN_REPORTS} or more, to {MIN_ADDRESSES} or more addresses). Incoming: non-delivery reports from outside to our users that answer no message our logs sent ({MIN_REPORTS} or more). The organisation's own addresses involved are named.")

@@ -2,26 +2,18 @@
 //! driver refusing more concurrent deliveries to a mailbox (usually one mailbox receiving a
 //! burst); the messages wait in the queue.
 
-use super::{detected, some, Collect, IncidentKind, TEMPLATE};
+use super::{detected, some, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::StatusKind;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::{count, span};
 
 pub struct DeliveryThrottling;
 
-impl Detector for DeliveryThrottling {
-    fn key(&self) -> &'static str {
-        IncidentKind::DeliveryThrottling.as_str()
-    }
+impl Catalogue for DeliveryThrottling {
+    const KIND: IncidentKind = IncidentKind::DeliveryThrottling;
     fn title(&self) -> &'static str {
         "Delivery throttling"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "Deferrals with 4.3.2 and \"recipient thread limit exceeded\" (the store driver's limit of concurrent deliveries per mailbox), per server, naming the mailboxes.".into()

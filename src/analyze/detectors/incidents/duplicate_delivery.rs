@@ -2,26 +2,18 @@
 //! noticing it was about to deliver, expand or redirect the same message twice (nested lists, a
 //! forward to a member of the same list) and suppressing the copy.
 
-use super::{detected, from_rows, some, IncidentKind, TEMPLATE};
+use super::{detected, from_rows, some, Catalogue, IncidentKind};
 use crate::analyze::model::classify::Ev;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct DuplicateDelivery;
 
-impl Detector for DuplicateDelivery {
-    fn key(&self) -> &'static str {
-        IncidentKind::DuplicateDelivery.as_str()
-    }
+impl Catalogue for DuplicateDelivery {
+    const KIND: IncidentKind = IncidentKind::DuplicateDelivery;
     fn title(&self) -> &'static str {
         "Duplicate deliveries"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "DUPLICATEDELIVER, DUPLICATEEXPAND and DUPLICATEREDIRECT rows: copies Exchange suppressed because the same message would have reached the same mailbox or list twice; the mailboxes and lists (related recipient) are named.".into()

@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{detected, domain, Collect, IncidentKind, TEMPLATE};
+use super::{detected, domain, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::{Ev, Src, StatusKind};
 use crate::analyze::model::NONE;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::{count, join_and};
 
@@ -18,18 +18,10 @@ pub const MIN_PASSES: u32 = 6;
 
 pub struct HopCountLoop;
 
-impl Detector for HopCountLoop {
-    fn key(&self) -> &'static str {
-        IncidentKind::HopCountLoop.as_str()
-    }
+impl Catalogue for HopCountLoop {
+    const KIND: IncidentKind = IncidentKind::HopCountLoop;
     fn title(&self) -> &'static str {
         "Routing loops (hop count exceeded)"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         format!("Messages with a recipient status of 5.4.6 or 5.4.14 (or the text \"Hop count exceeded\"), or received over SMTP by our servers {MIN_PASSES} times or more: one incident per recipient domain, with the servers they went round between (from their SEND rows).")

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{detected, Collect, IncidentKind, TEMPLATE};
+use super::{detected, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::Ev;
 use crate::analyze::model::{Class, NONE};
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::{count, thousands};
 
@@ -19,18 +19,10 @@ pub const BOUNCING_LIST: u64 = 100;
 
 pub struct ListAmplification;
 
-impl Detector for ListAmplification {
-    fn key(&self) -> &'static str {
-        IncidentKind::ListAmplification.as_str()
-    }
+impl Catalogue for ListAmplification {
+    const KIND: IncidentKind = IncidentKind::ListAmplification;
     fn title(&self) -> &'static str {
         "Distribution-list amplification"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         format!("EXPAND rows, per list (the related recipient): a message expanded to {LARGE_LIST} recipients or more, or to {BOUNCING_LIST} or more of whom a tenth or more failed; counts the recipients the list produced and the failures and non-delivery reports that followed.")

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::evidence::Evidence;
 use crate::analyze::model::{Model, NONE};
 use crate::analyze::summary::Sentence;
-use crate::analyze::{Cx, Detected};
+use crate::analyze::{Cx, Detected, Detector, Params, Place};
 use crate::human::rfc3339;
 
 /// The kinds of incident, with their JSON names.
@@ -103,6 +103,37 @@ pub struct Incident {
 
 /// The section partial every catalogue detector uses (filtered by its kind).
 pub const TEMPLATE: &str = include_str!("../../../../templates/sections/incident.html");
+
+/// A detector of the catalogue: its kind, title, methods and detection. The rest of a
+/// [`Detector`] follows from being in the catalogue: the kind's name is the key, the section
+/// stands among the incidents, and the shared `incident.html` shows it.
+pub trait Catalogue: Sync {
+    const KIND: IncidentKind;
+    fn title(&self) -> &'static str;
+    fn methods(&self, p: &Params) -> String;
+    fn detect(&self, cx: &Cx<'_>) -> crate::error::Result<Detected>;
+}
+
+impl<T: Catalogue> Detector for T {
+    fn key(&self) -> &'static str {
+        T::KIND.as_str()
+    }
+    fn title(&self) -> &'static str {
+        Catalogue::title(self)
+    }
+    fn place(&self) -> Place {
+        Place::Incident
+    }
+    fn detect(&self, cx: &Cx<'_>) -> crate::error::Result<Detected> {
+        Catalogue::detect(self, cx)
+    }
+    fn methods(&self, p: &Params) -> String {
+        Catalogue::methods(self, p)
+    }
+    fn template(&self) -> Option<&'static str> {
+        Some(TEMPLATE)
+    }
+}
 
 /// At most this many addresses are listed per incident (the count says how many there were).
 pub const MAX_ADDRESSES: usize = 25;

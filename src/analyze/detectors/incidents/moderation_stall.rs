@@ -2,26 +2,18 @@
 //! and `MODERATORSALLNDR` (every moderator's copy bounced: the moderators do not exist any more).
 //! Mail to that list waits and then disappears for its senders.
 
-use super::{detected, from_rows, some, IncidentKind, TEMPLATE};
+use super::{detected, from_rows, some, Catalogue, IncidentKind};
 use crate::analyze::model::classify::Ev;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct ModerationStall;
 
-impl Detector for ModerationStall {
-    fn key(&self) -> &'static str {
-        IncidentKind::ModerationStall.as_str()
-    }
+impl Catalogue for ModerationStall {
+    const KIND: IncidentKind = IncidentKind::ModerationStall;
     fn title(&self) -> &'static str {
         "Moderation stalls"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "MODERATIONEXPIRE and MODERATORSALLNDR rows: messages to moderated recipients that expired unapproved, or whose moderators all bounced; the moderated lists are named.".into()

@@ -1,26 +1,18 @@
 //! Poison messages: messages that crashed the transport service repeatedly and were moved to the
 //! poison queue (`POISONMESSAGE`), where they stay until an administrator deals with them.
 
-use super::{detected, from_rows, server_names, some, IncidentKind, TEMPLATE};
+use super::{detected, from_rows, server_names, some, Catalogue, IncidentKind};
 use crate::analyze::model::classify::Ev;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct PoisonMessage;
 
-impl Detector for PoisonMessage {
-    fn key(&self) -> &'static str {
-        IncidentKind::PoisonMessage.as_str()
-    }
+impl Catalogue for PoisonMessage {
+    const KIND: IncidentKind = IncidentKind::PoisonMessage;
     fn title(&self) -> &'static str {
         "Poison messages"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "POISONMESSAGE rows: messages the transport service moved to (or released from) the poison message queue after crashing while handling them.".into()

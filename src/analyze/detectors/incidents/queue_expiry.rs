@@ -4,27 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use super::{detected, domain, some, Collect, IncidentKind, TEMPLATE};
+use super::{detected, domain, some, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::{Ev, StatusKind};
 use crate::analyze::model::NONE;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::{count, span};
 
 pub struct QueueExpiry;
 
-impl Detector for QueueExpiry {
-    fn key(&self) -> &'static str {
-        IncidentKind::QueueExpiry.as_str()
-    }
+impl Catalogue for QueueExpiry {
+    const KIND: IncidentKind = IncidentKind::QueueExpiry;
     fn title(&self) -> &'static str {
         "Queue expiry"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "Messages failed with 4.4.7 QUEUE.Expired, 5.4.300 or 5.4.7 (expired in the queue), with their DEFER history: how many deferrals, over how long, and the codes given; the recipient domains are named.".into()

@@ -5,26 +5,18 @@
 
 use std::collections::BTreeSet;
 
-use super::{detected, some, Collect, IncidentKind, TEMPLATE};
+use super::{detected, some, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::StatusKind;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct ReceiveLimit;
 
-impl Detector for ReceiveLimit {
-    fn key(&self) -> &'static str {
-        IncidentKind::ReceiveLimit.as_str()
-    }
+impl Catalogue for ReceiveLimit {
+    const KIND: IncidentKind = IncidentKind::ReceiveLimit;
     fn title(&self) -> &'static str {
         "Receive and send limits"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "Recipient statuses with 5.2.121 or 5.2.122 (hourly receive limits: the recipient is named), 5.1.90 (daily recipient limit), 5.1.8 or 5.7.501–503 (a sender blocked, likely compromised), or a submission quota (5.2.2 with \"Submission quota exceeded\"; a bare 5.2.2 from the store driver is a full mailbox instead): the sender is named.".into()

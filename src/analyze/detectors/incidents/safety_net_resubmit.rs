@@ -2,26 +2,18 @@
 //! Exchange redelivering messages it kept after a mailbox database failed over or was restored.
 //! A sign of a database incident, and the reason users may see old messages again.
 
-use super::{detected, from_rows, server_names, IncidentKind, TEMPLATE};
+use super::{detected, from_rows, server_names, Catalogue, IncidentKind};
 use crate::analyze::model::classify::{Ev, Src};
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct SafetyNetResubmit;
 
-impl Detector for SafetyNetResubmit {
-    fn key(&self) -> &'static str {
-        IncidentKind::SafetyNetResubmit.as_str()
-    }
+impl Catalogue for SafetyNetResubmit {
+    const KIND: IncidentKind = IncidentKind::SafetyNetResubmit;
     fn title(&self) -> &'static str {
         "Safety Net resubmissions"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "RESUBMIT, RESUBMITDEFER and RESUBMITFAIL rows (source SAFETYNET): messages Safety Net delivered again, typically after a database failover or restore.".into()

@@ -3,26 +3,18 @@
 //! Usually another server of the DAG or site was unreachable; the details are in the row's
 //! source-context, shown with the evidence. Says nothing about delivery.
 
-use super::{detected, from_rows, server_names, IncidentKind, TEMPLATE};
+use super::{detected, from_rows, server_names, Catalogue, IncidentKind};
 use crate::analyze::model::classify::Ev;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::{count, span};
 
 pub struct ShadowRedundancyFailure;
 
-impl Detector for ShadowRedundancyFailure {
-    fn key(&self) -> &'static str {
-        IncidentKind::ShadowRedundancyFailure.as_str()
-    }
+impl Catalogue for ShadowRedundancyFailure {
+    const KIND: IncidentKind = IncidentKind::ShadowRedundancyFailure;
     fn title(&self) -> &'static str {
         "Shadow redundancy failures"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "HAREDIRECTFAIL rows: messages for which no shadow server could take a redundant copy (details in the source-context of the evidence). They are not delivery failures and never count in the failure ratios.".into()

@@ -2,26 +2,18 @@
 //! administrator's action) and `BADMAIL` (a file the pickup or replay directory could not read).
 //! Nobody is told, so they are easy to miss in a postmortem.
 
-use super::{detected, from_rows, server_names, some, IncidentKind, TEMPLATE};
+use super::{detected, from_rows, server_names, some, Catalogue, IncidentKind};
 use crate::analyze::model::classify::Ev;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct SilentDrop;
 
-impl Detector for SilentDrop {
-    fn key(&self) -> &'static str {
-        IncidentKind::SilentDrop.as_str()
-    }
+impl Catalogue for SilentDrop {
+    const KIND: IncidentKind = IncidentKind::SilentDrop;
     fn title(&self) -> &'static str {
         "Silent drops"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "DROP and BADMAIL rows: messages removed without a non-delivery report; the organisation's own addresses among their senders and recipients are named.".into()

@@ -3,9 +3,9 @@
 //! bad). The client that submitted it is in the source-context (`ClientType:OWA`, `MOMT` for
 //! Outlook, ...), read back with the evidence.
 
-use super::{detected, from_rows, server_names, some, IncidentKind, TEMPLATE};
+use super::{detected, from_rows, server_names, some, Catalogue, IncidentKind};
 use crate::analyze::model::classify::Ev;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
@@ -21,18 +21,10 @@ fn client_type(context: &str) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-impl Detector for SubmissionFailure {
-    fn key(&self) -> &'static str {
-        IncidentKind::SubmissionFailure.as_str()
-    }
+impl Catalogue for SubmissionFailure {
+    const KIND: IncidentKind = IncidentKind::SubmissionFailure;
     fn title(&self) -> &'static str {
         "Submission failures"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "SUBMITDEFER and SUBMITFAIL rows: mail that could not be submitted from a mailbox to transport, per sender, with the client type from the source-context.".into()

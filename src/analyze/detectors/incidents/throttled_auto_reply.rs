@@ -4,27 +4,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{detected, Collect, IncidentKind, TEMPLATE};
+use super::{detected, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::{flag, Ev, Src};
 use crate::analyze::model::{Class, NONE};
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct ThrottledAutoReply;
 
-impl Detector for ThrottledAutoReply {
-    fn key(&self) -> &'static str {
-        IncidentKind::ThrottledAutoReply.as_str()
-    }
+impl Catalogue for ThrottledAutoReply {
+    const KIND: IncidentKind = IncidentKind::ThrottledAutoReply;
     fn title(&self) -> &'static str {
         "Auto-reply loops Exchange stopped"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "THROTTLE rows written by an inbox rule (source MAILBOXRULE, or a reference XLoopHeaderCount:n/m): per pair of mailboxes, the throttled replies and the automatic replies they had exchanged before.".into()

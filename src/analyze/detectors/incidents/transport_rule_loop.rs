@@ -2,27 +2,19 @@
 //! exceeded`, a message redirected or copied back and forth by transport rules until Exchange
 //! rejected it.
 
-use super::{detected, some, Collect, IncidentKind, TEMPLATE};
+use super::{detected, some, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::StatusKind;
 use crate::analyze::model::NONE;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Params};
 use crate::error::Result;
 use crate::human::count;
 
 pub struct TransportRuleLoop;
 
-impl Detector for TransportRuleLoop {
-    fn key(&self) -> &'static str {
-        IncidentKind::TransportRuleLoop.as_str()
-    }
+impl Catalogue for TransportRuleLoop {
+    const KIND: IncidentKind = IncidentKind::TransportRuleLoop;
     fn title(&self) -> &'static str {
         "Transport-rule loops"
-    }
-    fn place(&self) -> Place {
-        Place::Incident
-    }
-    fn template(&self) -> Option<&'static str> {
-        Some(TEMPLATE)
     }
     fn methods(&self, _: &Params) -> String {
         "Messages with a recipient status of 5.7.128 (or the text \"Transport rules loop count exceeded\"), with the addresses they travelled between.".into()
