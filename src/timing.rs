@@ -28,6 +28,16 @@ impl Stopwatch {
     }
 }
 
+/// One step's time, on a line of its own (steps that run side by side, such as detectors).
+pub fn note(what: &str, since: Instant) {
+    if std::env::var_os("MAILFORENSICS_TIMINGS").is_some() {
+        eprintln!(
+            "timing:   {what:<22} {:>8.3} s",
+            since.elapsed().as_secs_f64()
+        );
+    }
+}
+
 /// Current and peak resident memory, from /proc (Linux only; empty elsewhere).
 fn memory() -> String {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {

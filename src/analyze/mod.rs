@@ -28,7 +28,7 @@ use model::Model;
 /// When a detector runs: later stages see what earlier ones left on the board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
-    /// Needs only the model (loops).
+    /// Needs only the model: the loop search, and every detector that does not read the board.
     First,
     /// Needs the loops (storms link to them; most detectors run here).
     Second,
@@ -224,10 +224,9 @@ pub fn analyze(
     };
     let mut board = Board::default();
     board.add(m, Marks::default());
-    let mut detected: BTreeMap<&'static str, Value> = BTreeMap::new();
-    let mut sentences = Vec::new();
-    let mut incidents = Vec::new();
-    let mut found: BTreeMap<&'static str, usize> = BTreeMap::new();
+    // Each detector's result, by its place in the registry: what they say is assembled in
+    // registry order whatever stage they ran in, so equal-weight sentences keep that order.
+    let mut results: Vec<Option<Detected>> = detectors::REGISTRY.iter().map(|_| None).collect();
     for stage in [Stage::First, Stage::Second, Stage::Third] {
         let cx = Cx {
             m,
@@ -236,30 +235,45 @@ pub fn analyze(
             evidence,
             skip: &skip,
         };
-        let ds: Vec<&dyn Detector> = detectors::REGISTRY
+        let ds: Vec<(usize, &dyn Detector)> = detectors::REGISTRY
             .iter()
             .copied()
-            .filter(|d| d.stage() == stage)
+            .enumerate()
+            .filter(|(_, d)| d.stage() == stage)
             .collect();
-        let outs: Vec<Result<Detected>> = ds.par_iter().map(|d| d.detect(&cx)).collect();
+        let outs: Vec<(usize, Result<Detected>)> = ds
+            .par_iter()
+            .map(|&(i, d)| {
+                let t = std::time::Instant::now();
+                let out = d.detect(&cx);
+                crate::timing::note(d.key(), t);
+                (i, out)
+            })
+            .collect();
         let mut marks = Marks::default();
-        for (d, out) in ds.iter().zip(outs) {
-            let out = out?;
-            for (k, v) in out.values {
-                detected.insert(k, v);
-            }
-            found.insert(d.key(), out.found);
-            sentences.extend(out.summary);
-            incidents.extend(out.incidents);
-            marks.loops.extend(out.marks.loops);
-            marks.storms.extend(out.marks.storms);
+        for (i, out) in outs {
+            let mut out = out?;
+            marks.loops.append(&mut out.marks.loops);
+            marks.storms.append(&mut out.marks.storms);
+            results[i] = Some(out);
         }
         board.add(m, marks);
         sw.lap(match stage {
-            Stage::First => "analyze: loops",
+            Stage::First => "analyze: loops and model-only detectors",
             Stage::Second => "analyze: detectors",
             Stage::Third => "analyze: blast radius, timeline",
         });
+    }
+    let mut detected: BTreeMap<&'static str, Value> = BTreeMap::new();
+    let mut sentences = Vec::new();
+    let mut incidents = Vec::new();
+    let mut found: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for (d, out) in detectors::REGISTRY.iter().zip(results) {
+        let Some(out) = out else { continue };
+        detected.extend(out.values);
+        found.insert(d.key(), out.found);
+        sentences.extend(out.summary);
+        incidents.extend(out.incidents);
     }
     incidents.sort_by(|a: &detectors::incidents::Incident, b| {
         (a.first_seen.as_str(), a.kind.as_str()).cmp(&(b.first_seen.as_str(), b.kind.as_str()))

@@ -12,7 +12,7 @@ use crate::analyze::model::classify::Ev;
 use crate::analyze::model::{Model, NONE};
 use crate::analyze::series::{Axis, MINUTE_MS};
 use crate::analyze::summary::Sentence;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 use crate::human::{count, rfc3339, secs};
 
@@ -70,10 +70,17 @@ fn hours(m: &Model) -> (ByHour, Vec<(i64, i64, u64)>) {
     let ns = m.servers.len();
     let mut by_hour: BTreeMap<i64, BTreeSet<u32>> = BTreeMap::new();
     let mut span = vec![(i64::MAX, i64::MIN, 0u64); ns];
+    // Rows come file by file, so the same (hour, server) repeats row after row: only a change
+    // touches the map.
+    let mut last = None;
     for r in 0..m.n {
         let s = m.server[r];
         let t = m.time[r];
-        by_hour.entry(t.div_euclid(GAP_MS)).or_default().insert(s);
+        let hour = t.div_euclid(GAP_MS);
+        if last != Some((hour, s)) {
+            by_hour.entry(hour).or_default().insert(s);
+            last = Some((hour, s));
+        }
         let e = &mut span[s as usize];
         e.0 = e.0.min(t);
         e.1 = e.1.max(t);
@@ -98,7 +105,13 @@ pub fn gaps(m: &Model) -> Vec<GapAt> {
         (minute < a + n as i64).then_some(p)
     };
     let mut logged: BTreeSet<(u32, usize)> = BTreeSet::new();
+    let mut last = None;
     for r in 0..m.n {
+        let key = (m.server[r], m.time[r].div_euclid(MINUTE_MS));
+        if last == Some(key) {
+            continue;
+        }
+        last = Some(key);
         if let Some(p) = period_of(m.time[r]) {
             logged.insert((m.server[r], p));
         }
@@ -191,6 +204,10 @@ impl Detector for CoverageDetector {
     }
     fn title(&self) -> &'static str {
         "Evidence quality"
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Appendix

@@ -2,14 +2,13 @@
 //! petgraph graph. An edge counts the distinct messages that took that hop (a message logged by
 //! three RECEIVE rows on one hop is one message).
 
-use std::collections::HashSet;
-
 use petgraph::graphmap::DiGraphMap;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::classify::Ev;
+use crate::analyze::model::intern::{FastMap, FastSet};
 use crate::analyze::model::NONE;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 
 /// What a node of the flow graph is.
@@ -43,7 +42,7 @@ pub struct ServerFlow {
 
 #[derive(Default)]
 struct Nodes {
-    index: std::collections::HashMap<(String, NodeKind), u32>,
+    index: FastMap<(String, NodeKind), u32>,
     names: Vec<(String, NodeKind)>,
 }
 
@@ -67,6 +66,10 @@ impl Detector for Flow {
     }
     fn title(&self) -> &'static str {
         "Mail flow between servers"
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Traffic
@@ -96,7 +99,7 @@ impl Detector for Flow {
                     .map_or(NONE, |(i, _)| server_node[i as usize])
             })
             .collect();
-        let mut seen: HashSet<(u32, u32, u32)> = HashSet::new();
+        let mut seen: FastSet<(u32, u32, u32)> = FastSet::default();
         let mut g: DiGraphMap<u32, u64> = DiGraphMap::new();
         for r in 0..m.n {
             let id = m.msg[r];

@@ -5,14 +5,15 @@
 //! and which clients' clocks are off (their origination times make latency negative or absurd,
 //! so those messages are left out of the figures).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::detectors::sli::percentile;
+use crate::analyze::model::intern::{FastMap, FastSet};
 use crate::analyze::model::{LATENCY_PLAUSIBLE_MS, NONE};
 use crate::analyze::summary::Sentence;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 use crate::human::{count, secs};
 
@@ -53,6 +54,10 @@ impl Detector for Latency {
     fn title(&self) -> &'static str {
         "Where the time went"
     }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
+    }
     fn place(&self) -> Place {
         Place::Traffic
     }
@@ -65,8 +70,9 @@ impl Detector for Latency {
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let m = cx.m;
-        let mut seen: HashSet<(u32, u32, u32)> = HashSet::new();
-        let mut by: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+        // Keyed by ids while counting (a part per row: millions); names only per group.
+        let mut seen: FastSet<(u32, u32, u32)> = FastSet::default();
+        let mut by_id: FastMap<(u32, u32), Vec<i64>> = FastMap::default();
         for p in &m.parts {
             let r = p.row as usize;
             let id = m.msg[r];
@@ -75,13 +81,24 @@ impl Detector for Latency {
             {
                 continue;
             }
-            by.entry((
-                m.servers.name(m.server[r]).to_string(),
-                m.components.name(p.component).to_string(),
-            ))
-            .or_default()
-            .push(p.ms as i64);
+            by_id
+                .entry((m.server[r], p.component))
+                .or_default()
+                .push(p.ms as i64);
         }
+        // Names are unique per id, so ordering by name is what a map keyed by name gave.
+        let by: BTreeMap<(String, String), Vec<i64>> = by_id
+            .into_iter()
+            .map(|((server, comp), v)| {
+                (
+                    (
+                        m.servers.name(server).to_string(),
+                        m.components.name(comp).to_string(),
+                    ),
+                    v,
+                )
+            })
+            .collect();
         let mut components: Vec<Component> = by
             .into_iter()
             .map(|((server, component), mut v)| {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::detectors::coverage;
 use crate::analyze::evidence::Evidence;
 use crate::analyze::model::classify::{flag, Ev};
+use crate::analyze::model::intern::Interner;
 use crate::analyze::model::{Class, NONE};
 use crate::analyze::summary::Sentence;
 use crate::analyze::{Cx, Detected, Detector, Mark, Params, Place, Stage};
@@ -216,6 +217,14 @@ fn sentence(l: &Loop, total: u64) -> Sentence {
     }
 }
 
+/// Counts by id as counts by name.
+fn named(by_id: &BTreeMap<u32, u64>, names: &Interner) -> BTreeMap<String, u64> {
+    by_id
+        .iter()
+        .map(|(&id, &n)| (names.name(id).to_string(), n))
+        .collect()
+}
+
 pub fn codes(map: &BTreeMap<String, u64>) -> String {
     let mut v: Vec<(&String, &u64)> = map.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
@@ -354,17 +363,19 @@ fn describe(
     let mut rows = 0u64;
     let mut retries = 0u64;
     let mut throttled = 0u64;
-    let mut codes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut servers: BTreeSet<&str> = BTreeSet::new();
+    // Counted by id over the rows, named once at the end (names are unique per id, so the
+    // maps come out in the same order as maps keyed by name).
+    let mut codes: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut on_server = vec![false; m.servers.len()];
     let mut per_minute: BTreeMap<i64, u64> = BTreeMap::new();
     let mut evidence_rows: Vec<(u32, &'static str)> = Vec::new();
     let (mut first_fail, mut first_notif, mut first_auto, mut first_gen2, mut first_inferred) =
         (None, None, None, None, None);
     let mut first_throttle = None;
     let mut last_row = None;
-    let mut feeders: BTreeMap<String, u64> = BTreeMap::new();
+    let mut feeders: BTreeMap<u32, u64> = BTreeMap::new();
     let mut entered = vec![false; m.msgs.len()];
-    let mut edge_codes: BTreeMap<(u32, u32), BTreeMap<String, u64>> = BTreeMap::new();
+    let mut edge_codes: BTreeMap<(u32, u32), BTreeMap<u32, u64>> = BTreeMap::new();
     for &r in &m.order {
         let r = r as usize;
         if m.ev[r] == Ev::Throttle
@@ -383,13 +394,15 @@ fn describe(
             continue;
         }
         rows += 1;
-        servers.insert(m.servers.name(m.server[r]));
+        if let Some(s) = on_server.get_mut(m.server[r] as usize) {
+            *s = true;
+        }
         // Where the feeding mail entered: the client of its first SMTP receive from outside.
         if f && m.ev[r] == Ev::Receive && !entered[id as usize] {
             let ip = m.effective_client_ip(r);
             if ip != NONE {
                 entered[id as usize] = true;
-                *feeders.entry(m.ips.name(ip).to_string()).or_default() += 1;
+                *feeders.entry(ip).or_default() += 1;
             }
         }
         if m.ev[r] == Ev::Defer {
@@ -398,8 +411,7 @@ fn describe(
         let rc = m.recipients(r);
         for (k, &c) in m.row_codes(r).iter().enumerate() {
             if matches!(m.code_class(c), 4 | 5) {
-                let code = m.codes.name(c).to_string();
-                *codes.entry(code.clone()).or_default() += 1;
+                *codes.entry(c).or_default() += 1;
                 if first_fail.is_none() && m.ev[r] == Ev::Fail {
                     first_fail = Some(r as u32);
                 }
@@ -414,7 +426,7 @@ fn describe(
                     *edge_codes
                         .entry((to, back))
                         .or_default()
-                        .entry(code)
+                        .entry(c)
                         .or_default() += 1;
                 }
             }
@@ -487,7 +499,10 @@ fn describe(
             messages: e.messages,
             notifications: e.notifications,
             auto_replies: e.auto_replies,
-            status_codes: edge_codes.get(&(a, b)).cloned().unwrap_or_default(),
+            status_codes: edge_codes
+                .get(&(a, b))
+                .map(|c| named(c, &m.codes))
+                .unwrap_or_default(),
         })
         .collect();
     edges.sort_by(|x, y| {
@@ -495,20 +510,21 @@ fn describe(
             .cmp(&x.messages)
             .then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to)))
     });
-    let mut fed: BTreeMap<String, u64> = BTreeMap::new();
+    let mut fed: BTreeMap<u32, u64> = BTreeMap::new();
     for &i in &roots {
         let s = m.msgs[i as usize].sender;
         if s != NONE {
-            *fed.entry(m.addrs.name(s).to_string()).or_default() += 1;
+            *fed.entry(s).or_default() += 1;
         }
     }
+    let fed = named(&fed, &m.addrs);
     let top = |mp: BTreeMap<String, u64>, n: usize| {
         let mut v: Vec<(String, u64)> = mp.into_iter().collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.into_iter().take(n).map(|(k, _)| k).collect::<Vec<_>>()
     };
     let mut fed_by = top(fed, 2);
-    fed_by.extend(top(feeders, 2));
+    fed_by.extend(top(named(&feeders, &m.ips), 2));
     let mut members: Vec<String> = comp.iter().map(|&a| m.addrs.name(a).to_string()).collect();
     members.sort();
     let outside: Vec<String> = comp
@@ -546,8 +562,16 @@ fn describe(
             messages as f64
         },
         max_generation,
-        status_codes: codes,
-        servers: servers.into_iter().map(str::to_string).collect(),
+        status_codes: named(&codes, &m.codes),
+        servers: on_server
+            .iter()
+            .enumerate()
+            .filter(|(_, &on)| on)
+            .map(|(s, _)| m.servers.name(s as u32))
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         fed_by,
         throttled,
         edges,

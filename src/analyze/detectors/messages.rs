@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::{Class, NONE};
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -33,6 +33,10 @@ impl Detector for Messages {
     }
     fn title(&self) -> &'static str {
         "Messages"
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Traffic

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -34,6 +34,10 @@ impl Detector for NoiseDetector {
     }
     fn title(&self) -> &'static str {
         "Probes and shadow copies"
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Traffic

@@ -6,13 +6,14 @@
 //! zero more than six buckets after the last event, so only buckets near events are visited and
 //! the cost follows the rows, not the span.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::model::intern::FastSet;
 use crate::analyze::model::NONE;
 use crate::analyze::summary::Sentence;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 use crate::human::{count, minute, rfc3339, span};
 
@@ -84,6 +85,10 @@ impl Detector for Queues {
     fn title(&self) -> &'static str {
         "Queues"
     }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
+    }
     fn place(&self) -> Place {
         Place::Traffic
     }
@@ -142,8 +147,8 @@ pub fn find(cx: &Cx<'_>) -> Vec<QueueReport> {
     let ns = m.servers.len();
     // Per server: bucket -> (in, out).
     let mut ev: Vec<BTreeMap<i64, (u32, u32)>> = vec![BTreeMap::new(); ns];
-    let mut arrived: HashSet<(u32, u32)> = HashSet::new();
-    let mut departed: HashSet<(u32, u32)> = HashSet::new();
+    let mut arrived: FastSet<(u32, u32)> = FastSet::default();
+    let mut departed: FastSet<(u32, u32)> = FastSet::default();
     for &r in &m.order {
         let r = r as usize;
         let e = m.ev[r];

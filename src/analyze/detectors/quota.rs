@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::model::classify::{Ev, StatusKind};
 use crate::analyze::model::NONE;
 use crate::analyze::summary::Sentence;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 use crate::human::{count, minute, rfc3339};
 
@@ -35,6 +35,10 @@ impl Detector for Quota {
     }
     fn title(&self) -> &'static str {
         "Mailboxes that hit their quota"
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Incident

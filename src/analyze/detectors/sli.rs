@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::detectors::sources::ratio;
 use crate::analyze::model::Class;
 use crate::analyze::summary::{Sentence, FOOTER};
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 use crate::human::{count, rfc3339, secs, span};
 
@@ -113,6 +113,10 @@ impl Detector for Slis {
     }
     fn title(&self) -> &'static str {
         "Service level indicators"
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Traffic

@@ -13,7 +13,7 @@ use crate::analyze::model::classify::{Ev, Src};
 use crate::analyze::model::{Model, NONE};
 use crate::analyze::series::Axis;
 use crate::analyze::summary::Sentence;
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 use crate::human::{count, rfc3339, span};
 
@@ -78,6 +78,10 @@ impl Detector for Sources {
             By::ClientIp => "Client IPs",
             By::Connector => "Receive connectors",
         }
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Appendix

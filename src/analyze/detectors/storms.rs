@@ -15,10 +15,11 @@
 //! (a nightly job): it is listed as a heavy key. Loop messages are left to the loop; a storm of
 //! originals that fed a loop says so.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::model::intern::FastMap;
 use crate::analyze::model::NONE;
 use crate::analyze::series::{penalty, segment, Axis};
 use crate::analyze::summary::Sentence;
@@ -307,7 +308,7 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
     // All messages (and all deliveries, for senders) per minute, for shares.
     let mut all = vec![0u64; axis.len];
     let mut all_deliveries = vec![0u64; axis.len];
-    let mut totals: HashMap<Key, u64> = HashMap::new();
+    let mut totals: FastMap<Key, u64> = FastMap::default();
     for &i in &counted {
         let msg = &m.msgs[i as usize];
         let rc = m.msg_recipients(msg);
@@ -324,7 +325,7 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
             .or_default() += rc.len().max(1) as u64;
     }
     // The rate of the busiest tenth of each kind's keys: the baseline of last resort.
-    let mut typical: HashMap<KeyKind, f64> = HashMap::new();
+    let mut typical: FastMap<KeyKind, f64> = FastMap::default();
     for kind in [KeyKind::Pair, KeyKind::Sender, KeyKind::Recipient] {
         let mut v: Vec<u64> = totals
             .iter()
@@ -351,7 +352,7 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
         .map(|(k, _)| *k)
         .collect();
     keys.sort_unstable();
-    let index: HashMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let index: FastMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); keys.len()];
     let mut by_time = counted.clone();
     by_time.sort_by_key(|&i| (m.msgs[i as usize].first, i));
@@ -583,7 +584,7 @@ fn judge(
     dense: &[u64],
     all: &[u64],
     cells: &[Cell],
-    typical: &HashMap<KeyKind, f64>,
+    typical: &FastMap<KeyKind, f64>,
     p: &StormParams,
     axis: &Axis,
 ) -> Option<Storm> {

@@ -9,7 +9,7 @@ use polars::prelude::PlHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::{Class, Msg, NONE};
-use crate::analyze::{Cx, Detected, Detector, Params, Place};
+use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +96,10 @@ impl Detector for Tables {
     }
     fn title(&self) -> &'static str {
         "Tables"
+    }
+    fn stage(&self) -> Stage {
+        // Reads only the model: runs beside the loop search.
+        Stage::First
     }
     fn place(&self) -> Place {
         Place::Appendix

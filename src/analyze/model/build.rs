@@ -65,7 +65,7 @@ pub struct ChunkBuilder {
     lower: String,
     split: Vec<(usize, usize)>,
     rcpt_buf: Vec<u32>,
-    session_ix: std::collections::HashMap<(u32, LogKind, String), usize>,
+    session_ix: crate::analyze::model::intern::FastMap<(u32, LogKind, String), usize>,
 }
 
 /// `s` lower-cased into `buf` when it has capitals.
@@ -402,94 +402,230 @@ fn map_ids(out: &mut Vec<u32>, local: &[u32], map: &[u32]) {
     );
 }
 
+/// Each table's local ids of every chunk, mapped onto the global ids.
+fn remap_all(
+    global: &mut Interner,
+    chunks: &[(u32, Chunk)],
+    local: impl Fn(&Chunk) -> &Interner,
+) -> Vec<Vec<u32>> {
+    chunks
+        .iter()
+        .map(|(_, c)| remap(global, local(c)))
+        .collect()
+}
+
+/// One chunk's local ids mapped onto the global ones, table by table.
+#[derive(Default)]
+struct Maps {
+    addrs: Vec<u32>,
+    ids: Vec<u32>,
+    ips: Vec<u32>,
+    hosts: Vec<u32>,
+    conns: Vec<u32>,
+    codes: Vec<u32>,
+    evn: Vec<u32>,
+    subj: Vec<u32>,
+    comps: Vec<u32>,
+    servers: Vec<u32>,
+}
+
+/// Global ids for every table, handed out in bundle order (so they never depend on thread
+/// timing). Tables do not depend on each other, so they are built side by side: message ids
+/// and addresses are most of the work.
+fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Vec<Maps> {
+    let Model {
+        addrs,
+        msg_ids,
+        ips,
+        hosts,
+        connectors,
+        codes,
+        ev_names,
+        subjects,
+        components,
+        servers,
+        ..
+    } = m;
+    let ((ids, addr_maps), rest) = rayon::join(
+        || {
+            rayon::join(
+                || remap_all(msg_ids, chunks, |c| &c.msg_ids),
+                || remap_all(addrs, chunks, |c| &c.addrs),
+            )
+        },
+        || {
+            let ips = remap_all(ips, chunks, |c| &c.ips);
+            let hosts = remap_all(hosts, chunks, |c| &c.hosts);
+            let conns = remap_all(connectors, chunks, |c| &c.connectors);
+            let codes = remap_all(codes, chunks, |c| &c.codes);
+            let evn = remap_all(ev_names, chunks, |c| &c.ev_names);
+            let subj = remap_all(subjects, chunks, |c| &c.subjects);
+            let comps = remap_all(components, chunks, |c| &c.components);
+            // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row.
+            let mut server_key = Interner::default();
+            let mut server_of_key: Vec<u32> = Vec::new();
+            let server_maps: Vec<Vec<u32>> = chunks
+                .iter()
+                .map(|(_, c)| {
+                    c.servers
+                        .iter()
+                        .map(|(_, s)| {
+                            let k = server_key.id(&s.to_ascii_lowercase());
+                            if k as usize == server_of_key.len() {
+                                server_of_key.push(servers.id(s));
+                            }
+                            server_of_key[k as usize]
+                        })
+                        .collect()
+                })
+                .collect();
+            (ips, hosts, conns, codes, evn, subj, comps, server_maps)
+        },
+    );
+    let (ips, hosts, conns, codes, evn, subj, comps, server_maps) = rest;
+    // Every table has one map per chunk; zip them into one `Maps` per chunk.
+    let mut its = [
+        ids,
+        addr_maps,
+        ips,
+        hosts,
+        conns,
+        codes,
+        evn,
+        subj,
+        comps,
+        server_maps,
+    ]
+    .map(Vec::into_iter);
+    (0..chunks.len())
+        .map(|_| {
+            let [ids, addrs, ips, hosts, conns, codes, evn, subj, comps, servers] =
+                its.each_mut().map(|it| it.next().unwrap_or_default());
+            Maps {
+                addrs,
+                ids,
+                ips,
+                hosts,
+                conns,
+                codes,
+                evn,
+                subj,
+                comps,
+                servers,
+            }
+        })
+        .collect()
+}
+
 /// Joins the chunks, in bundle order, into one model (rows in bundle order; `order` sorts them
-/// by time).
-pub fn merge(chunks: Vec<(u32, Chunk)>, entries: Vec<crate::ingest::EntryRef>) -> Model {
+/// by time). Ids first ([`global_ids`]), then the columns, two halves side by side.
+pub fn merge(mut chunks: Vec<(u32, Chunk)>, entries: Vec<crate::ingest::EntryRef>) -> Model {
     let n: usize = chunks.iter().map(|(_, c)| c.time.len()).sum();
     let n_rcpt: usize = chunks.iter().map(|(_, c)| c.rcpt.len()).sum();
     let mut m = Model::empty(entries);
-    m.time.reserve_exact(n);
-    m.ev.reserve_exact(n);
-    m.msg.reserve_exact(n);
-    m.rcpt.reserve_exact(n_rcpt);
-    m.rcpt_off.reserve_exact(n + 1);
-    m.rcpt_off.push(0);
-    // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row.
-    let mut server_key = Interner::default();
-    let mut server_of_key: Vec<u32> = Vec::new();
-    for (entry, c) in chunks {
-        let base = m.time.len() as u32;
-        let addrs = remap(&mut m.addrs, &c.addrs);
-        let ids = remap(&mut m.msg_ids, &c.msg_ids);
-        let ips = remap(&mut m.ips, &c.ips);
-        let hosts = remap(&mut m.hosts, &c.hosts);
-        let conns = remap(&mut m.connectors, &c.connectors);
-        let codes = remap(&mut m.codes, &c.codes);
-        let evn = remap(&mut m.ev_names, &c.ev_names);
-        let subj = remap(&mut m.subjects, &c.subjects);
-        let comps = remap(&mut m.components, &c.components);
-        let servers: Vec<u32> = c
-            .servers
-            .iter()
-            .map(|(_, s)| {
-                let k = server_key.id(&s.to_ascii_lowercase());
-                if k as usize == server_of_key.len() {
-                    server_of_key.push(m.servers.id(s));
-                }
-                server_of_key[k as usize]
-            })
-            .collect();
-        for (local, &f) in subj.iter().zip(&c.subject_flags) {
-            if *local as usize >= m.subject_flags.len() {
-                m.subject_flags.resize(*local as usize + 1, 0);
+    let maps = global_ids(&mut m, &chunks);
+    let mut sessions: Vec<Vec<Session>> = chunks
+        .iter_mut()
+        .map(|(_, c)| std::mem::take(&mut c.sessions))
+        .collect();
+    let Model {
+        time,
+        ev,
+        ev_name,
+        src,
+        msg,
+        sender,
+        server,
+        flags,
+        reference,
+        client_ip,
+        orig_client_ip,
+        server_ip,
+        client_host,
+        server_host,
+        connector,
+        related,
+        rcpt_count,
+        subject,
+        entry,
+        line,
+        rcpt_off,
+        rcpt,
+        rcpt_code,
+        rcpt_kind,
+        origination,
+        parts,
+        subject_flags,
+        sessions: all_sessions,
+        ..
+    } = &mut m;
+    let chunks = &chunks;
+    let maps = &maps;
+    rayon::join(
+        || {
+            time.reserve_exact(n);
+            ev.reserve_exact(n);
+            msg.reserve_exact(n);
+            for ((e, c), x) in chunks.iter().zip(maps) {
+                time.extend_from_slice(&c.time);
+                ev.extend_from_slice(&c.ev);
+                map_ids(ev_name, &c.ev_name, &x.evn);
+                src.extend_from_slice(&c.src);
+                map_ids(msg, &c.msg, &x.ids);
+                map_ids(sender, &c.sender, &x.addrs);
+                map_ids(server, &c.server, &x.servers);
+                flags.extend_from_slice(&c.flags);
+                map_ids(reference, &c.reference, &x.ids);
+                map_ids(client_ip, &c.client_ip, &x.ips);
+                map_ids(orig_client_ip, &c.orig_client_ip, &x.ips);
+                map_ids(server_ip, &c.server_ip, &x.ips);
+                entry.extend(std::iter::repeat_n(*e, c.time.len()));
+                line.extend_from_slice(&c.line);
             }
-            m.subject_flags[*local as usize] = f;
-        }
-        m.time.extend_from_slice(&c.time);
-        m.ev.extend_from_slice(&c.ev);
-        map_ids(&mut m.ev_name, &c.ev_name, &evn);
-        m.src.extend_from_slice(&c.src);
-        map_ids(&mut m.msg, &c.msg, &ids);
-        map_ids(&mut m.sender, &c.sender, &addrs);
-        map_ids(&mut m.server, &c.server, &servers);
-        m.flags.extend_from_slice(&c.flags);
-        map_ids(&mut m.reference, &c.reference, &ids);
-        map_ids(&mut m.client_ip, &c.client_ip, &ips);
-        map_ids(&mut m.orig_client_ip, &c.orig_client_ip, &ips);
-        map_ids(&mut m.server_ip, &c.server_ip, &ips);
-        map_ids(&mut m.client_host, &c.client_host, &hosts);
-        map_ids(&mut m.server_host, &c.server_host, &hosts);
-        map_ids(&mut m.connector, &c.connector, &conns);
-        map_ids(&mut m.related, &c.related, &addrs);
-        m.rcpt_count.extend_from_slice(&c.rcpt_count);
-        map_ids(&mut m.subject, &c.subject, &subj);
-        m.entry.extend(std::iter::repeat_n(entry, c.time.len()));
-        m.line.extend_from_slice(&c.line);
-        let off = m.rcpt.len() as u32;
-        m.rcpt_off
-            .extend(c.rcpt_off.iter().skip(1).map(|&o| o + off));
-        map_ids(&mut m.rcpt, &c.rcpt, &addrs);
-        map_ids(&mut m.rcpt_code, &c.rcpt_code, &codes);
-        m.rcpt_kind.extend_from_slice(&c.rcpt_kind);
-        m.origination
-            .extend(c.origination.iter().map(|&(r, t)| (r + base, t)));
-        m.parts
-            .extend(c.parts.iter().map(|&(r, comp, ms)| LatencyPart {
-                row: r + base,
-                component: comps[comp as usize],
-                ms,
-            }));
-        for mut s in c.sessions {
-            s.server = servers[s.server as usize];
-            s.connector = if s.connector == NONE {
-                NONE
-            } else {
-                conns[s.connector as usize]
-            };
-            s.entry = entry;
-            m.sessions.push(s);
-        }
-    }
+        },
+        || {
+            rcpt.reserve_exact(n_rcpt);
+            rcpt_off.reserve_exact(n + 1);
+            rcpt_off.push(0);
+            let mut base = 0u32;
+            for (((e, c), x), chunk_sessions) in chunks.iter().zip(maps).zip(&mut sessions) {
+                for (local, &f) in x.subj.iter().zip(&c.subject_flags) {
+                    if *local as usize >= subject_flags.len() {
+                        subject_flags.resize(*local as usize + 1, 0);
+                    }
+                    subject_flags[*local as usize] = f;
+                }
+                map_ids(client_host, &c.client_host, &x.hosts);
+                map_ids(server_host, &c.server_host, &x.hosts);
+                map_ids(connector, &c.connector, &x.conns);
+                map_ids(related, &c.related, &x.addrs);
+                rcpt_count.extend_from_slice(&c.rcpt_count);
+                map_ids(subject, &c.subject, &x.subj);
+                let off = rcpt.len() as u32;
+                rcpt_off.extend(c.rcpt_off.iter().skip(1).map(|&o| o + off));
+                map_ids(rcpt, &c.rcpt, &x.addrs);
+                map_ids(rcpt_code, &c.rcpt_code, &x.codes);
+                rcpt_kind.extend_from_slice(&c.rcpt_kind);
+                origination.extend(c.origination.iter().map(|&(r, t)| (r + base, t)));
+                parts.extend(c.parts.iter().map(|&(r, comp, ms)| LatencyPart {
+                    row: r + base,
+                    component: x.comps[comp as usize],
+                    ms,
+                }));
+                for mut s in chunk_sessions.drain(..) {
+                    s.server = x.servers[s.server as usize];
+                    s.connector = if s.connector == NONE {
+                        NONE
+                    } else {
+                        x.conns[s.connector as usize]
+                    };
+                    s.entry = *e;
+                    all_sessions.push(s);
+                }
+                base += c.time.len() as u32;
+            }
+        },
+    );
     m.n = m.time.len();
     m.merge_sessions();
     m

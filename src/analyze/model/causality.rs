@@ -9,9 +9,8 @@
 //! and again, those answers are automated too ([`infer_responders`]); that is how a loop through
 //! an outside ticket system becomes visible.
 
-use std::collections::{HashMap, HashSet};
-
 use super::classify::{base_subject, flag, ndr_original_subject, Ev, StatusKind};
+use super::intern::{FastMap as HashMap, FastSet as HashSet};
 use super::{Class, Model, LINK_WINDOW_MS, NONE};
 
 /// An outside answer must come this soon after our automated message left.
@@ -127,9 +126,9 @@ fn explicit(m: &mut Model) {
 /// they can answer.
 fn heuristic(m: &mut Model) {
     // Auto-replies: keyed (requester, responder); NDRs: keyed by requester.
-    let mut auto: HashMap<(u32, u32), Vec<Trigger>> = HashMap::new();
-    let mut ndr: HashMap<u32, Vec<Trigger>> = HashMap::new();
-    let mut related: HashMap<u32, u32> = HashMap::new();
+    let mut auto: HashMap<(u32, u32), Vec<Trigger>> = HashMap::default();
+    let mut ndr: HashMap<u32, Vec<Trigger>> = HashMap::default();
+    let mut related: HashMap<u32, u32> = HashMap::default();
     for &r in &m.order {
         let r = r as usize;
         let id = m.msg[r];
@@ -176,7 +175,7 @@ fn heuristic(m: &mut Model) {
         .into_iter()
         .map(|(k, v)| (k, Candidates::new(v)))
         .collect();
-    let mut answered: HashSet<(u32, u32)> = HashSet::new();
+    let mut answered: HashSet<(u32, u32)> = HashSet::default();
     let mut todo: Vec<u32> = (0..m.msgs.len() as u32)
         .filter(|&i| {
             let x = &m.msgs[i as usize];
@@ -241,7 +240,7 @@ fn heuristic(m: &mut Model) {
 /// round after round, are automated themselves.
 fn infer_responders(m: &mut Model) {
     // Ordinary mail from outside, by (sender, recipient), in arrival order.
-    let mut inbound: HashMap<(u32, u32), Vec<(i64, u32)>> = HashMap::new();
+    let mut inbound: HashMap<(u32, u32), Vec<(i64, u32)>> = HashMap::default();
     for (i, x) in m.msgs.iter().enumerate() {
         if !x.counts() || x.class != Class::Original || m.is_internal(x.sender) {
             continue;
@@ -263,8 +262,8 @@ fn infer_responders(m: &mut Model) {
     }
     // Answers per exchange (our address, theirs): (our message, their answer, delay).
     type Answers = HashMap<(u32, u32), Vec<(u32, u32, i64)>>;
-    let mut answers: Answers = HashMap::new();
-    let mut claimed: HashSet<u32> = HashSet::new();
+    let mut answers: Answers = HashMap::default();
+    let mut claimed: HashSet<u32> = HashSet::default();
     let mut ours: Vec<u32> = (0..m.msgs.len() as u32)
         .filter(|&i| {
             let x = &m.msgs[i as usize];

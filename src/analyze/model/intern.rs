@@ -7,6 +7,11 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
+/// Hash maps and sets keyed by ids, with the interner's fast fixed-seed hash (std's SipHash is
+/// built to resist hash flooding, which keys made of our own dense ids cannot cause).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
+
 /// Marks "no value" in id columns.
 pub const NONE: u32 = u32::MAX;
 

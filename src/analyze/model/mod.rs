@@ -258,6 +258,7 @@ impl Model {
 
     /// Everything derived from the rows once they are all in.
     pub fn finish(&mut self) {
+        let mut sw = crate::timing::Stopwatch::start();
         let mut order: Vec<u32> = (0..self.n as u32).collect();
         let time = &self.time;
         // Stable, so rows logged in the same millisecond keep their bundle order.
@@ -265,9 +266,13 @@ impl Model {
         self.order = order;
         self.start = self.order.first().map_or(0, |&i| self.time[i as usize]);
         self.end = self.order.last().map_or(0, |&i| self.time[i as usize]);
+        sw.lap("model: order");
         self.own_network();
+        sw.lap("model: own network");
         self.build_messages();
+        sw.lap("model: messages");
         causality::link(self);
+        sw.lap("model: causality");
     }
 
     /// Our own servers' IPs (the local side of SMTP hops, and hosts named like our servers) and
