@@ -2,6 +2,7 @@
 //! the mail that had nothing to do with it, during the finding and over as long a stretch before
 //! it. That is what the users felt.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::detectors::sli::{latency_of, Latency};
@@ -98,23 +99,29 @@ impl Detector for Blast {
                 r(&ordinary[mid..hi.max(mid)]),
             )
         };
-        let mut out = Vec::new();
-        for (kind, marks) in [
+        let marks: Vec<(FindingKind, usize, &Mark)> = [
             (FindingKind::Loop, &cx.board.loops),
             (FindingKind::Storm, &cx.board.storms),
-        ] {
-            for (index, mark) in marks.iter().enumerate() {
+        ]
+        .into_iter()
+        .flat_map(|(kind, marks)| marks.iter().enumerate().map(move |(i, x)| (kind, i, x)))
+        .collect();
+        // A storm's window can hold most of the bundle's messages: the marks are measured side
+        // by side (and kept in their order).
+        let out: Vec<BlastRadius> = marks
+            .par_iter()
+            .map(|&(kind, index, mark)| {
                 let (before, during) = radius(mark);
-                out.push(BlastRadius {
+                BlastRadius {
                     finding: kind,
                     index,
                     start: rfc3339(mark.start),
                     end: rfc3339(mark.end),
                     before,
                     during,
-                });
-            }
-        }
+                }
+            })
+            .collect();
         Detected::value("blast_radius", out)
     }
 }

@@ -91,11 +91,31 @@ impl ChunkBuilder {
     pub fn with_capacity(rows: usize) -> Self {
         let mut b = ChunkBuilder::default();
         let c = &mut b.c;
+        // Every column with one value per row: grown by doubling, they would be copied
+        // again and again.
         c.time.reserve_exact(rows);
         c.ev.reserve_exact(rows);
-        c.msg.reserve_exact(rows);
-        c.sender.reserve_exact(rows);
-        c.line.reserve_exact(rows);
+        c.src.reserve_exact(rows);
+        c.flags.reserve_exact(rows);
+        for col in [
+            &mut c.ev_name,
+            &mut c.msg,
+            &mut c.sender,
+            &mut c.server,
+            &mut c.reference,
+            &mut c.client_ip,
+            &mut c.orig_client_ip,
+            &mut c.server_ip,
+            &mut c.client_host,
+            &mut c.server_host,
+            &mut c.connector,
+            &mut c.related,
+            &mut c.rcpt_count,
+            &mut c.subject,
+            &mut c.line,
+        ] {
+            col.reserve_exact(rows);
+        }
         c.rcpt_off.reserve_exact(rows + 1);
         b
     }

@@ -222,9 +222,22 @@ impl StatusKind {
     }
 }
 
+/// `needle` in `hay`, ignoring ASCII case. Every status of a storm's rows is asked for several
+/// phrases, so candidates come from a vector search for the first letter in either case.
 fn contains_ci(hay: &str, needle: &str) -> bool {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    let Some(last_start) = h.len().checked_sub(n.len()) else {
+        return false;
+    };
+    memchr::memchr2_iter(
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        &h[..=last_start],
+    )
+    .any(|i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// Classifies one recipient status given its enhanced code (`""` when none) and the row's
@@ -469,6 +482,19 @@ pub fn is_probe_address(a: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contains_ci_finds_phrases_in_any_case_and_place() {
+        assert!(contains_ci("550 5.2.2 Mailbox FULL", "mailbox full"));
+        assert!(contains_ci("QUOTAEXCEEDED", "QuotaExceeded"));
+        assert!(contains_ci("xQuotaExceeded", "quotaexceeded"));
+        assert!(contains_ci("anything", ""));
+        assert!(!contains_ci("mailbox ful", "mailbox full"));
+        assert!(!contains_ci("", "a"));
+        assert!(contains_ci("1.2.3 (x)", "(X)"));
+        assert!(!contains_ci("mmmailbox fulL!", "mailbox  full"));
+        assert!(contains_ci("mmmailbox fulL!", "mailbox full"));
+    }
 
     #[test]
     fn statuses_by_code_then_text() {

@@ -22,6 +22,8 @@ pub struct Interner {
     ends: Vec<usize>,
     table: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
+    /// The id `id` answered last.
+    last: u32,
 }
 
 impl Interner {
@@ -31,6 +33,15 @@ impl Interner {
 
     /// The id of `s`, adding it if new.
     pub fn id(&mut self, s: &str) -> u32 {
+        // Rows repeat their neighbour's values (the server of a file, the message of its next
+        // event): the last id answered is checked before hashing.
+        let last = self.last as usize;
+        if last < self.ends.len() {
+            let start = if last == 0 { 0 } else { self.ends[last - 1] };
+            if &self.bytes[start..self.ends[last]] == s {
+                return self.last;
+            }
+        }
         let h = self.hash(s);
         let (bytes, ends) = (&self.bytes, &self.ends);
         let name = |i: u32| {
@@ -39,6 +50,7 @@ impl Interner {
             &bytes[start..ends[i]]
         };
         if let Some(&i) = self.table.find(h, |&i| name(i) == s) {
+            self.last = i;
             return i;
         }
         let i = self.ends.len() as u32;
@@ -51,6 +63,7 @@ impl Interner {
             let start = if j == 0 { 0 } else { ends[j - 1] };
             hasher.hash_one(&bytes[start..ends[j]])
         });
+        self.last = i;
         i
     }
 
@@ -98,17 +111,23 @@ mod tests {
         let mut a = Interner::default();
         assert_eq!(a.id("x@corp"), 0);
         assert_eq!(a.id("y@corp"), 1);
+        assert_eq!(a.id("y@corp"), 1, "the last id, answered without hashing");
+        assert_eq!(
+            a.id("y@cor"),
+            2,
+            "a prefix of the last name is another name"
+        );
         assert_eq!(a.id("x@corp"), 0);
-        assert_eq!(a.id(""), 2);
+        assert_eq!(a.id(""), 3);
         assert_eq!(a.name(1), "y@corp");
-        assert_eq!(a.name(2), "");
+        assert_eq!(a.name(3), "");
         assert_eq!(a.name(NONE), "");
         assert_eq!(a.get("y@corp"), Some(1));
         assert_eq!(a.get("z"), None);
         for i in 0..10_000 {
             a.id(&format!("m{i}"));
         }
-        assert_eq!(a.get("m9999"), Some(10_002));
-        assert_eq!(a.len(), 10_003);
+        assert_eq!(a.get("m9999"), Some(10_003));
+        assert_eq!(a.len(), 10_004);
     }
 }
