@@ -314,35 +314,59 @@ impl Bundle {
         T: Send,
         F: Fn(Entry<'_>) -> Result<T> + Sync,
     {
-        let n = self.entry_count();
-        let per_index: Vec<Result<Vec<T>>> = (0..n)
-            .into_par_iter()
+        // Largest entries first, handed out one at a time as threads free up: a big log left
+        // for last would keep one core busy while the other idles. Results are put back in
+        // bundle order below.
+        let sizes = self.entry_sizes();
+        let mut order: Vec<usize> = (0..self.entry_count()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
+        let mut per_index: Vec<(usize, Result<Vec<T>>)> = order
+            .into_iter()
+            .par_bridge()
             .map_init(
                 // Each thread reads through its own handle on the shared archive bytes.
                 || (None::<SharedZip>, Vec::new()),
                 |(zip, buf), i| {
                     let mut out = Vec::new();
-                    match self.load_top(zip, i, buf)? {
-                        Top::Folder => {}
-                        Top::NotRead(path, why) => out.push(f(Entry {
+                    let read = match self.load_top(zip, i, buf) {
+                        Err(e) => Err(e),
+                        Ok(Top::Folder) => Ok(()),
+                        Ok(Top::NotRead(path, why)) => f(Entry {
                             path,
                             data: &[],
                             sha256: sha256_hex(&[]),
                             container: None,
                             not_read: Some(why),
                             top: i,
-                        })?),
-                        Top::Read(path) => self.expand(path, buf, 0, i, &f, &mut out)?,
-                    }
-                    Ok(out)
+                        })
+                        .map(|x| out.push(x)),
+                        Ok(Top::Read(path)) => self.expand(path, buf, 0, i, &f, &mut out),
+                    };
+                    (i, read.map(|()| out))
                 },
             )
             .collect();
+        per_index.sort_unstable_by_key(|(i, _)| *i);
         let mut all = Vec::new();
-        for r in per_index {
+        for (_, r) in per_index {
             all.extend(r?);
         }
         Ok(all)
+    }
+
+    /// Each top-level entry's size as listed (uncompressed size in a zip's directory, file size
+    /// in a folder): only a scheduling hint, a crafted archive may lie.
+    fn entry_sizes(&self) -> Vec<u64> {
+        match &self.source {
+            Source::Zip(z) => (0..z.len())
+                .map(|i| z.metadata().entry(i).map_or(0, |e| e.size()))
+                .collect(),
+            Source::Dir(files) => files
+                .iter()
+                .map(|f| f.full.symlink_metadata().map_or(0, |m| m.len()))
+                .collect(),
+            Source::ZipFile(_) | Source::File { .. } => Vec::new(),
+        }
     }
 
     /// Reads top-level entry `i` into `buf`.

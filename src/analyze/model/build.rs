@@ -65,6 +65,8 @@ pub struct ChunkBuilder {
     lower: String,
     split: Vec<(usize, usize)>,
     rcpt_buf: Vec<u32>,
+    /// Per local address id: bit 0 a probe mailbox, bit 1 a system sender.
+    addr_kind: Vec<u8>,
     session_ix: crate::analyze::model::intern::FastMap<(u32, LogKind, String), usize>,
 }
 
@@ -260,16 +262,19 @@ impl Sink for ChunkBuilder {
             c.rcpt_kind.push(kind);
         }
         c.rcpt_off.push(c.rcpt.len() as u32);
-        // Probes and monitoring mailboxes.
-        let probe = (sender_id != NONE && classify::is_probe_address(c.addrs.name(sender_id)))
-            || self
-                .rcpt_buf
-                .first()
-                .is_some_and(|&a| classify::is_probe_address(c.addrs.name(a)));
-        if probe {
+        // Probes and monitoring mailboxes, and system senders: classified once per address.
+        for a in self.addr_kind.len()..c.addrs.len() {
+            let name = c.addrs.name(a as u32);
+            self.addr_kind.push(
+                u8::from(classify::is_probe_address(name))
+                    | u8::from(classify::is_system_sender(name)) << 1,
+            );
+        }
+        let kind = |a: u32| self.addr_kind.get(a as usize).copied().unwrap_or(0);
+        if kind(sender_id) & 1 != 0 || self.rcpt_buf.first().is_some_and(|&a| kind(a) & 1 != 0) {
             flags |= flag::PROBE;
         }
-        if sender_id != NONE && classify::is_system_sender(c.addrs.name(sender_id)) {
+        if kind(sender_id) & 2 != 0 {
             flags |= flag::SYSTEM_SENDER;
         }
         c.flags.push(flags);
