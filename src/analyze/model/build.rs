@@ -439,25 +439,25 @@ fn remap_all(
         .collect()
 }
 
-/// One chunk's local ids mapped onto the global ones, table by table.
-#[derive(Default)]
+/// Every chunk's local ids mapped onto the global ones, table by table (`ids[k]` is chunk
+/// `k`'s map of message ids).
 struct Maps {
-    addrs: Vec<u32>,
-    ids: Vec<u32>,
-    ips: Vec<u32>,
-    hosts: Vec<u32>,
-    conns: Vec<u32>,
-    codes: Vec<u32>,
-    evn: Vec<u32>,
-    subj: Vec<u32>,
-    comps: Vec<u32>,
-    servers: Vec<u32>,
+    addrs: Vec<Vec<u32>>,
+    ids: Vec<Vec<u32>>,
+    ips: Vec<Vec<u32>>,
+    hosts: Vec<Vec<u32>>,
+    conns: Vec<Vec<u32>>,
+    codes: Vec<Vec<u32>>,
+    evn: Vec<Vec<u32>>,
+    subj: Vec<Vec<u32>>,
+    comps: Vec<Vec<u32>>,
+    servers: Vec<Vec<u32>>,
 }
 
 /// Global ids for every table, handed out in bundle order (so they never depend on thread
 /// timing). Tables do not depend on each other, so they are built side by side: message ids
 /// and addresses are most of the work.
-fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Vec<Maps> {
+fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Maps {
     let Model {
         addrs,
         msg_ids,
@@ -471,7 +471,7 @@ fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Vec<Maps> {
         servers,
         ..
     } = m;
-    let ((ids, addr_maps), rest) = rayon::join(
+    let ((ids, addr_maps), small) = rayon::join(
         || {
             rayon::join(
                 || remap_all(msg_ids, chunks, |c| &c.msg_ids),
@@ -479,13 +479,6 @@ fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Vec<Maps> {
             )
         },
         || {
-            let ips = remap_all(ips, chunks, |c| &c.ips);
-            let hosts = remap_all(hosts, chunks, |c| &c.hosts);
-            let conns = remap_all(connectors, chunks, |c| &c.connectors);
-            let codes = remap_all(codes, chunks, |c| &c.codes);
-            let evn = remap_all(ev_names, chunks, |c| &c.ev_names);
-            let subj = remap_all(subjects, chunks, |c| &c.subjects);
-            let comps = remap_all(components, chunks, |c| &c.components);
             // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row.
             let mut server_key = Interner::default();
             let mut server_of_key: Vec<u32> = Vec::new();
@@ -504,42 +497,25 @@ fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Vec<Maps> {
                         .collect()
                 })
                 .collect();
-            (ips, hosts, conns, codes, evn, subj, comps, server_maps)
+            Maps {
+                addrs: Vec::new(),
+                ids: Vec::new(),
+                ips: remap_all(ips, chunks, |c| &c.ips),
+                hosts: remap_all(hosts, chunks, |c| &c.hosts),
+                conns: remap_all(connectors, chunks, |c| &c.connectors),
+                codes: remap_all(codes, chunks, |c| &c.codes),
+                evn: remap_all(ev_names, chunks, |c| &c.ev_names),
+                subj: remap_all(subjects, chunks, |c| &c.subjects),
+                comps: remap_all(components, chunks, |c| &c.components),
+                servers: server_maps,
+            }
         },
     );
-    let (ips, hosts, conns, codes, evn, subj, comps, server_maps) = rest;
-    // Every table has one map per chunk; zip them into one `Maps` per chunk.
-    let mut its = [
+    Maps {
+        addrs: addr_maps,
         ids,
-        addr_maps,
-        ips,
-        hosts,
-        conns,
-        codes,
-        evn,
-        subj,
-        comps,
-        server_maps,
-    ]
-    .map(Vec::into_iter);
-    (0..chunks.len())
-        .map(|_| {
-            let [ids, addrs, ips, hosts, conns, codes, evn, subj, comps, servers] =
-                its.each_mut().map(|it| it.next().unwrap_or_default());
-            Maps {
-                addrs,
-                ids,
-                ips,
-                hosts,
-                conns,
-                codes,
-                evn,
-                subj,
-                comps,
-                servers,
-            }
-        })
-        .collect()
+        ..small
+    }
 }
 
 /// Joins the chunks, in bundle order, into one model (rows in bundle order; `order` sorts them
@@ -591,19 +567,19 @@ pub fn merge(mut chunks: Vec<(u32, Chunk)>, entries: Vec<crate::ingest::EntryRef
             time.reserve_exact(n);
             ev.reserve_exact(n);
             msg.reserve_exact(n);
-            for ((e, c), x) in chunks.iter().zip(maps) {
+            for (k, (e, c)) in chunks.iter().enumerate() {
                 time.extend_from_slice(&c.time);
                 ev.extend_from_slice(&c.ev);
-                map_ids(ev_name, &c.ev_name, &x.evn);
+                map_ids(ev_name, &c.ev_name, &maps.evn[k]);
                 src.extend_from_slice(&c.src);
-                map_ids(msg, &c.msg, &x.ids);
-                map_ids(sender, &c.sender, &x.addrs);
-                map_ids(server, &c.server, &x.servers);
+                map_ids(msg, &c.msg, &maps.ids[k]);
+                map_ids(sender, &c.sender, &maps.addrs[k]);
+                map_ids(server, &c.server, &maps.servers[k]);
                 flags.extend_from_slice(&c.flags);
-                map_ids(reference, &c.reference, &x.ids);
-                map_ids(client_ip, &c.client_ip, &x.ips);
-                map_ids(orig_client_ip, &c.orig_client_ip, &x.ips);
-                map_ids(server_ip, &c.server_ip, &x.ips);
+                map_ids(reference, &c.reference, &maps.ids[k]);
+                map_ids(client_ip, &c.client_ip, &maps.ips[k]);
+                map_ids(orig_client_ip, &c.orig_client_ip, &maps.ips[k]);
+                map_ids(server_ip, &c.server_ip, &maps.ips[k]);
                 entry.extend(std::iter::repeat_n(*e, c.time.len()));
                 line.extend_from_slice(&c.line);
             }
@@ -613,36 +589,36 @@ pub fn merge(mut chunks: Vec<(u32, Chunk)>, entries: Vec<crate::ingest::EntryRef
             rcpt_off.reserve_exact(n + 1);
             rcpt_off.push(0);
             let mut base = 0u32;
-            for (((e, c), x), chunk_sessions) in chunks.iter().zip(maps).zip(&mut sessions) {
-                for (local, &f) in x.subj.iter().zip(&c.subject_flags) {
+            for (k, ((e, c), chunk_sessions)) in chunks.iter().zip(&mut sessions).enumerate() {
+                for (local, &f) in maps.subj[k].iter().zip(&c.subject_flags) {
                     if *local as usize >= subject_flags.len() {
                         subject_flags.resize(*local as usize + 1, 0);
                     }
                     subject_flags[*local as usize] = f;
                 }
-                map_ids(client_host, &c.client_host, &x.hosts);
-                map_ids(server_host, &c.server_host, &x.hosts);
-                map_ids(connector, &c.connector, &x.conns);
-                map_ids(related, &c.related, &x.addrs);
+                map_ids(client_host, &c.client_host, &maps.hosts[k]);
+                map_ids(server_host, &c.server_host, &maps.hosts[k]);
+                map_ids(connector, &c.connector, &maps.conns[k]);
+                map_ids(related, &c.related, &maps.addrs[k]);
                 rcpt_count.extend_from_slice(&c.rcpt_count);
-                map_ids(subject, &c.subject, &x.subj);
+                map_ids(subject, &c.subject, &maps.subj[k]);
                 let off = rcpt.len() as u32;
                 rcpt_off.extend(c.rcpt_off.iter().skip(1).map(|&o| o + off));
-                map_ids(rcpt, &c.rcpt, &x.addrs);
-                map_ids(rcpt_code, &c.rcpt_code, &x.codes);
+                map_ids(rcpt, &c.rcpt, &maps.addrs[k]);
+                map_ids(rcpt_code, &c.rcpt_code, &maps.codes[k]);
                 rcpt_kind.extend_from_slice(&c.rcpt_kind);
                 origination.extend(c.origination.iter().map(|&(r, t)| (r + base, t)));
                 parts.extend(c.parts.iter().map(|&(r, comp, ms)| LatencyPart {
                     row: r + base,
-                    component: x.comps[comp as usize],
+                    component: maps.comps[k][comp as usize],
                     ms,
                 }));
                 for mut s in chunk_sessions.drain(..) {
-                    s.server = x.servers[s.server as usize];
+                    s.server = maps.servers[k][s.server as usize];
                     s.connector = if s.connector == NONE {
                         NONE
                     } else {
-                        x.conns[s.connector as usize]
+                        maps.conns[k][s.connector as usize]
                     };
                     s.entry = *e;
                     all_sessions.push(s);
