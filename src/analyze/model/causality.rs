@@ -10,6 +10,8 @@
 //! an outside ticket system becomes visible.
 
 use super::classify::{base_subject, flag, ndr_original_subject, Ev, StatusKind};
+use rayon::slice::ParallelSliceMut;
+
 use super::intern::{FastMap as HashMap, FastSet as HashSet};
 use super::{Class, Model, LINK_WINDOW_MS, NONE};
 
@@ -101,10 +103,15 @@ enum Usable {
 }
 
 pub fn link(m: &mut Model) {
+    let mut sw = crate::timing::Stopwatch::start();
     explicit(m);
+    sw.lap("causality: explicit");
     heuristic(m);
+    sw.lap("causality: heuristic");
     infer_responders(m);
+    sw.lap("causality: responders");
     generations(m);
+    sw.lap("causality: generations");
 }
 
 /// References on the rows of automated messages.
@@ -176,13 +183,13 @@ fn heuristic(m: &mut Model) {
         .map(|(k, v)| (k, Candidates::new(v)))
         .collect();
     let mut answered: HashSet<(u32, u32)> = HashSet::default();
-    let mut todo: Vec<u32> = (0..m.msgs.len() as u32)
+    let todo: Vec<u32> = (0..m.msgs.len() as u32)
         .filter(|&i| {
             let x = &m.msgs[i as usize];
             x.counts() && x.class != Class::Original && x.parent == NONE
         })
         .collect();
-    todo.sort_by_key(|&i| (m.msgs[i as usize].first, i));
+    let todo = by_first(m, todo);
     for i in todo {
         let a = &m.msgs[i as usize];
         let Some(&to) = m.msg_recipients(a).first() else {
@@ -264,13 +271,13 @@ fn infer_responders(m: &mut Model) {
     type Answers = HashMap<(u32, u32), Vec<(u32, u32, i64)>>;
     let mut answers: Answers = HashMap::default();
     let mut claimed: HashSet<u32> = HashSet::default();
-    let mut ours: Vec<u32> = (0..m.msgs.len() as u32)
+    let ours: Vec<u32> = (0..m.msgs.len() as u32)
         .filter(|&i| {
             let x = &m.msgs[i as usize];
             x.counts() && x.class != Class::Original && m.is_internal(x.sender)
         })
         .collect();
-    ours.sort_by_key(|&i| (m.msgs[i as usize].first, i));
+    let ours = by_first(m, ours);
     for a in ours {
         let x = &m.msgs[a as usize];
         let Some(&y) = m.msg_recipients(x).first() else {
@@ -327,14 +334,26 @@ fn infer_responders(m: &mut Model) {
     }
 }
 
+/// Messages in the order they were first seen (ties by id). The keys are gathered first, so
+/// the sort does not chase messages across memory, and sorted on all cores: the keys are unique,
+/// so the order is the one a stable sort gives.
+fn by_first(m: &Model, ids: Vec<u32>) -> Vec<u32> {
+    let mut keyed: Vec<(i64, u32)> = ids
+        .into_iter()
+        .map(|i| (m.msgs[i as usize].first, i))
+        .collect();
+    keyed.par_sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
 /// Generation 0 is an original, 1 a notification about it, 2 and up a notification about a
 /// notification. Parents are seen first in time order, except for references to messages
 /// outside the bundle (then the chain starts at the automated message, generation 1).
 fn generations(m: &mut Model) {
-    let mut ids: Vec<u32> = (0..m.msgs.len() as u32)
+    let ids: Vec<u32> = (0..m.msgs.len() as u32)
         .filter(|&i| m.msgs[i as usize].rows > 0)
         .collect();
-    ids.sort_by_key(|&i| (m.msgs[i as usize].first, i));
+    let ids = by_first(m, ids);
     for i in ids {
         let x = &m.msgs[i as usize];
         let p = x.parent;
