@@ -11,7 +11,7 @@ pub struct Stopwatch {
 impl Stopwatch {
     pub fn start() -> Self {
         Stopwatch {
-            on: std::env::var_os("MAILFORENSICS_TIMINGS").is_some(),
+            on: enabled(),
             last: Instant::now(),
         }
     }
@@ -28,9 +28,13 @@ impl Stopwatch {
     }
 }
 
+fn enabled() -> bool {
+    std::env::var_os("MAILFORENSICS_TIMINGS").is_some()
+}
+
 /// One step's time, on a line of its own (steps that run side by side, such as detectors).
 pub fn note(what: &str, since: Instant) {
-    if std::env::var_os("MAILFORENSICS_TIMINGS").is_some() {
+    if enabled() {
         eprintln!(
             "timing:   {what:<22} {:>8.3} s",
             since.elapsed().as_secs_f64()

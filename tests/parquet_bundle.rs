@@ -204,6 +204,13 @@ fn an_engines_narrowed_copy_is_read_without_an_inventory() {
         "unknown, not made up"
     );
     assert!(files.iter().any(|x| x["kind"] == "smtp_receive"));
+    // Entries only the rows name are listed in path order.
+    let paths: Vec<&str> = files
+        .iter()
+        .map(|x| x["path"].as_str().expect("path"))
+        .collect();
+    assert!(paths.len() > 2, "{paths:?}");
+    assert!(paths.windows(2).all(|w| w[0] < w[1]), "{paths:?}");
 }
 
 #[test]
@@ -225,8 +232,10 @@ fn a_truncated_parquet_file_is_an_error_naming_it() {
     fails_with(&out, &["cannot read the Parquet file"]);
 }
 
-/// Re-writes the first events file of an export with `change` applied.
-fn rewrite(out: &Path, change: impl Fn(DataFrame) -> DataFrame) -> PathBuf {
+/// The sample exported into `dir/name`, its first events file re-written with `change` applied.
+fn broken_export(dir: &Path, name: &str, change: impl Fn(DataFrame) -> DataFrame) -> PathBuf {
+    let out = dir.join(name);
+    export(&sample(), &out);
     let victim = first_parquet(&out.join("events"));
     let df = ParquetReader::new(File::open(&victim).expect("open"))
         .finish()
@@ -235,15 +244,13 @@ fn rewrite(out: &Path, change: impl Fn(DataFrame) -> DataFrame) -> PathBuf {
     ParquetWriter::new(File::create(&victim).expect("create"))
         .finish(&mut df)
         .expect("write");
-    victim
+    out
 }
 
 #[test]
 fn a_column_of_the_wrong_type_or_without_provenance_is_an_error_naming_it() {
     let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("export");
-    export(&sample(), &out);
-    rewrite(&out, |mut df| {
+    let out = broken_export(dir.path(), "export", |mut df| {
         let line = df
             .column("line")
             .expect("line")
@@ -254,14 +261,10 @@ fn a_column_of_the_wrong_type_or_without_provenance_is_an_error_naming_it() {
     });
     fails_with(&out, &["column `line` is str, expected u32"]);
 
-    let out2 = dir.path().join("export2");
-    export(&sample(), &out2);
-    rewrite(&out2, |df| df.drop("entry").expect("drop"));
+    let out2 = broken_export(dir.path(), "export2", |df| df.drop("entry").expect("drop"));
     fails_with(&out2, &["column `entry` is missing"]);
 
-    let out3 = dir.path().join("export3");
-    export(&sample(), &out3);
-    rewrite(&out3, |mut df| {
+    let out3 = broken_export(dir.path(), "export3", |mut df| {
         let r = df
             .column("recipients")
             .expect("r")
@@ -277,6 +280,15 @@ fn a_column_of_the_wrong_type_or_without_provenance_is_an_error_naming_it() {
         df
     });
     fails_with(&out3, &["column `recipients`", "expected list[str]"]);
+
+    // Without an inventory, the rows' `log_kind` says what each entry is: it must be a kind.
+    let out4 = broken_export(dir.path(), "export4", |mut df| {
+        let bogus = Column::new("log_kind".into(), vec!["bogus"; df.height()]);
+        df.with_column(bogus).expect("replace");
+        df
+    });
+    std::fs::remove_file(out4.join("inventory.json")).expect("rm");
+    fails_with(&out4, &["log_kind", "\"bogus\"", "not a kind of log"]);
 }
 
 #[test]

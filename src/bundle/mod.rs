@@ -67,9 +67,12 @@ type SharedZip = ZipArchive<Cursor<Arc<[u8]>>>;
 
 enum Source {
     Zip(SharedZip),
-    /// A zip whose bytes were let go after reading ([`Bundle::release`]): entries read back for
-    /// evidence come from the file.
-    ZipFile(PathBuf),
+    /// A zip whose bytes were let go after reading ([`Bundle::release`]), with its number of
+    /// entries: entries read back for evidence come from the file.
+    ZipFile {
+        path: PathBuf,
+        entries: usize,
+    },
     Dir(Vec<files::FolderEntry>),
     File {
         path: PathBuf,
@@ -91,8 +94,6 @@ pub struct Bundle {
     origin: PathBuf,
     limits: Limits,
     inflated: AtomicU64,
-    /// Entries of a released zip.
-    count: usize,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -186,7 +187,6 @@ impl Bundle {
                 origin: path.to_path_buf(),
                 limits,
                 inflated: AtomicU64::new(0),
-                count: 0,
             });
         }
         let not_regular = || Error::NotRegular {
@@ -241,7 +241,6 @@ impl Bundle {
                 origin: path.to_path_buf(),
                 limits,
                 inflated: AtomicU64::new(0),
-                count: 0,
             });
         }
         let looks_zip = path
@@ -282,7 +281,6 @@ impl Bundle {
             origin: path.to_path_buf(),
             limits,
             inflated: AtomicU64::new(0),
-            count: 0,
         })
     }
 
@@ -292,15 +290,17 @@ impl Bundle {
     /// back against the entry's digest: the file may have changed since.
     pub fn release(&mut self) {
         if let Source::Zip(z) = &self.source {
-            self.count = z.len();
-            self.source = Source::ZipFile(self.origin.clone());
+            self.source = Source::ZipFile {
+                path: self.origin.clone(),
+                entries: z.len(),
+            };
         }
     }
 
     pub fn entry_count(&self) -> usize {
         match &self.source {
             Source::Zip(z) => z.len(),
-            Source::ZipFile(_) => self.count,
+            Source::ZipFile { entries, .. } => *entries,
             Source::Dir(files) => files.len(),
             Source::File { .. } => 1,
         }
@@ -365,7 +365,7 @@ impl Bundle {
                 .iter()
                 .map(|f| f.full.symlink_metadata().map_or(0, |m| m.len()))
                 .collect(),
-            Source::ZipFile(_) | Source::File { .. } => Vec::new(),
+            Source::ZipFile { .. } | Source::File { .. } => Vec::new(),
         }
     }
 
@@ -376,7 +376,7 @@ impl Bundle {
                 let zip = zip.get_or_insert_with(|| shared.clone());
                 self.zip_top(zip, i, buf)
             }
-            Source::ZipFile(path) => {
+            Source::ZipFile { path, .. } => {
                 let f = files::open_regular(path, true)
                     .map_err(|e| read_error(path, e))?
                     .ok_or_else(|| Error::NotRegular { path: path.clone() })?;

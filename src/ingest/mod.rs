@@ -69,9 +69,7 @@ impl LogKind {
             LogKind::MessageTracking | LogKind::PowershellCsv | LogKind::ExoTrace
         )
     }
-}
 
-impl LogKind {
     pub const ALL: [LogKind; 6] = [
         LogKind::MessageTracking,
         LogKind::SmtpReceive,

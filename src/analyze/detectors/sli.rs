@@ -77,11 +77,16 @@ pub struct Slo {
 
 /// Nearest-rank percentile of sorted values.
 pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
-    if sorted.is_empty() {
+    Some(sorted[nearest_rank(sorted.len(), p)?])
+}
+
+/// The index of the nearest-rank `p`th percentile among `n` sorted values; `None` when `n` is 0.
+fn nearest_rank(n: usize, p: f64) -> Option<usize> {
+    if n == 0 {
         return None;
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+    let rank = ((p / 100.0) * n as f64).ceil() as usize;
+    Some(rank.clamp(1, n) - 1)
 }
 
 /// Nearest-rank p50, p95 and p99 of `v`. Each rank is selected in linear time (the values are
@@ -89,14 +94,7 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 /// large windows once per storm).
 pub fn latency_of(mut v: Vec<i64>) -> Latency {
     let n = v.len();
-    let mut at = |p: f64| -> Option<i64> {
-        if n == 0 {
-            return None;
-        }
-        let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        let k = rank.clamp(1, n) - 1;
-        Some(*v.select_nth_unstable(k).1)
-    };
+    let mut at = |p: f64| Some(*v.select_nth_unstable(nearest_rank(n, p)?).1);
     Latency {
         p50: at(50.0),
         p95: at(95.0),

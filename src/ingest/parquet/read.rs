@@ -15,7 +15,7 @@
 //! added (ignored). What it may not is refused with the file and column named: a file that is
 //! not Parquet, a column of the wrong type, rows without provenance (`entry`, `line`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -505,19 +505,20 @@ pub fn read<C: Collector>(
         .collect::<Result<_>>()?;
     progress.finish();
 
-    // Entries: each export's inventory first, then entries only its rows name. Paths that two
-    // exports share get the export's folder in front, so evidence stays unambiguous.
+    let indexed: Vec<Indexed> = exports.iter().map(index_export).collect::<Result<_>>()?;
+    // Paths that two exports share get the export's folder in front, so evidence stays
+    // unambiguous.
     let clash = exports.len() > 1 && {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for e in &exports {
-            let mut mine = HashSet::new();
-            for p in export_paths(e)? {
-                if mine.insert(p.clone()) {
-                    *seen.entry(p).or_default() += 1;
-                }
-            }
-        }
-        seen.values().any(|&n| n > 1)
+        let mut seen: HashSet<&str> = HashSet::new();
+        exports.iter().zip(&indexed).any(|(e, x)| {
+            let mine: HashSet<&str> = e
+                .inventory
+                .iter()
+                .flat_map(|i| i.files.iter().map(|f| f.path.as_str()))
+                .chain(x.unlisted.iter().map(|(p, _)| p.as_str()))
+                .collect();
+            mine.into_iter().any(|p| !seen.insert(p))
+        })
     };
     // One export of a zip keeps the zip's digest; several are digested from their entries.
     let sha256 = match exports.as_slice() {
@@ -529,17 +530,15 @@ pub fn read<C: Collector>(
     let mut protocol = Vec::new();
     let mut ev_keys: Vec<Key> = Vec::new();
     let mut pr_keys: Vec<Key> = Vec::new();
-    let mut ev_height = 0u32;
-    let mut pr_height = 0u32;
     let mut unknown_origin = false;
-    for e in exports {
+    for (e, x) in exports.into_iter().zip(indexed) {
         let prefix = if clash {
             let rel = e.dir.strip_prefix(path).unwrap_or(&e.dir);
             format!("{}/", rel.to_string_lossy())
         } else {
             String::new()
         };
-        let mut index: HashMap<String, u32> = HashMap::new();
+        let base = specs.len() as u32;
         let notes: HashMap<&str, &EntryNote> =
             e.notes.iter().map(|n| (n.path.as_str(), n)).collect();
         if let Some(inv) = &e.inventory {
@@ -551,7 +550,6 @@ pub fn read<C: Collector>(
                     .push(m.clone());
             }
             for f in &inv.files {
-                index.insert(f.path.clone(), specs.len() as u32);
                 let mut info = f.clone();
                 info.path = format!("{prefix}{}", f.path);
                 let mut note = notes
@@ -578,38 +576,7 @@ pub fn read<C: Collector>(
         } else {
             unknown_origin = true;
         }
-        // Entries only the rows name (an engine's output has no inventory), in path order.
-        let mut unlisted: BTreeMap<&str, LogKind> = BTreeMap::new();
-        for df in [&e.events, &e.protocol].into_iter().flatten() {
-            let entry = df.column(col::ENTRY)?.str()?;
-            let kinds = df.column(col::LOG_KIND)?.str()?;
-            let mut last = None;
-            for (p, k) in entry.iter().zip(kinds.iter()) {
-                let p = p.unwrap_or("");
-                if last == Some(p) || index.contains_key(p) || unlisted.contains_key(p) {
-                    last = Some(p);
-                    continue;
-                }
-                last = Some(p);
-                let kind = k
-                    .and_then(LogKind::parse)
-                    .filter(|k| *k != LogKind::Skipped);
-                let Some(kind) = kind else {
-                    return Err(Error::ParquetColumn {
-                        path: e.dir.clone(),
-                        column: col::LOG_KIND.into(),
-                        detail: format!(
-                            "of a row of {:?} is {:?}, not a kind of log (message_tracking, smtp_receive, ...)",
-                            crate::error::printable(p),
-                            crate::error::printable(k.unwrap_or(""))
-                        ),
-                    });
-                };
-                unlisted.insert(p, kind);
-            }
-        }
-        for (p, kind) in unlisted {
-            index.insert(p.to_string(), specs.len() as u32);
+        for (p, kind) in x.unlisted {
             let path = format!("{prefix}{p}");
             specs.push(EntrySpec {
                 note: EntryNote {
@@ -622,21 +589,20 @@ pub fn read<C: Collector>(
                 malformed: Vec::new(),
             });
         }
-        for (df, keys, height) in [
-            (&e.events, &mut ev_keys, &mut ev_height),
-            (&e.protocol, &mut pr_keys, &mut pr_height),
+        for (df, entries, keys) in [
+            (&e.events, x.events, &mut ev_keys),
+            (&e.protocol, x.protocol, &mut pr_keys),
         ] {
             let Some(df) = df else { continue };
-            let entry = df.column(col::ENTRY)?.str()?;
             let line = df.column(col::LINE)?.u32()?;
-            for (i, (p, l)) in entry.iter().zip(line.iter()).enumerate() {
-                let idx = index
-                    .get(p.unwrap_or(""))
-                    .copied()
-                    .ok_or(Error::Internal("a row's entry was not indexed"))?;
-                keys.push((idx, l.unwrap_or(0), *height + i as u32));
-            }
-            *height += df.height() as u32;
+            let height = keys.len() as u32;
+            keys.extend(
+                entries
+                    .iter()
+                    .zip(line.iter())
+                    .enumerate()
+                    .map(|(i, (&idx, l))| (base + idx, l.unwrap_or(0), height + i as u32)),
+            );
         }
         events.extend(e.events);
         protocol.extend(e.protocol);
@@ -699,25 +665,90 @@ pub fn read<C: Collector>(
     Ok(out)
 }
 
-/// The entry paths an export names, in its inventory or its rows.
-fn export_paths(e: &Export) -> Result<Vec<String>> {
-    let mut out: Vec<String> = e
+/// One export's entries and which of them each row belongs to, from one pass over the `entry`
+/// column of each table.
+struct Indexed {
+    /// Entries only the rows name (an engine's output has no inventory), in path order, with
+    /// their kind; they come after the inventory's.
+    unlisted: Vec<(String, LogKind)>,
+    /// Per row of the events and the protocol table: its entry (inventory entries first, then
+    /// `unlisted`).
+    events: Vec<u32>,
+    protocol: Vec<u32>,
+}
+
+fn index_export(e: &Export) -> Result<Indexed> {
+    let listed: Vec<&str> = e
         .inventory
         .iter()
-        .flat_map(|i| i.files.iter().map(|f| f.path.clone()))
+        .flat_map(|i| i.files.iter().map(|f| f.path.as_str()))
         .collect();
-    for df in [&e.events, &e.protocol].into_iter().flatten() {
-        let mut distinct: Vec<String> = Vec::new();
-        let mut last: Option<&str> = None;
-        for p in df.column(col::ENTRY)?.str()?.iter().flatten() {
-            if last != Some(p) {
-                distinct.push(p.to_string());
-                last = Some(p);
-            }
+    // Provisional ids: the inventory's entries by position, then unlisted paths as met.
+    let mut ids: HashMap<&str, u32> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (*p, i as u32))
+        .collect();
+    let mut met: Vec<(&str, LogKind)> = Vec::new();
+    let mut tables: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    for (df, rows) in [&e.events, &e.protocol].into_iter().zip(&mut tables) {
+        let Some(df) = df else { continue };
+        let entry = df.column(col::ENTRY)?.str()?;
+        let kinds = df.column(col::LOG_KIND)?.str()?;
+        rows.reserve_exact(df.height());
+        let mut last: Option<(&str, u32)> = None;
+        for (p, k) in entry.iter().zip(kinds.iter()) {
+            let p = p.unwrap_or("");
+            let id = match last {
+                Some((q, id)) if q == p => id,
+                _ => match ids.get(p) {
+                    Some(&id) => id,
+                    None => {
+                        let kind = k
+                            .and_then(LogKind::parse)
+                            .filter(|k| *k != LogKind::Skipped)
+                            .ok_or_else(|| Error::ParquetColumn {
+                                path: e.dir.clone(),
+                                column: col::LOG_KIND.into(),
+                                detail: format!(
+                                    "of a row of {:?} is {:?}, not a kind of log (message_tracking, smtp_receive, ...)",
+                                    crate::error::printable(p),
+                                    crate::error::printable(k.unwrap_or(""))
+                                ),
+                            })?;
+                        let id = (listed.len() + met.len()) as u32;
+                        met.push((p, kind));
+                        ids.insert(p, id);
+                        id
+                    }
+                },
+            };
+            last = Some((p, id));
+            rows.push(id);
         }
-        out.extend(distinct);
     }
-    Ok(out)
+    // Unlisted entries in path order: provisional id -> final id.
+    let mut order: Vec<usize> = (0..met.len()).collect();
+    order.sort_by_key(|&k| met[k].0);
+    let mut final_id: Vec<u32> = vec![0; met.len()];
+    for (rank, &k) in order.iter().enumerate() {
+        final_id[k] = (listed.len() + rank) as u32;
+    }
+    let n = listed.len() as u32;
+    let [mut events, mut protocol] = tables;
+    for id in events.iter_mut().chain(protocol.iter_mut()) {
+        if *id >= n {
+            *id = final_id[(*id - n) as usize];
+        }
+    }
+    Ok(Indexed {
+        unlisted: order
+            .into_iter()
+            .map(|k| (met[k].0.to_string(), met[k].1))
+            .collect(),
+        events,
+        protocol,
+    })
 }
 
 /// The rows of one entry, in line order.
