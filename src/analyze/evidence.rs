@@ -81,9 +81,9 @@ impl<'a> FromBundle<'a> {
         };
         slot.get_or_init(|| {
             let r = m.entries.get(e as usize)?;
-            let bytes = bundle.read_one(r.top, &r.path).ok()??;
+            let (bytes, sha256) = bundle.read_one(r.top, &r.path).ok()??;
             // Changed since it was read: its lines are no longer the rows analysed.
-            if crate::bundle::sha256_hex(&bytes) != r.sha256 {
+            if sha256 != r.sha256 {
                 return None;
             }
             EntryText::new(&r.path, &bytes, r.kind)

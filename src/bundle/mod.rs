@@ -14,7 +14,7 @@ mod names;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -63,7 +63,93 @@ pub struct Entry<'a> {
     pub top: usize,
 }
 
-type SharedZip = ZipArchive<Cursor<Arc<[u8]>>>;
+type SharedZip = ZipArchive<Cursor<Shared>>;
+
+/// Bytes shared by the threads that read a zip. An `Arc<Vec<u8>>` rather than an `Arc<[u8]>`:
+/// making the latter from the `Vec` the file was read into copies the whole archive.
+#[derive(Clone)]
+struct Shared(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A reusable read buffer whose bytes stay initialised between entries. `Read::read_to_end`
+/// zero-fills the spare capacity on every call, which on a reused buffer means clearing
+/// every entry's size again before inflating into it (2% of `inspect`); here each byte is
+/// zeroed once, when the buffer first grows to it.
+#[derive(Default)]
+pub(crate) struct Buf {
+    /// Initialised bytes; its length is the most this buffer ever held.
+    bytes: Vec<u8>,
+    /// How many of them the current content uses.
+    len: usize,
+}
+
+impl Buf {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Makes room for `n` bytes in all (virtual memory only: nothing is zeroed yet).
+    fn reserve(&mut self, n: usize) {
+        self.bytes.reserve(n.saturating_sub(self.bytes.len()));
+    }
+
+    /// Reads from `r` until it ends or `want` bytes came; returns how many came.
+    fn read_from(&mut self, r: &mut impl Read, want: u64) -> std::io::Result<u64> {
+        let mut got = 0u64;
+        while got < want {
+            if self.len == self.bytes.len() && self.len == self.bytes.capacity() && self.len > 0 {
+                // Full to the size hinted: most likely the end. A small read says so before the
+                // buffer is doubled for nothing.
+                let mut probe = [0u8; 32];
+                let room = probe
+                    .len()
+                    .min(usize::try_from(want - got).unwrap_or(usize::MAX));
+                match r.read(&mut probe[..room]) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        self.bytes.extend_from_slice(&probe[..n]);
+                        self.len += n;
+                        got += n as u64;
+                        continue;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.len == self.bytes.len() {
+                // Zero what was reserved a megabyte at a time (a declared size may lie), then
+                // grow by doubling.
+                let grow = if self.bytes.capacity() > self.bytes.len() {
+                    self.bytes.capacity().min(self.bytes.len() + (1 << 20))
+                } else {
+                    (self.bytes.len() * 2).max(64 << 10)
+                };
+                self.bytes.resize(grow, 0);
+            }
+            let room = (self.bytes.len() - self.len)
+                .min(usize::try_from(want - got).unwrap_or(usize::MAX));
+            match r.read(&mut self.bytes[self.len..self.len + room]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.len += n;
+                    got += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(got)
+    }
+}
 
 enum Source {
     Zip(SharedZip),
@@ -85,8 +171,11 @@ enum Source {
 pub struct Bundle {
     /// As the user named it.
     pub display: String,
-    /// SHA-256 of the zip or file; `None` for a folder (see [`folder_digest`]).
-    pub sha256: Option<String>,
+    /// SHA-256 of the zip or file; unset for a folder (see [`folder_digest`]). A zip's is taken
+    /// by [`Bundle::par_map`] beside the entries, not before them on one core.
+    sha256: OnceLock<String>,
+    /// A zip's bytes, to hash (the zip reader holds them too); dropped by [`Bundle::release`].
+    zip_bytes: Option<Shared>,
     /// Declared uncompressed size of all entries (for progress only: never trusted as a limit).
     pub declared_bytes: u64,
     source: Source,
@@ -135,7 +224,7 @@ fn zip_error(display: &str, e: ZipError) -> Error {
     }
 }
 
-fn open_zip(display: &str, data: Arc<[u8]>) -> Result<SharedZip> {
+fn open_zip(display: &str, data: Shared) -> Result<SharedZip> {
     let zip = ZipArchive::new(Cursor::new(data)).map_err(|e| zip_error(display, e))?;
     names::validate(display, &zip)?;
     Ok(zip)
@@ -177,7 +266,8 @@ impl Bundle {
             }
             return Ok(Bundle {
                 display,
-                sha256: None,
+                sha256: OnceLock::new(),
+                zip_bytes: None,
                 declared_bytes: files
                     .iter()
                     .filter_map(|f| f.full.symlink_metadata().ok())
@@ -225,8 +315,8 @@ impl Bundle {
             if data.len() as u64 > limit {
                 return Err(too_large());
             }
-            let sha = sha256_hex(&data);
-            let zip = open_zip(&display, Arc::from(data))?;
+            let data = Shared(Arc::new(data));
+            let zip = open_zip(&display, data.clone())?;
             if zip.is_empty() {
                 return Err(Error::EmptyBundle { path: display });
             }
@@ -235,7 +325,8 @@ impl Bundle {
                 .fold(0u64, |a, b| a.saturating_add(b));
             return Ok(Bundle {
                 display,
-                sha256: Some(sha),
+                sha256: OnceLock::new(),
+                zip_bytes: Some(data),
                 declared_bytes: declared,
                 source: Source::Zip(zip),
                 origin: path.to_path_buf(),
@@ -272,7 +363,8 @@ impl Bundle {
             .unwrap_or_else(|| display.clone());
         Ok(Bundle {
             display,
-            sha256: Some(format!("{:x}", hasher.finalize())),
+            sha256: OnceLock::from(format!("{:x}", hasher.finalize())),
+            zip_bytes: None,
             declared_bytes: size,
             source: Source::File {
                 path: path.to_path_buf(),
@@ -289,12 +381,26 @@ impl Bundle {
     /// events) does not sit in memory through the analysis. The caller checks what it reads
     /// back against the entry's digest: the file may have changed since.
     pub fn release(&mut self) {
+        self.sha256();
+        self.zip_bytes = None;
         if let Source::Zip(z) = &self.source {
             self.source = Source::ZipFile {
                 path: self.origin.clone(),
                 entries: z.len(),
             };
         }
+    }
+
+    /// SHA-256 of the zip or file; `None` for a folder (see [`folder_digest`]).
+    pub fn sha256(&self) -> Option<String> {
+        if let Some(bytes) = &self.zip_bytes {
+            return Some(
+                self.sha256
+                    .get_or_init(|| sha256_hex(bytes.as_ref()))
+                    .clone(),
+            );
+        }
+        self.sha256.get().cloned()
     }
 
     pub fn entry_count(&self) -> usize {
@@ -320,12 +426,29 @@ impl Bundle {
         let sizes = self.entry_sizes();
         let mut order: Vec<usize> = (0..self.entry_count()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
-        let mut per_index: Vec<(usize, Result<Vec<T>>)> = order
+        // A zip's own digest is one serial pass over the archive: taken on whichever thread is
+        // free, beside the entries, instead of before them.
+        let (mut per_index, _) = rayon::join(|| self.read_in(order, &f), || self.sha256());
+        per_index.sort_unstable_by_key(|(i, _)| *i);
+        let mut all = Vec::new();
+        for (_, r) in per_index {
+            all.extend(r?);
+        }
+        Ok(all)
+    }
+
+    /// Reads the top-level entries in `order`, in parallel, with each one's index.
+    fn read_in<T, F>(&self, order: Vec<usize>, f: &F) -> Vec<(usize, Result<Vec<T>>)>
+    where
+        T: Send,
+        F: Fn(Entry<'_>) -> Result<T> + Sync,
+    {
+        order
             .into_iter()
             .par_bridge()
             .map_init(
                 // Each thread reads through its own handle on the shared archive bytes.
-                || (None::<SharedZip>, Vec::new()),
+                || (None::<SharedZip>, Buf::default()),
                 |(zip, buf), i| {
                     let mut out = Vec::new();
                     let read = match self.load_top(zip, i, buf) {
@@ -340,18 +463,12 @@ impl Bundle {
                             top: i,
                         })
                         .map(|x| out.push(x)),
-                        Ok(Top::Read(path)) => self.expand(path, buf, 0, i, &f, &mut out),
+                        Ok(Top::Read(path)) => self.expand(path, buf.as_slice(), 0, i, f, &mut out),
                     };
                     (i, read.map(|()| out))
                 },
             )
-            .collect();
-        per_index.sort_unstable_by_key(|(i, _)| *i);
-        let mut all = Vec::new();
-        for (_, r) in per_index {
-            all.extend(r?);
-        }
-        Ok(all)
+            .collect()
     }
 
     /// Each top-level entry's size as listed (uncompressed size in a zip's directory, file size
@@ -370,7 +487,7 @@ impl Bundle {
     }
 
     /// Reads top-level entry `i` into `buf`.
-    fn load_top(&self, zip: &mut Option<SharedZip>, i: usize, buf: &mut Vec<u8>) -> Result<Top> {
+    fn load_top(&self, zip: &mut Option<SharedZip>, i: usize, buf: &mut Buf) -> Result<Top> {
         match &self.source {
             Source::Zip(shared) => {
                 let zip = zip.get_or_insert_with(|| shared.clone());
@@ -417,7 +534,7 @@ impl Bundle {
         &self,
         zip: &mut ZipArchive<R>,
         i: usize,
-        buf: &mut Vec<u8>,
+        buf: &mut Buf,
     ) -> Result<Top> {
         let mut file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
         if file.is_dir() {
@@ -432,13 +549,7 @@ impl Bundle {
 
     /// Reads a regular file, refusing it from its size alone when that is already past the
     /// budget rather than after reading up to the limit.
-    fn read_file(
-        &self,
-        name: &str,
-        full: &Path,
-        f: std::fs::File,
-        buf: &mut Vec<u8>,
-    ) -> Result<()> {
+    fn read_file(&self, name: &str, full: &Path, f: std::fs::File, buf: &mut Buf) -> Result<()> {
         let size = f
             .metadata()
             .map_err(|e| Error::Io {
@@ -466,7 +577,7 @@ impl Bundle {
         r: impl Read,
         hint: u64,
         packed: Option<u64>,
-        data: &mut Vec<u8>,
+        data: &mut Buf,
     ) -> Result<()> {
         const STEP: u64 = 8 << 20;
         let limit = self.limits.max_uncompressed;
@@ -477,21 +588,16 @@ impl Bundle {
         loop {
             // One byte past the budget is enough to know the limit is crossed.
             let want = STEP.min(budget().saturating_add(1));
-            let before = data.len();
-            (&mut r)
-                .take(want)
-                .read_to_end(data)
-                .map_err(|e| match packed {
-                    Some(_) => Error::Decompress {
-                        entry: name.to_string(),
-                        source: e,
-                    },
-                    None => Error::Io {
-                        path: PathBuf::from(name),
-                        source: e,
-                    },
-                })?;
-            let got = (data.len() - before) as u64;
+            let got = data.read_from(&mut r, want).map_err(|e| match packed {
+                Some(_) => Error::Decompress {
+                    entry: name.to_string(),
+                    source: e,
+                },
+                None => Error::Io {
+                    path: PathBuf::from(name),
+                    source: e,
+                },
+            })?;
             let total = self
                 .inflated
                 .fetch_add(got, Ordering::Relaxed)
@@ -510,8 +616,8 @@ impl Bundle {
                 });
             }
             if let Some(packed) = packed {
-                let ratio = data.len() as u64 / packed.max(1);
-                if data.len() as u64 > STEP && ratio > self.limits.max_ratio {
+                let ratio = data.len as u64 / packed.max(1);
+                if data.len as u64 > STEP && ratio > self.limits.max_ratio {
                     return Err(Error::Bomb {
                         entry: name.to_string(),
                         ratio: self.limits.max_ratio,
@@ -544,7 +650,7 @@ impl Bundle {
                 });
             }
             let sha = sha256_hex(data);
-            let shared: Arc<[u8]> = Arc::from(data);
+            let shared = Shared(Arc::new(data.to_vec()));
             let mut zip = open_zip(&path, shared)?;
             out.push(f(Entry {
                 path: path.clone(),
@@ -554,7 +660,7 @@ impl Bundle {
                 not_read: None,
                 top,
             })?);
-            let mut inner_buf = Vec::new();
+            let mut inner_buf = Buf::default();
             for i in 0..zip.len() {
                 let mut file = zip.by_index(i).map_err(|e| zip_error(&path, e))?;
                 if file.is_dir() {
@@ -565,7 +671,7 @@ impl Bundle {
                 let packed = file.compressed_size();
                 self.read_limited(&inner, &mut file, hint, Some(packed), &mut inner_buf)?;
                 drop(file);
-                self.expand(inner, &inner_buf, depth + 1, top, f, out)?;
+                self.expand(inner, inner_buf.as_slice(), depth + 1, top, f, out)?;
             }
             return Ok(());
         }
@@ -581,7 +687,7 @@ impl Bundle {
                     depth: self.limits.max_depth,
                 });
             }
-            let mut bytes = Vec::new();
+            let mut bytes = Buf::default();
             self.read_limited(
                 &path,
                 flate2::read::MultiGzDecoder::new(data),
@@ -589,7 +695,7 @@ impl Bundle {
                 Some(data.len() as u64),
                 &mut bytes,
             )?;
-            return self.expand(inner, &bytes, depth + 1, top, f, out);
+            return self.expand(inner, bytes.as_slice(), depth + 1, top, f, out);
         }
         out.push(f(Entry {
             path,
@@ -605,25 +711,26 @@ impl Bundle {
     /// The bytes of one entry, read again: top-level entry `top`, and inside it (for nested
     /// archives and `.gz` members) the entry listed under `path`. For evidence rows, which are
     /// read back from the bundle rather than kept in memory for every row.
-    pub fn read_one(&self, top: usize, path: &str) -> Result<Option<Vec<u8>>> {
+    /// Returns the bytes with their SHA-256.
+    pub fn read_one(&self, top: usize, path: &str) -> Result<Option<(Vec<u8>, String)>> {
         if top >= self.entry_count() {
             return Ok(None);
         }
         let mut zip = None;
-        let mut buf = Vec::new();
+        let mut buf = Buf::default();
         let found = std::sync::Mutex::new(None);
         match self.load_top(&mut zip, top, &mut buf)? {
             Top::Read(name) => {
                 let mut ignore = Vec::new();
                 self.expand(
                     name,
-                    &buf,
+                    buf.as_slice(),
                     0,
                     top,
                     &|e: Entry<'_>| {
                         if e.path == path && e.container.is_none() {
                             if let Ok(mut slot) = found.lock() {
-                                *slot = Some(e.data.to_vec());
+                                *slot = Some((e.data.to_vec(), e.sha256));
                             }
                         }
                         Ok(())
@@ -649,6 +756,69 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 64);
+    }
+
+    /// Hands out at most 7 bytes per read, and is interrupted once, as real readers may be.
+    struct Dribble<'a>(&'a [u8], bool);
+    impl Read for Dribble<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if !self.1 {
+                self.1 = true;
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = out.len().min(7).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_holds_exactly_what_was_read_last() {
+        let long: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut buf = Buf::default();
+        buf.reserve(100);
+        assert_eq!(
+            buf.read_from(&mut Dribble(&long, false), u64::MAX).ok(),
+            Some(200_000)
+        );
+        assert_eq!(buf.as_slice(), &long[..]);
+        // A step stops at `want`, and the next step goes on from there.
+        buf.clear();
+        let mut r = Dribble(b"abcdefghijklmnopqrstuvwxyz", false);
+        assert_eq!(buf.read_from(&mut r, 10).ok(), Some(10));
+        assert_eq!(buf.read_from(&mut r, 100).ok(), Some(16));
+        assert_eq!(buf.as_slice(), b"abcdefghijklmnopqrstuvwxyz");
+        // Shorter content after longer: nothing of the old bytes shows.
+        buf.clear();
+        assert_eq!(
+            buf.read_from(&mut Dribble(b"xyz", false), 100).ok(),
+            Some(3)
+        );
+        assert_eq!(buf.as_slice(), b"xyz");
+        buf.clear();
+        assert_eq!(buf.read_from(&mut Dribble(b"", false), 100).ok(), Some(0));
+        assert_eq!(buf.as_slice(), b"");
+        // Filled to exactly the size reserved: the end is found without doubling the buffer.
+        let mut exact = Buf::default();
+        exact.reserve(70);
+        let cap = exact.bytes.capacity();
+        let data: Vec<u8> = (0..cap as u8).collect();
+        assert_eq!(
+            exact.read_from(&mut Dribble(&data, false), u64::MAX).ok(),
+            Some(cap as u64)
+        );
+        assert_eq!(exact.as_slice(), &data[..]);
+        assert_eq!(exact.bytes.capacity(), cap);
+        // One byte more than reserved still arrives.
+        let mut over = Buf::default();
+        over.reserve(70);
+        let data: Vec<u8> = (0..=over.bytes.capacity() as u8).collect();
+        assert_eq!(
+            over.read_from(&mut Dribble(&data, true), u64::MAX).ok(),
+            Some(data.len() as u64)
+        );
+        assert_eq!(over.as_slice(), &data[..]);
     }
 
     #[test]

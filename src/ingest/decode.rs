@@ -41,7 +41,7 @@ pub(crate) fn decode<'a>(path: &str, data: &'a [u8]) -> Result<Decoded<'a>> {
             "binary content (NUL bytes, no UTF-16 byte-order mark)".into(),
         ));
     }
-    match std::str::from_utf8(data) {
+    match from_utf8(data) {
         Ok(s) => Ok(Decoded::Text(Cow::Borrowed(s))),
         Err(e) if looks_like_log_name(path) || looks_like_log_head(head) => {
             let offset = e.valid_up_to();
@@ -56,8 +56,14 @@ pub(crate) fn decode<'a>(path: &str, data: &'a [u8]) -> Result<Decoded<'a>> {
     }
 }
 
+/// UTF-8 validation, with SIMD on the whole entry; std's slower check runs only on a failure,
+/// for the position of the first bad byte.
+fn from_utf8(data: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
+    simdutf8::basic::from_utf8(data).or_else(|_| std::str::from_utf8(data))
+}
+
 fn utf8<'a>(path: &str, data: &'a [u8], skipped: usize) -> Result<Cow<'a, str>> {
-    std::str::from_utf8(data).map(Cow::Borrowed).map_err(|e| {
+    from_utf8(data).map(Cow::Borrowed).map_err(|e| {
         let offset = e.valid_up_to();
         Error::Encoding {
             entry: path.to_string(),

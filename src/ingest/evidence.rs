@@ -9,7 +9,7 @@ use super::decode::{decode, Decoded};
 use super::fields::split_line;
 use super::schema::{Field, Mapping, Row};
 use super::tracking::fields_for_count;
-use super::w3c::{mapping_before, Item, Records};
+use super::w3c::{Item, Records};
 use super::LogKind;
 
 /// The text fields of one record that evidence shows.
@@ -30,6 +30,9 @@ pub struct EntryText {
     text: String,
     starts: Vec<usize>,
     kind: LogKind,
+    /// A W3C log's `#Fields` directives by line, found by the reader's own rules: a `#Fields:`
+    /// inside a value (a subject can say anything) is not one.
+    fields: Vec<(u64, Mapping)>,
 }
 
 impl EntryText {
@@ -41,7 +44,23 @@ impl EntryText {
         };
         let mut starts = vec![0];
         starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Some(EntryText { text, starts, kind })
+        let mut fields = Vec::new();
+        if kind == LogKind::MessageTracking {
+            let mut records = Records::new(&text);
+            while let Some((line, item)) = records.next_item() {
+                if let Item::Directive(d) = item {
+                    if let Some(f) = d.strip_prefix("#Fields:") {
+                        fields.push((line, Mapping::new(f.split(','))));
+                    }
+                }
+            }
+        }
+        Some(EntryText {
+            text,
+            starts,
+            kind,
+            fields,
+        })
     }
 
     /// The record that starts on 1-based `line`.
@@ -62,11 +81,16 @@ impl EntryText {
         };
         let mut vals: Vec<Cow<'_, str>> = Vec::new();
         split_line(&data, &mut vals).ok()?;
-        let mapping = match mapping_before(&self.text, at) {
-            Some(m) => m,
-            None => Mapping::new(fields_for_count(vals.len())?.0),
+        let in_force = self.fields.partition_point(|(l, _)| *l < line);
+        let headerless;
+        let mapping = match in_force.checked_sub(1).and_then(|i| self.fields.get(i)) {
+            Some((_, m)) => m,
+            None => {
+                headerless = Mapping::new(fields_for_count(vals.len())?.0);
+                &headerless
+            }
         };
-        (vals.len() == mapping.names.len()).then(|| fill(&mapping, &vals))
+        (vals.len() == mapping.names.len()).then(|| fill(mapping, &vals))
     }
 
     fn csv(&self, line: u64) -> Option<Record> {
@@ -132,6 +156,23 @@ mod tests {
             "a continuation line starts no record"
         );
         assert!(e.record(99).is_none());
+        // A `#Fields:` inside a value is text, and a later real directive takes over.
+        let text = "#Fields: date-time,event-id,message-subject,sender-address\r\n2026-11-16T08:00:00.000Z,FAIL,\"x\r\n#Fields: sender-address,message-subject,event-id,date-time\",y@corp\r\n2026-11-16T08:00:01.000Z,DELIVER,\"#Fields: sender-address,message-subject,event-id,date-time\",z@corp\r\n#Fields: date-time,sender-address,event-id\r\n2026-11-16T08:00:02.000Z,w@corp,SEND\r\n";
+        let e =
+            EntryText::new("MSGTRK2.LOG", text.as_bytes(), LogKind::MessageTracking).expect("text");
+        let r = e.record(2).expect("line 2");
+        assert_eq!((r.event_id.as_str(), r.sender.as_str()), ("FAIL", "y@corp"));
+        assert_eq!(
+            r.subject,
+            "x\n#Fields: sender-address,message-subject,event-id,date-time"
+        );
+        let r = e.record(4).expect("line 4");
+        assert_eq!(
+            (r.event_id.as_str(), r.sender.as_str()),
+            ("DELIVER", "z@corp")
+        );
+        let r = e.record(6).expect("line 6");
+        assert_eq!((r.event_id.as_str(), r.sender.as_str()), ("SEND", "w@corp"));
         let csv = "\u{feff}\"Timestamp\",\"EventId\",\"Source\",\"Sender\",\"Recipients\",\"RecipientStatus\",\"MessageSubject\"\r\n\"7/18/2016 11:57:15 AM\",\"FAIL\",\"SMTP\",\"a@x\",\"b@y\",\"550 5.1.1 not found\",\"hello\"\r\n";
         let e = EntryText::new("x.csv", csv.as_bytes(), LogKind::PowershellCsv).expect("text");
         let r = e.record(2).expect("line 2");

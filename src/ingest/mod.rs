@@ -250,20 +250,33 @@ pub struct ProtoLine<'a> {
 pub trait Sink {
     fn event(&mut self, row: &Row<'_>);
     fn protocol(&mut self, _line: &ProtoLine<'_>) {}
+    /// Whether `event` reads the rows' values. When it does not, a reader may fill only what
+    /// the inventory itself needs (the time, the server, the schema version).
+    fn reads_rows(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that keeps nothing (the inventory's counts are in [`Parsed`]).
 pub struct Discard;
 impl Sink for Discard {
     fn event(&mut self, _row: &Row<'_>) {}
+    fn reads_rows(&self) -> bool {
+        false
+    }
 }
 
 /// Decides what is built from the rows of each entry, and hands the result back per entry.
 pub trait Collector: Sync {
     type Sink: Sink;
     type Chunk: Send;
-    /// A sink for one entry; `lines` is the entry's line count (a capacity hint).
+    /// A sink for one entry; `lines` is the entry's line count (a capacity hint), or 0 when
+    /// [`Collector::sizes_by_lines`] says it is not wanted.
     fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: usize) -> Self::Sink;
+    /// Whether `sink` needs the line count (an extra pass over the entry's bytes).
+    fn sizes_by_lines(&self) -> bool {
+        true
+    }
     fn finish(&self, sink: Self::Sink, ctx: &EntryCtx<'_>, kind: LogKind) -> Result<Self::Chunk>;
 }
 
@@ -377,7 +390,7 @@ pub fn read<C: Collector>(
     bundle.release();
     let mut sw = crate::timing::Stopwatch::start();
     let display = bundle.display.clone();
-    let sha256 = bundle.sha256.clone();
+    let sha256 = bundle.sha256();
     let out = inventory::assemble(display, sha256, Input::Bundle(bundle), outcomes);
     sw.lap("inventory");
     out
@@ -391,6 +404,9 @@ pub fn inventory(path: &Path, opts: &Options, progress: &dyn Progress) -> Result
         type Chunk = ();
         fn sink(&self, _: &EntryCtx<'_>, _: LogKind, _: usize) -> Discard {
             Discard
+        }
+        fn sizes_by_lines(&self) -> bool {
+            false
         }
         fn finish(&self, _: Discard, _: &EntryCtx<'_>, _: LogKind) -> Result<()> {
             Ok(())
@@ -503,7 +519,11 @@ fn read_entry<C: Collector>(
         server: folder_server.as_deref(),
         opts,
     };
-    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    let lines = if collector.sizes_by_lines() {
+        memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1
+    } else {
+        0
+    };
     let mut sink = collector.sink(&ctx, kind, lines);
     let parsed = reader.read(kind, &text, &ctx, &mut sink)?;
     let chunk = collector.finish(sink, &ctx, kind)?;

@@ -332,6 +332,8 @@ pub struct Mapping {
     pub time_col: Option<usize>,
     /// The PowerShell `PSComputerName` column, read before the row is placed.
     pub server_col: Option<usize>,
+    /// The column each text field is read from (the last one naming it, as in [`Mapping::fill`]).
+    text_col: [Option<usize>; TEXT_FIELDS],
 }
 
 impl Mapping {
@@ -340,11 +342,18 @@ impl Mapping {
         let slots: Vec<Slot> = names.iter().map(|n| Slot::from_header(n)).collect();
         let time_col = slots.iter().position(|s| *s == Slot::Time);
         let server_col = slots.iter().position(|s| *s == Slot::Server);
+        let mut text_col = [None; TEXT_FIELDS];
+        for (i, s) in slots.iter().enumerate() {
+            if let Slot::Text(f) = *s {
+                text_col[f as usize] = Some(i);
+            }
+        }
         Mapping {
             names,
             slots,
             time_col,
             server_col,
+            text_col,
         }
     }
 
@@ -373,6 +382,25 @@ impl Mapping {
                 buf.push_str(name);
                 buf.push('=');
                 buf.push_str(v);
+            }
+        }
+    }
+
+    /// Places the values of `fields` into `row` as [`Mapping::fill`] would (it may place more).
+    pub fn fill_only<'a>(
+        &self,
+        values: &'a [std::borrow::Cow<'a, str>],
+        row: &mut Row<'a>,
+        fields: &[Field],
+    ) {
+        // A status word stands in for a missing event id, depending on column order: that
+        // rare layout takes the full placement.
+        if self.slots.contains(&Slot::TraceStatus) {
+            return self.fill(values, row);
+        }
+        for &f in fields {
+            if let Some(v) = self.text_col[f as usize].and_then(|i| values.get(i)) {
+                row.set(f, v.as_ref());
             }
         }
     }
@@ -441,7 +469,12 @@ pub fn row_host<'a>(row: &Row<'a>) -> Option<&'a str> {
 /// `EX01.corp.example` → `EX01`; IP addresses are kept whole.
 pub fn short_host(h: &str) -> &str {
     let h = h.trim();
-    if h.parse::<std::net::IpAddr>().is_ok() {
+    // Only hex digits, dots and colons can make an address: names are told apart without
+    // running the address parser on every row.
+    let may_be_ip = h
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+    if may_be_ip && h.parse::<std::net::IpAddr>().is_ok() {
         return h;
     }
     h.split('.').next().unwrap_or(h)
@@ -450,6 +483,67 @@ pub fn short_host(h: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
+
+    #[test]
+    fn placing_some_fields_agrees_with_placing_all() {
+        let layouts: [&[&str]; 4] = [
+            &[
+                "date-time",
+                "event-id",
+                "source",
+                "client-hostname",
+                "server-hostname",
+                "schema-version",
+            ],
+            // The same field twice: the last column wins in both.
+            &[
+                "event-id",
+                "server-hostname",
+                "x-other",
+                "server-hostname",
+                "source",
+            ],
+            // A status word stands in for an empty event id, depending on the column order.
+            &["event-id", "status", "client-hostname"],
+            &["status", "event-id", "client-hostname"],
+        ];
+        let rows: [&[&str]; 4] = [
+            &["", "Delivered", "", "", "", ""],
+            &[
+                "2026-11-16T11:08:57.415Z",
+                "SEND",
+                "SMTP",
+                "ex01.corp",
+                "ex02.corp",
+                "15.2.1118.7",
+            ],
+            &["", "", "", "", "", ""],
+            &["x", "Delivered", "Failed", "h", "", "y"],
+        ];
+        let wanted = [
+            Field::EventId,
+            Field::Source,
+            Field::ClientHostname,
+            Field::ServerHostname,
+            Field::SchemaVersion,
+        ];
+        for names in layouts {
+            let m = Mapping::new(names.iter().copied());
+            for vals in rows {
+                let vals: Vec<Cow<'_, str>> = vals[..names.len()]
+                    .iter()
+                    .map(|v| Cow::Borrowed(*v))
+                    .collect();
+                let (mut all, mut some) = (Row::new(0, 1), Row::new(0, 1));
+                m.fill(&vals, &mut all);
+                m.fill_only(&vals, &mut some, &wanted);
+                for f in wanted {
+                    assert_eq!(some.get(f), all.get(f), "{f:?} of {vals:?} under {names:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn one_table_drives_fields_slots_and_schema() {
@@ -497,5 +591,14 @@ mod tests {
         a.set(Field::ClientHostname, "1mail-exch01");
         assert_eq!(row_host(&a), Some("1mail-exch01"));
         assert_eq!(short_host("10.0.0.1"), "10.0.0.1");
+        assert_eq!(short_host(" fe80::1:abcd "), "fe80::1:abcd");
+        assert_eq!(short_host("::ffff:10.0.0.1"), "::ffff:10.0.0.1");
+        assert_eq!(short_host("cafe.bad.example"), "cafe");
+        assert_eq!(
+            short_host("10.0.0"),
+            "10",
+            "not an address: a name cut at its dot"
+        );
+        assert_eq!(short_host("EX01.corp.example"), "EX01");
     }
 }

@@ -127,11 +127,15 @@ impl Dialect for Tracking {
                 ))
             }
         };
-        m.extra_into(vals, &mut self.extra);
         let mut row = Row::new(stamp.ms, line.min(u32::MAX as u64) as u32);
-        m.fill(vals, &mut row);
-        if !self.extra.is_empty() {
-            row.extra = Some(&self.extra);
+        if sink.reads_rows() {
+            m.extra_into(vals, &mut self.extra);
+            m.fill(vals, &mut row);
+            if !self.extra.is_empty() {
+                row.extra = Some(&self.extra);
+            }
+        } else {
+            m.fill_only(vals, &mut row, &INVENTORY_FIELDS);
         }
         row.server = ctx.server.or_else(|| row_host(&row)).unwrap_or("unknown");
         if stamp.leap {
@@ -152,6 +156,16 @@ impl Dialect for Tracking {
         Ok(())
     }
 }
+
+/// What the inventory reads of a row when nothing else will: the fields [`row_host`] decides
+/// the server by, and the schema version.
+const INVENTORY_FIELDS: [Field; 5] = [
+    Field::EventId,
+    Field::Source,
+    Field::ClientHostname,
+    Field::ServerHostname,
+    Field::SchemaVersion,
+];
 
 pub(crate) fn truncate(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {

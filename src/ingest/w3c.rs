@@ -249,15 +249,6 @@ pub(crate) fn read<D: Dialect>(
     p
 }
 
-/// The mapping in force at byte `pos` of a W3C log: the last `#Fields` directive before it.
-pub(crate) fn mapping_before(text: &str, pos: usize) -> Option<Mapping> {
-    let head = &text[..pos.min(text.len())];
-    let at = head.rfind("#Fields:")?;
-    let line = &head[at + "#Fields:".len()..];
-    let line = line.split(['\r', '\n']).next().unwrap_or("");
-    Some(Mapping::new(line.split(',')))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
