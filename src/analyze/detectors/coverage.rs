@@ -94,7 +94,10 @@ fn hours(m: &Model) -> (ByHour, Vec<(i64, i64, u64)>) {
 /// whose logs begin late in a period lost its oldest files; one with no rows in a whole period
 /// (the real files of several years) simply is not part of that period.
 pub fn gaps(m: &Model) -> Vec<GapAt> {
-    let (by_hour, span) = hours(m);
+    gaps_of(m, &hours(m))
+}
+
+fn gaps_of(m: &Model, (by_hour, span): &(ByHour, Vec<(i64, i64, u64)>)) -> Vec<GapAt> {
     let periods = Axis::of(m.time.iter().copied()).periods;
     let period_of = |t: i64| {
         let minute = t.div_euclid(MINUTE_MS);
@@ -123,7 +126,7 @@ pub fn gaps(m: &Model) -> Vec<GapAt> {
         }
         let name = m.servers.name(s as u32).to_string();
         let mut cur: Option<(i64, i64)> = None;
-        for (&h, present) in &by_hour {
+        for (&h, present) in by_hour {
             let hour_start = h * GAP_MS;
             // Only whole hours inside the bundle: its first and last hours are partial.
             if hour_start < m.start || hour_start + GAP_MS > m.end {
@@ -168,8 +171,9 @@ fn gap(server: &str, a: i64, b: i64) -> GapAt {
 }
 
 pub fn coverage(m: &Model) -> Vec<Coverage> {
-    let (_, span) = hours(m);
-    let gaps = gaps(m);
+    let hours = hours(m);
+    let gaps = gaps_of(m, &hours);
+    let span = hours.1;
     let mut out: Vec<Coverage> = span
         .iter()
         .enumerate()

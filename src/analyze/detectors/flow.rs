@@ -46,6 +46,21 @@ struct Nodes {
     names: Vec<(String, NodeKind)>,
 }
 
+/// The node of id `id` in `cache`, named by `name` the first time it is asked for.
+fn cached(
+    cache: &mut [u32],
+    id: u32,
+    nodes: &mut Nodes,
+    name: &dyn Fn() -> String,
+    kind: NodeKind,
+) -> u32 {
+    let slot = &mut cache[id as usize];
+    if *slot == NONE {
+        *slot = nodes.get(&name(), kind);
+    }
+    *slot
+}
+
 impl Nodes {
     fn get(&mut self, name: &str, kind: NodeKind) -> u32 {
         if let Some(&i) = self.index.get(&(name.to_string(), kind)) {
@@ -99,6 +114,11 @@ impl Detector for Flow {
                     .map_or(NONE, |(i, _)| server_node[i as usize])
             })
             .collect();
+        // The node of each ip, host and server's mailboxes, looked up by name once (on first
+        // use, so nodes are numbered as before), not on every row.
+        let mut ip_node = vec![NONE; m.ips.len()];
+        let mut host_node = vec![NONE; m.hosts.len()];
+        let mut mailbox_node = vec![NONE; m.servers.len()];
         let mut seen: FastSet<(u32, u32, u32)> = FastSet::default();
         let mut g: DiGraphMap<u32, u64> = DiGraphMap::new();
         for r in 0..m.n {
@@ -117,7 +137,13 @@ impl Detector for Flow {
                         if ip == NONE {
                             continue;
                         }
-                        nodes.get(m.ips.name(ip), NodeKind::Outside)
+                        cached(
+                            &mut ip_node,
+                            ip,
+                            &mut nodes,
+                            &|| m.ips.name(ip).to_string(),
+                            NodeKind::Outside,
+                        )
                     };
                     (from, here)
                 }
@@ -126,17 +152,34 @@ impl Detector for Flow {
                     let to = if h != NONE && server_of_host[h as usize] != NONE {
                         server_of_host[h as usize]
                     } else if h != NONE {
-                        nodes.get(m.hosts.name(h), NodeKind::Outside)
+                        cached(
+                            &mut host_node,
+                            h,
+                            &mut nodes,
+                            &|| m.hosts.name(h).to_string(),
+                            NodeKind::Outside,
+                        )
                     } else if m.server_ip[r] != NONE {
-                        nodes.get(m.ips.name(m.server_ip[r]), NodeKind::Outside)
+                        let ip = m.server_ip[r];
+                        cached(
+                            &mut ip_node,
+                            ip,
+                            &mut nodes,
+                            &|| m.ips.name(ip).to_string(),
+                            NodeKind::Outside,
+                        )
                     } else {
                         continue;
                     };
                     (here, to)
                 }
                 Ev::Deliver => {
-                    let mb = nodes.get(
-                        &format!("mailboxes on {}", m.servers.name(m.server[r])),
+                    let s = m.server[r];
+                    let mb = cached(
+                        &mut mailbox_node,
+                        s,
+                        &mut nodes,
+                        &|| format!("mailboxes on {}", m.servers.name(s)),
                         NodeKind::Mailboxes,
                     );
                     (here, mb)

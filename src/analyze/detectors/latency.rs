@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::detectors::sli::percentile;
-use crate::analyze::model::intern::{FastMap, FastSet};
 use crate::analyze::model::{LATENCY_PLAUSIBLE_MS, NONE};
 use crate::analyze::summary::Sentence;
 use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
@@ -70,26 +69,57 @@ impl Detector for Latency {
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let m = cx.m;
-        // Keyed by ids while counting (a part per row: millions); names only per group.
-        let mut seen: FastSet<(u32, u32, u32)> = FastSet::default();
-        let mut by_id: FastMap<(u32, u32), Vec<i64>> = FastMap::default();
+        // A part per row and component: millions. Each message's parts are gathered (a
+        // counting sort by message, keeping row order) and its first part per server and
+        // component kept; groups are indexed by (server, component) ids, names only at the end.
+        let comps = m.components.len();
+        let group = |p: &crate::analyze::model::LatencyPart| {
+            m.server[p.row as usize] as usize * comps + p.component as usize
+        };
+        let mut groups: Vec<Vec<i64>> = vec![Vec::new(); m.servers.len() * comps];
+        let mut start = vec![0u32; m.msgs.len() + 1];
         for p in &m.parts {
-            let r = p.row as usize;
-            let id = m.msg[r];
-            if id != NONE
-                && (!cx.counts(id as usize) || !seen.insert((id, m.server[r], p.component)))
-            {
+            let id = m.msg[p.row as usize];
+            if id == NONE {
+                groups[group(p)].push(p.ms as i64);
+            } else {
+                start[id as usize + 1] += 1;
+            }
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut next = start.clone();
+        let mut of_msg = vec![0u32; start.last().copied().unwrap_or(0) as usize];
+        for (j, p) in m.parts.iter().enumerate() {
+            let id = m.msg[p.row as usize];
+            if id != NONE {
+                of_msg[next[id as usize] as usize] = j as u32;
+                next[id as usize] += 1;
+            }
+        }
+        let mut seen: Vec<usize> = Vec::new();
+        for id in 0..m.msgs.len() {
+            if !cx.counts(id) {
                 continue;
             }
-            by_id
-                .entry((m.server[r], p.component))
-                .or_default()
-                .push(p.ms as i64);
+            seen.clear();
+            for &j in &of_msg[start[id] as usize..start[id + 1] as usize] {
+                let p = &m.parts[j as usize];
+                let g = group(p);
+                if !seen.contains(&g) {
+                    seen.push(g);
+                    groups[g].push(p.ms as i64);
+                }
+            }
         }
         // Names are unique per id, so ordering by name is what a map keyed by name gave.
-        let by: BTreeMap<(String, String), Vec<i64>> = by_id
+        let by: BTreeMap<(String, String), Vec<i64>> = groups
             .into_iter()
-            .map(|((server, comp), v)| {
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(g, v)| ((g / comps) as u32, (g % comps) as u32, v))
+            .map(|(server, comp, v)| {
                 (
                     (
                         m.servers.name(server).to_string(),

@@ -141,12 +141,31 @@ impl Detector for Queues {
     }
 }
 
+/// Whether this is the first time message `id` is seen at server `s` (rows without an id always
+/// count): in `bits` when the servers fit in a word, else in `set`.
+fn first(bits: &mut [u64], set: &mut FastSet<(u32, u32)>, id: u32, s: u32) -> bool {
+    if id == NONE {
+        true
+    } else if let Some(w) = bits.get_mut(id as usize) {
+        let had = *w & (1 << s) != 0;
+        *w |= 1 << s;
+        !had
+    } else {
+        set.insert((id, s))
+    }
+}
+
 pub fn find(cx: &Cx<'_>) -> Vec<QueueReport> {
     let m = cx.m;
     let p = &cx.p.queues;
     let ns = m.servers.len();
-    // Per server: bucket -> (in, out).
-    let mut ev: Vec<BTreeMap<i64, (u32, u32)>> = vec![BTreeMap::new(); ns];
+    // Per server: (bucket, (in, out)), in bucket order: the rows come in time order, so a row
+    // adds to its server's last bucket or opens the next one.
+    let mut runs_of: Vec<Vec<(i64, (u32, u32))>> = vec![Vec::new(); ns];
+    // Whether a message already arrived at / left a server: one bit per server and message
+    // while the servers fit in a word, else a set.
+    let words = if ns <= 64 { m.msgs.len() } else { 0 };
+    let (mut arrived_bits, mut departed_bits) = (vec![0u64; words], vec![0u64; words]);
     let mut arrived: FastSet<(u32, u32)> = FastSet::default();
     let mut departed: FastSet<(u32, u32)> = FastSet::default();
     for &r in &m.order {
@@ -161,16 +180,25 @@ pub fn find(cx: &Cx<'_>) -> Vec<QueueReport> {
             continue;
         }
         let b = m.time[r].div_euclid(BUCKET_MS);
-        let s = m.server[r] as usize;
-        let key = (id, m.server[r]);
-        let slot = ev[s].entry(b).or_default();
-        if arr && (id == NONE || arrived.insert(key)) {
+        let s = m.server[r];
+        let list = &mut runs_of[s as usize];
+        if list.last().is_none_or(|l| l.0 != b) {
+            list.push((b, (0, 0)));
+        }
+        let Some((_, slot)) = list.last_mut() else {
+            continue;
+        };
+        if arr && first(&mut arrived_bits, &mut arrived, id, s) {
             slot.0 += 1;
         }
-        if dep && (id == NONE || departed.insert(key)) {
+        if dep && first(&mut departed_bits, &mut departed, id, s) {
             slot.1 += 1;
         }
     }
+    let ev: Vec<BTreeMap<i64, (u32, u32)>> = runs_of
+        .into_iter()
+        .map(|l| l.into_iter().collect())
+        .collect();
     let mut reports = Vec::new();
     for (s, events) in ev.iter().enumerate() {
         let arrivals: u64 = events.values().map(|x| x.0 as u64).sum();
@@ -289,4 +317,40 @@ pub fn find(cx: &Cx<'_>) -> Vec<QueueReport> {
 
 pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_sightings_agree_with_bits_and_with_a_set() {
+        let seq = [
+            (0, 0),
+            (0, 0),
+            (0, 63),
+            (1, 0),
+            (0, 63),
+            (NONE, 5),
+            (NONE, 5),
+            (2, 7),
+            (1, 0),
+        ];
+        let mut bits = vec![0u64; 3];
+        let (mut unused, mut set) = (FastSet::default(), FastSet::default());
+        let with_bits: Vec<bool> = seq
+            .iter()
+            .map(|&(id, s)| first(&mut bits, &mut unused, id, s))
+            .collect();
+        let with_set: Vec<bool> = seq
+            .iter()
+            .map(|&(id, s)| first(&mut [], &mut set, id, s))
+            .collect();
+        assert_eq!(
+            with_bits,
+            [true, false, true, true, false, true, true, true, false]
+        );
+        assert_eq!(with_bits, with_set);
+        assert!(unused.is_empty(), "bits used alone while they fit");
+    }
 }

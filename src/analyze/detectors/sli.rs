@@ -81,7 +81,7 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 }
 
 /// The index of the nearest-rank `p`th percentile among `n` sorted values; `None` when `n` is 0.
-fn nearest_rank(n: usize, p: f64) -> Option<usize> {
+pub(crate) fn nearest_rank(n: usize, p: f64) -> Option<usize> {
     if n == 0 {
         return None;
     }

@@ -354,9 +354,13 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
     keys.sort_unstable();
     let index: FastMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); keys.len()];
-    let mut by_time = counted.clone();
-    by_time.sort_by_key(|&i| (m.msgs[i as usize].first, i));
-    for &i in &by_time {
+    // (first seen, message), in time order: the keys carried along, not looked up per compare.
+    let mut by_time: Vec<(i64, u32)> = counted
+        .iter()
+        .map(|&i| (m.msgs[i as usize].first, i))
+        .collect();
+    by_time.sort_unstable();
+    for &(_, i) in &by_time {
         let msg = &m.msgs[i as usize];
         let Some(k) = axis.index(msg.first) else {
             continue;
@@ -391,6 +395,7 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
     let mut dense = vec![0u64; axis.len];
     let pen = penalty(axis.len);
     let name = |a: u32| (a != NONE).then(|| m.addrs.name(a).to_string());
+    let debug = std::env::var_os("MF_DEBUG_STORMS").is_some();
     for (j, key) in keys.iter().enumerate() {
         let cs = &cells[j];
         dense.iter_mut().for_each(|x| *x = 0);
@@ -399,7 +404,7 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
         }
         let segs = segment(&dense, pen);
         let runs = runs(&segs, p);
-        if std::env::var_os("MF_DEBUG_STORMS").is_some() {
+        if debug {
             eprintln!(
                 "{:?} {:?} total {} segs {:?} runs {:?}",
                 key.0 as u8,
@@ -471,10 +476,34 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
             ..Mark::default()
         })
         .collect();
+    // A message can be in a storm only if the storm's key names its sender or a recipient:
+    // each message looks at those storms alone, not at every storm.
+    let mut of_sender: FastMap<u32, Vec<usize>> = FastMap::default();
+    let mut of_recipient: FastMap<u32, Vec<usize>> = FastMap::default();
+    for (k, (key, _)) in found.iter().enumerate() {
+        match key.0 {
+            KeyKind::Sender | KeyKind::Pair => of_sender.entry(key.1).or_default().push(k),
+            KeyKind::Recipient => of_recipient.entry(key.2).or_default().push(k),
+        }
+    }
+    let mut near: Vec<usize> = Vec::new();
     for &i in &counted {
         let msg = &m.msgs[i as usize];
         let rc = m.msg_recipients(msg);
-        for (k, ((key, _), mark)) in found.iter().zip(marks.iter_mut()).enumerate() {
+        near.clear();
+        near.extend(of_sender.get(&msg.sender).into_iter().flatten());
+        if !of_recipient.is_empty() {
+            for r in rc {
+                near.extend(of_recipient.get(r).into_iter().flatten());
+            }
+        }
+        if near.is_empty() {
+            continue;
+        }
+        near.sort_unstable();
+        near.dedup();
+        for &k in &near {
+            let (key, mark) = (&found[k].0, &mut marks[k]);
             if msg.first < mark.start || msg.first > mark.end {
                 continue;
             }

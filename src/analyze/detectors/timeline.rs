@@ -3,6 +3,7 @@
 //! (a row dated years away is a period of its own, not millions of empty buckets), and the chart
 //! draws a break between periods.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::{Class, NONE};
@@ -98,24 +99,50 @@ impl Detector for TimelineDetector {
             cx.board.in_loop.get(i as usize).copied().unwrap_or(false)
                 || cx.board.feeds_loop.get(i as usize).copied().unwrap_or(0) > 0
         };
-        for r in 0..m.n {
-            let t = m.time[r];
-            let Some(k) = bucket(&points, t) else {
-                continue;
-            };
-            let p = &mut points[k];
-            p.events += 1;
-            let id = m.msg[r];
-            if id != NONE && in_loop(id) {
-                p.loop_rows += 1;
-            } else if id != NONE && m.msgs[id as usize].class != Class::Original {
-                p.notifications += 1;
-            } else if m.ev[r].is_failure() || m.ev[r] == crate::analyze::model::classify::Ev::Defer
-            {
-                p.failures += 1;
-            } else {
-                p.ordinary += 1;
-            }
+        // Rows counted in stretches side by side (per bucket: loop rows, notifications,
+        // failures, ordinary), then added up.
+        let ts: Vec<i64> = points.iter().map(|p| p.t).collect();
+        let counts = (0..m.n)
+            .into_par_iter()
+            .with_min_len(1 << 16)
+            .fold(
+                || vec![[0u64; 4]; ts.len()],
+                |mut acc, r| {
+                    if let Some(k) = ts.partition_point(|&b| b <= m.time[r]).checked_sub(1) {
+                        let id = m.msg[r];
+                        let what = if id != NONE && in_loop(id) {
+                            0
+                        } else if id != NONE && m.msgs[id as usize].class != Class::Original {
+                            1
+                        } else if m.ev[r].is_failure()
+                            || m.ev[r] == crate::analyze::model::classify::Ev::Defer
+                        {
+                            2
+                        } else {
+                            3
+                        };
+                        acc[k][what] += 1;
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![[0u64; 4]; ts.len()],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        for (u, v) in x.iter_mut().zip(y) {
+                            *u += v;
+                        }
+                    }
+                    a
+                },
+            );
+        for (p, c) in points.iter_mut().zip(&counts) {
+            p.loop_rows = c[0];
+            p.notifications = c[1];
+            p.failures = c[2];
+            p.ordinary = c[3];
+            p.events = c.iter().sum();
         }
         let periods = axis
             .periods
@@ -134,9 +161,4 @@ impl Detector for TimelineDetector {
             },
         )
     }
-}
-
-/// The bucket a time falls in (buckets are sorted by start).
-fn bucket(points: &[TimePoint], t: i64) -> Option<usize> {
-    points.partition_point(|p| p.t <= t).checked_sub(1)
 }
