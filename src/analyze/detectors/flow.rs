@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::classify::Ev;
 use crate::analyze::model::intern::{FastMap, FastSet};
-use crate::analyze::model::NONE;
+use crate::analyze::model::{Model, NONE};
 use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
 use crate::error::Result;
 
@@ -59,6 +59,17 @@ fn cached(
         *slot = nodes.get(&name(), kind);
     }
     *slot
+}
+
+/// The node of an address outside our servers.
+fn outside_ip(cache: &mut [u32], nodes: &mut Nodes, m: &Model, ip: u32) -> u32 {
+    cached(
+        cache,
+        ip,
+        nodes,
+        &|| m.ips.name(ip).to_string(),
+        NodeKind::Outside,
+    )
 }
 
 impl Nodes {
@@ -137,13 +148,7 @@ impl Detector for Flow {
                         if ip == NONE {
                             continue;
                         }
-                        cached(
-                            &mut ip_node,
-                            ip,
-                            &mut nodes,
-                            &|| m.ips.name(ip).to_string(),
-                            NodeKind::Outside,
-                        )
+                        outside_ip(&mut ip_node, &mut nodes, m, ip)
                     };
                     (from, here)
                 }
@@ -161,13 +166,7 @@ impl Detector for Flow {
                         )
                     } else if m.server_ip[r] != NONE {
                         let ip = m.server_ip[r];
-                        cached(
-                            &mut ip_node,
-                            ip,
-                            &mut nodes,
-                            &|| m.ips.name(ip).to_string(),
-                            NodeKind::Outside,
-                        )
+                        outside_ip(&mut ip_node, &mut nodes, m, ip)
                     } else {
                         continue;
                     };
