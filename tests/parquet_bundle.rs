@@ -94,6 +94,10 @@ fn an_export_gives_the_findings_of_its_zip() {
     export(&sample(), &out);
     let zip = findings(&sample());
     let parquet = findings(&out);
+    // The zip's digest (taken beside the entries while they are read) is that of its bytes.
+    let bytes = std::fs::read(sample()).expect("sample");
+    let digest = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    assert_eq!(zip["bundle"]["sha256"], digest.as_str());
     assert_eq!(parquet["bundle"]["sha256"], zip["bundle"]["sha256"]);
     assert_eq!(parquet["bundle"]["events"], zip["bundle"]["events"]);
     assert!(

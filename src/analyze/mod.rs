@@ -15,6 +15,7 @@ pub mod summary;
 pub mod trace;
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -76,9 +77,18 @@ pub struct Cx<'a> {
     pub evidence: &'a dyn EvidenceSource,
     /// Messages a detector should leave out by default (health probes, unless asked for).
     pub skip: &'a [bool],
+    /// Per-server coverage, worked out by the first detector that asks (see [`Cx::spans`]).
+    pub spans: &'a OnceLock<detectors::coverage::Spans>,
 }
 
 impl Cx<'_> {
+    /// Each server's span of rows and its gaps: read by the coverage section and by the loop
+    /// search (a loop over a gap is a lower bound), computed once for both.
+    pub fn spans(&self) -> &detectors::coverage::Spans {
+        self.spans
+            .get_or_init(|| detectors::coverage::spans(self.m))
+    }
+
     /// A message that takes part in the analysis: real, and not a probe (unless asked for).
     pub fn counts(&self, id: usize) -> bool {
         self.m.msgs[id].counts() && !self.skip.get(id).copied().unwrap_or(false)
@@ -224,6 +234,7 @@ pub fn analyze(
     };
     let mut board = Board::default();
     board.add(m, Marks::default());
+    let spans = OnceLock::new();
     // Each detector's result, by its place in the registry: what they say is assembled in
     // registry order whatever stage they ran in, so equal-weight sentences keep that order.
     let mut results: Vec<Option<Detected>> = detectors::REGISTRY.iter().map(|_| None).collect();
@@ -234,6 +245,7 @@ pub fn analyze(
             board: &board,
             evidence,
             skip: &skip,
+            spans: &spans,
         };
         let ds: Vec<(usize, &dyn Detector)> = detectors::REGISTRY
             .iter()

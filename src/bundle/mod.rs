@@ -105,41 +105,29 @@ impl Buf {
     /// Reads from `r` until it ends or `want` bytes came; returns how many came.
     fn read_from(&mut self, r: &mut impl Read, want: u64) -> std::io::Result<u64> {
         let mut got = 0u64;
+        let mut probe = [0u8; 32];
         while got < want {
-            if self.len == self.bytes.len() && self.len == self.bytes.capacity() && self.len > 0 {
-                // Full to the size hinted: most likely the end. A small read says so before the
-                // buffer is doubled for nothing.
-                let mut probe = [0u8; 32];
-                let room = probe
-                    .len()
-                    .min(usize::try_from(want - got).unwrap_or(usize::MAX));
-                match r.read(&mut probe[..room]) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        self.bytes.extend_from_slice(&probe[..n]);
-                        self.len += n;
-                        got += n as u64;
-                        continue;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            if self.len == self.bytes.len() {
-                // Zero what was reserved a megabyte at a time (a declared size may lie), then
-                // grow by doubling.
-                let grow = if self.bytes.capacity() > self.bytes.len() {
-                    self.bytes.capacity().min(self.bytes.len() + (1 << 20))
-                } else {
-                    (self.bytes.len() * 2).max(64 << 10)
-                };
+            let limit = usize::try_from(want - got).unwrap_or(usize::MAX);
+            if self.len == self.bytes.len() && self.bytes.capacity() > self.len {
+                // Zero what was reserved a megabyte at a time: a declared size may lie.
+                let grow = self.bytes.capacity().min(self.len + (1 << 20));
                 self.bytes.resize(grow, 0);
             }
-            let room = (self.bytes.len() - self.len)
-                .min(usize::try_from(want - got).unwrap_or(usize::MAX));
-            match r.read(&mut self.bytes[self.len..self.len + room]) {
+            // Full to the capacity reserved: most likely the end. A small read says so before
+            // the buffer grows (and then it grows by appending what came).
+            let full = self.len == self.bytes.len();
+            let into = if full {
+                &mut probe[..limit.min(32)]
+            } else {
+                let room = (self.bytes.len() - self.len).min(limit);
+                &mut self.bytes[self.len..self.len + room]
+            };
+            match r.read(into) {
                 Ok(0) => break,
                 Ok(n) => {
+                    if full {
+                        self.bytes.extend_from_slice(&probe[..n]);
+                    }
                     self.len += n;
                     got += n as u64;
                 }

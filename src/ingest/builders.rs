@@ -149,7 +149,8 @@ impl Collector for FramesCollector {
     type Sink = FrameSink;
     type Chunk = FrameChunk;
 
-    fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: usize) -> FrameSink {
+    fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: &dyn Fn() -> usize) -> FrameSink {
+        let lines = lines();
         match kind {
             LogKind::SmtpReceive | LogKind::SmtpSend => {
                 FrameSink::Protocol(Box::new(super::protocol::ProtocolBuilder::new(lines)))

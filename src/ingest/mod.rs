@@ -270,13 +270,9 @@ impl Sink for Discard {
 pub trait Collector: Sync {
     type Sink: Sink;
     type Chunk: Send;
-    /// A sink for one entry; `lines` is the entry's line count (a capacity hint), or 0 when
-    /// [`Collector::sizes_by_lines`] says it is not wanted.
-    fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: usize) -> Self::Sink;
-    /// Whether `sink` needs the line count (an extra pass over the entry's bytes).
-    fn sizes_by_lines(&self) -> bool {
-        true
-    }
+    /// A sink for one entry; `lines` gives the entry's line count (a capacity hint), counted
+    /// only when asked for (it is a pass over the entry's bytes).
+    fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: &dyn Fn() -> usize) -> Self::Sink;
     fn finish(&self, sink: Self::Sink, ctx: &EntryCtx<'_>, kind: LogKind) -> Result<Self::Chunk>;
 }
 
@@ -402,11 +398,8 @@ pub fn inventory(path: &Path, opts: &Options, progress: &dyn Progress) -> Result
     impl Collector for Count {
         type Sink = Discard;
         type Chunk = ();
-        fn sink(&self, _: &EntryCtx<'_>, _: LogKind, _: usize) -> Discard {
+        fn sink(&self, _: &EntryCtx<'_>, _: LogKind, _: &dyn Fn() -> usize) -> Discard {
             Discard
-        }
-        fn sizes_by_lines(&self) -> bool {
-            false
         }
         fn finish(&self, _: Discard, _: &EntryCtx<'_>, _: LogKind) -> Result<()> {
             Ok(())
@@ -519,12 +512,8 @@ fn read_entry<C: Collector>(
         server: folder_server.as_deref(),
         opts,
     };
-    let lines = if collector.sizes_by_lines() {
-        memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1
-    } else {
-        0
-    };
-    let mut sink = collector.sink(&ctx, kind, lines);
+    let lines = || memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    let mut sink = collector.sink(&ctx, kind, &lines);
     let parsed = reader.read(kind, &text, &ctx, &mut sink)?;
     let chunk = collector.finish(sink, &ctx, kind)?;
     let servers = servers_of(folder_server.as_deref(), kind, &parsed.row_servers);

@@ -93,8 +93,19 @@ fn hours(m: &Model) -> (ByHour, Vec<(i64, i64, u64)>) {
 /// stretches), within the periods of the bundle where that server logged at all: a server
 /// whose logs begin late in a period lost its oldest files; one with no rows in a whole period
 /// (the real files of several years) simply is not part of that period.
-pub fn gaps(m: &Model) -> Vec<GapAt> {
-    gaps_of(m, &hours(m))
+/// Each server's rows (first, last, count, by server id) and gaps: worked out once per analysis
+/// ([`crate::analyze::Cx::spans`]), for this section and for the loops' caveats.
+pub struct Spans {
+    pub gaps: Vec<GapAt>,
+    span: Vec<(i64, i64, u64)>,
+}
+
+pub fn spans(m: &Model) -> Spans {
+    let hours = hours(m);
+    Spans {
+        gaps: gaps_of(m, &hours),
+        span: hours.1,
+    }
 }
 
 fn gaps_of(m: &Model, (by_hour, span): &(ByHour, Vec<(i64, i64, u64)>)) -> Vec<GapAt> {
@@ -170,10 +181,7 @@ fn gap(server: &str, a: i64, b: i64) -> GapAt {
     }
 }
 
-pub fn coverage(m: &Model) -> Vec<Coverage> {
-    let hours = hours(m);
-    let gaps = gaps_of(m, &hours);
-    let span = hours.1;
+pub fn coverage(m: &Model, Spans { gaps, span }: &Spans) -> Vec<Coverage> {
     let mut out: Vec<Coverage> = span
         .iter()
         .enumerate()
@@ -223,7 +231,7 @@ impl Detector for CoverageDetector {
         "Per server and whole UTC hour inside the bundle: no row while other servers had rows is a gap (Exchange deletes the oldest log files when their folder is full; a gap makes every count over it a lower bound). Clock skew: a message received over SMTP by the next hop before the sending server had received it; the difference is how far the next hop's clock is behind.".into()
     }
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
-        let cov = coverage(cx.m);
+        let cov = coverage(cx.m, cx.spans());
         let skew = clock_skew(cx.m);
         let gaps: usize = cov.iter().map(|c| c.gaps.len()).sum();
         let mut d = Detected::default();

@@ -16,7 +16,6 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::detectors::coverage;
 use crate::analyze::evidence::Evidence;
 use crate::analyze::model::classify::{flag, Ev};
 use crate::analyze::model::intern::Interner;
@@ -143,13 +142,13 @@ impl Detector for Loops {
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let loops = find(cx);
-        let gaps = coverage::gaps(cx.m);
+        let gaps = &cx.spans().gaps;
         let mut out = Detected::default();
         let mut views = Vec::new();
         let total: u64 = (0..cx.m.msgs.len()).filter(|&i| cx.counts(i)).count() as u64;
         for (l, mark) in loops {
             let mut l = l;
-            for g in &gaps {
+            for g in gaps {
                 if l.servers.contains(&g.server) && g.start_ms <= mark.end && mark.start <= g.end_ms
                 {
                     l.caveats.push(format!(

@@ -354,13 +354,7 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
     keys.sort_unstable();
     let index: FastMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); keys.len()];
-    // (first seen, message), in time order: the keys carried along, not looked up per compare.
-    let mut by_time: Vec<(i64, u32)> = counted
-        .iter()
-        .map(|&i| (m.msgs[i as usize].first, i))
-        .collect();
-    by_time.sort_unstable();
-    for &(_, i) in &by_time {
+    for &i in &m.by_first(counted.clone()) {
         let msg = &m.msgs[i as usize];
         let Some(k) = axis.index(msg.first) else {
             continue;

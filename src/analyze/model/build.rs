@@ -405,8 +405,8 @@ impl Collector for ModelCollector {
     type Sink = ChunkBuilder;
     type Chunk = Chunk;
 
-    fn sink(&self, _ctx: &EntryCtx<'_>, kind: LogKind, lines: usize) -> ChunkBuilder {
-        ChunkBuilder::with_capacity(if kind.has_events() { lines } else { 0 })
+    fn sink(&self, _ctx: &EntryCtx<'_>, kind: LogKind, lines: &dyn Fn() -> usize) -> ChunkBuilder {
+        ChunkBuilder::with_capacity(if kind.has_events() { lines() } else { 0 })
     }
 
     fn finish(&self, sink: ChunkBuilder, _ctx: &EntryCtx<'_>, _kind: LogKind) -> Result<Chunk> {

@@ -10,7 +10,6 @@
 //! an outside ticket system becomes visible.
 
 use super::classify::{base_subject, flag, ndr_original_subject, Ev, StatusKind};
-use rayon::slice::ParallelSliceMut;
 
 use super::intern::{FastMap as HashMap, FastSet as HashSet};
 use super::{Class, Model, LINK_WINDOW_MS, NONE};
@@ -189,7 +188,7 @@ fn heuristic(m: &mut Model) {
             x.counts() && x.class != Class::Original && x.parent == NONE
         })
         .collect();
-    let todo = by_first(m, todo);
+    let todo = m.by_first(todo);
     for i in todo {
         let a = &m.msgs[i as usize];
         let Some(&to) = m.msg_recipients(a).first() else {
@@ -277,7 +276,7 @@ fn infer_responders(m: &mut Model) {
             x.counts() && x.class != Class::Original && m.is_internal(x.sender)
         })
         .collect();
-    let ours = by_first(m, ours);
+    let ours = m.by_first(ours);
     for a in ours {
         let x = &m.msgs[a as usize];
         let Some(&y) = m.msg_recipients(x).first() else {
@@ -334,18 +333,6 @@ fn infer_responders(m: &mut Model) {
     }
 }
 
-/// Messages in the order they were first seen (ties by id). The keys are gathered first, so
-/// the sort does not chase messages across memory, and sorted on all cores: the keys are unique,
-/// so the order is the one a stable sort gives.
-fn by_first(m: &Model, ids: Vec<u32>) -> Vec<u32> {
-    let mut keyed: Vec<(i64, u32)> = ids
-        .into_iter()
-        .map(|i| (m.msgs[i as usize].first, i))
-        .collect();
-    keyed.par_sort_unstable();
-    keyed.into_iter().map(|(_, i)| i).collect()
-}
-
 /// Generation 0 is an original, 1 a notification about it, 2 and up a notification about a
 /// notification. Parents are seen first in time order, except for references to messages
 /// outside the bundle (then the chain starts at the automated message, generation 1).
@@ -353,7 +340,7 @@ fn generations(m: &mut Model) {
     let ids: Vec<u32> = (0..m.msgs.len() as u32)
         .filter(|&i| m.msgs[i as usize].rows > 0)
         .collect();
-    let ids = by_first(m, ids);
+    let ids = m.by_first(ids);
     for i in ids {
         let x = &m.msgs[i as usize];
         let p = x.parent;

@@ -26,6 +26,13 @@ pub struct Interner {
     last: u32,
 }
 
+/// Name `id` of the arena `bytes` whose names end at `ends` (`id` must be in range).
+fn name_in<'a>(bytes: &'a str, ends: &[usize], id: u32) -> &'a str {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &bytes[start..ends[i]]
+}
+
 impl Interner {
     fn hash(&self, s: &str) -> u64 {
         self.hasher.hash_one(s)
@@ -35,21 +42,12 @@ impl Interner {
     pub fn id(&mut self, s: &str) -> u32 {
         // Rows repeat their neighbour's values (the server of a file, the message of its next
         // event): the last id answered is checked before hashing.
-        let last = self.last as usize;
-        if last < self.ends.len() {
-            let start = if last == 0 { 0 } else { self.ends[last - 1] };
-            if &self.bytes[start..self.ends[last]] == s {
-                return self.last;
-            }
+        if (self.last as usize) < self.ends.len() && self.name(self.last) == s {
+            return self.last;
         }
         let h = self.hash(s);
         let (bytes, ends) = (&self.bytes, &self.ends);
-        let name = |i: u32| {
-            let i = i as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &bytes[start..ends[i]]
-        };
-        if let Some(&i) = self.table.find(h, |&i| name(i) == s) {
+        if let Some(&i) = self.table.find(h, |&i| name_in(bytes, ends, i) == s) {
             self.last = i;
             return i;
         }
@@ -58,11 +56,8 @@ impl Interner {
         self.ends.push(self.bytes.len());
         let hasher = &self.hasher;
         let (bytes, ends) = (&self.bytes, &self.ends);
-        self.table.insert_unique(h, i, |&j| {
-            let j = j as usize;
-            let start = if j == 0 { 0 } else { ends[j - 1] };
-            hasher.hash_one(&bytes[start..ends[j]])
-        });
+        self.table
+            .insert_unique(h, i, |&j| hasher.hash_one(name_in(bytes, ends, j)));
         self.last = i;
         i
     }
@@ -76,12 +71,10 @@ impl Interner {
 
     /// The name of an id; empty for [`NONE`] or an unknown id.
     pub fn name(&self, id: u32) -> &str {
-        let i = id as usize;
-        if i >= self.ends.len() {
+        if id as usize >= self.ends.len() {
             return "";
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..self.ends[i]]
+        name_in(&self.bytes, &self.ends, id)
     }
 
     pub fn len(&self) -> usize {

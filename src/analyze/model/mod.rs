@@ -193,6 +193,19 @@ pub struct Model {
 pub const LINK_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 impl Model {
+    /// Messages `ids` in the order they were first seen (ties by id). The keys are gathered
+    /// first, so the sort does not chase messages across memory, and sorted on all cores: the
+    /// keys are unique, so the order is the one a stable sort gives.
+    pub fn by_first(&self, ids: Vec<u32>) -> Vec<u32> {
+        use rayon::slice::ParallelSliceMut;
+        let mut keyed: Vec<(i64, u32)> = ids
+            .into_iter()
+            .map(|i| (self.msgs[i as usize].first, i))
+            .collect();
+        keyed.par_sort_unstable();
+        keyed.into_iter().map(|(_, i)| i).collect()
+    }
+
     fn empty(entries: Vec<EntryRef>) -> Model {
         Model {
             n: 0,

@@ -775,7 +775,7 @@ fn outcome<C: Collector>(
             opts,
         };
         let n = feed.events.map_or(0, |f| f.1.len()) + feed.protocol.map_or(0, |f| f.1.len());
-        let mut sink = collector.sink(&ctx, spec.kind, n);
+        let mut sink = collector.sink(&ctx, spec.kind, &|| n);
         if let Some((c, keys)) = feed.events {
             let (mut rb, mut sb) = (String::new(), String::new());
             for &(_, line, r) in keys {
