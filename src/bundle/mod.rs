@@ -11,7 +11,8 @@
 mod files;
 mod names;
 
-use std::io::{Cursor, Read};
+use std::fs::File;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -63,16 +64,121 @@ pub struct Entry<'a> {
     pub top: usize,
 }
 
-type SharedZip = ZipArchive<Cursor<Shared>>;
+type SharedZip = ZipArchive<ZipBytes>;
 
-/// Bytes shared by the threads that read a zip. An `Arc<Vec<u8>>` rather than an `Arc<[u8]>`:
-/// making the latter from the `Vec` the file was read into copies the whole archive.
+/// Bytes of a nested archive, shared by the handles that read it. An `Arc<Vec<u8>>` rather
+/// than an `Arc<[u8]>`: making the latter from a `Vec` copies the whole archive.
 #[derive(Clone)]
 struct Shared(Arc<Vec<u8>>);
 
 impl AsRef<[u8]> for Shared {
     fn as_ref(&self) -> &[u8] {
         &self.0
+    }
+}
+
+/// Where a zip's bytes are read from: a nested archive is in memory (it was inflated from its
+/// parent); the bundle's own zip stays in its file, and each thread reads the members it
+/// inflates at their offsets. Holding the archive in memory would make every command's memory
+/// grow with the size of the zip, and reading it whole before the first member is inflated is
+/// time on one core while the others wait.
+#[derive(Clone)]
+enum ZipBytes {
+    Memory(Cursor<Shared>),
+    File(FileAt),
+}
+
+/// A file read at explicit offsets, so that clones of it (one per thread) share one open
+/// handle and never move each other's position. Its length is the one seen when the bundle was
+/// opened: a file that grows afterwards is read as it was.
+#[derive(Clone)]
+struct FileAt {
+    file: Arc<File>,
+    pos: u64,
+    len: u64,
+}
+
+impl FileAt {
+    fn read_at(&self, out: &mut [u8], at: u64) -> std::io::Result<usize> {
+        let room = self.len.saturating_sub(at);
+        let n = usize::try_from(room).unwrap_or(usize::MAX).min(out.len());
+        let out = &mut out[..n];
+        if out.is_empty() {
+            return Ok(0);
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::read_at(&*self.file, out, at)
+        }
+        #[cfg(windows)]
+        {
+            std::os::windows::fs::FileExt::seek_read(&*self.file, out, at)
+        }
+    }
+
+    /// SHA-256 of the whole file, read in steps.
+    fn sha256(&self) -> std::io::Result<String> {
+        let mut h = Sha256::new();
+        // Below glibc's mmap threshold (128 KiB): freeing a larger block raises that threshold
+        // for the rest of the run, and the entries' columns, allocated from the heap instead,
+        // then stay resident after the model took them over (+180 MB at 2 M events).
+        let mut buf = vec![0u8; 64 << 10];
+        let mut at = 0;
+        loop {
+            match self.read_at(&mut buf, at) {
+                Ok(0) => break,
+                Ok(n) => {
+                    h.update(&buf[..n]);
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if at < self.len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(format!("{:x}", h.finalize()))
+    }
+}
+
+impl Read for FileAt {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.read_at(out, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for FileAt {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
+impl Read for ZipBytes {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            ZipBytes::Memory(c) => c.read(out),
+            ZipBytes::File(f) => f.read(out),
+        }
+    }
+}
+
+impl Seek for ZipBytes {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        match self {
+            ZipBytes::Memory(c) => c.seek(to),
+            ZipBytes::File(f) => f.seek(to),
+        }
     }
 }
 
@@ -141,17 +247,8 @@ impl Buf {
 
 enum Source {
     Zip(SharedZip),
-    /// A zip whose bytes were let go after reading ([`Bundle::release`]), with its number of
-    /// entries: entries read back for evidence come from the file.
-    ZipFile {
-        path: PathBuf,
-        entries: usize,
-    },
     Dir(Vec<files::FolderEntry>),
-    File {
-        path: PathBuf,
-        name: String,
-    },
+    File { path: PathBuf, name: String },
 }
 
 /// An opened bundle. Opening validates the container (zip structure, entry names) but reads no
@@ -162,8 +259,8 @@ pub struct Bundle {
     /// SHA-256 of the zip or file; unset for a folder (see [`folder_digest`]). A zip's is taken
     /// by [`Bundle::par_map`] beside the entries, not before them on one core.
     sha256: OnceLock<String>,
-    /// A zip's bytes, to hash (the zip reader holds them too); dropped by [`Bundle::release`].
-    zip_bytes: Option<Shared>,
+    /// The zip's file, to hash.
+    zip_file: Option<FileAt>,
     /// Declared uncompressed size of all entries (for progress only: never trusted as a limit).
     pub declared_bytes: u64,
     source: Source,
@@ -212,8 +309,8 @@ fn zip_error(display: &str, e: ZipError) -> Error {
     }
 }
 
-fn open_zip(display: &str, data: Shared) -> Result<SharedZip> {
-    let zip = ZipArchive::new(Cursor::new(data)).map_err(|e| zip_error(display, e))?;
+fn open_zip(display: &str, data: ZipBytes) -> Result<SharedZip> {
+    let zip = ZipArchive::new(data).map_err(|e| zip_error(display, e))?;
     names::validate(display, &zip)?;
     Ok(zip)
 }
@@ -255,7 +352,7 @@ impl Bundle {
             return Ok(Bundle {
                 display,
                 sha256: OnceLock::new(),
-                zip_bytes: None,
+                zip_file: None,
                 declared_bytes: files
                     .iter()
                     .filter_map(|f| f.full.symlink_metadata().ok())
@@ -284,8 +381,10 @@ impl Bundle {
         let file = files::open_regular(path, true)
             .map_err(|e| read_error(path, e))?
             .ok_or_else(not_regular)?;
+        let opened_len = file.metadata().map_err(|e| read_error(path, e))?.len();
+        let file = Arc::new(file);
         // The size can grow while we read (a log still being written): the `take` stops there.
-        let mut reader = file.take(limit.saturating_add(1));
+        let mut reader = (&*file).take(limit.saturating_add(1));
         let io = |e| Error::Io {
             path: path.to_path_buf(),
             source: e,
@@ -296,15 +395,17 @@ impl Bundle {
             return Err(Error::EmptyBundle { path: display });
         }
         if is_zip_magic(&head) {
-            // The zip reader needs the whole archive at hand; the entries are inflated later.
-            let mut data = head;
-            data.reserve(meta.len().min(limit) as usize);
-            reader.read_to_end(&mut data).map_err(io)?;
-            if data.len() as u64 > limit {
+            // The archive stays in its file: its directory is read now, its members when
+            // they are inflated.
+            if opened_len > limit {
                 return Err(too_large());
             }
-            let data = Shared(Arc::new(data));
-            let zip = open_zip(&display, data.clone())?;
+            let at = FileAt {
+                file: file.clone(),
+                pos: 0,
+                len: opened_len,
+            };
+            let zip = open_zip(&display, ZipBytes::File(at.clone()))?;
             if zip.is_empty() {
                 return Err(Error::EmptyBundle { path: display });
             }
@@ -314,7 +415,7 @@ impl Bundle {
             return Ok(Bundle {
                 display,
                 sha256: OnceLock::new(),
-                zip_bytes: Some(data),
+                zip_file: Some(at),
                 declared_bytes: declared,
                 source: Source::Zip(zip),
                 origin: path.to_path_buf(),
@@ -352,7 +453,7 @@ impl Bundle {
         Ok(Bundle {
             display,
             sha256: OnceLock::from(format!("{:x}", hasher.finalize())),
-            zip_bytes: None,
+            zip_file: None,
             declared_bytes: size,
             source: Source::File {
                 path: path.to_path_buf(),
@@ -364,37 +465,34 @@ impl Bundle {
         })
     }
 
-    /// Lets go of a zip's bytes once every entry was read: the few entries evidence needs are
-    /// read again from the file, so the compressed bundle (a fifth of the peak memory at 2 M
-    /// events) does not sit in memory through the analysis. The caller checks what it reads
-    /// back against the entry's digest: the file may have changed since.
-    pub fn release(&mut self) {
-        self.sha256();
-        self.zip_bytes = None;
-        if let Source::Zip(z) = &self.source {
-            self.source = Source::ZipFile {
-                path: self.origin.clone(),
-                entries: z.len(),
-            };
-        }
-    }
-
-    /// SHA-256 of the zip or file; `None` for a folder (see [`folder_digest`]).
+    /// SHA-256 of the zip or file; `None` for a folder (see [`folder_digest`]), and for a zip
+    /// whose file could not be read to its end again.
     pub fn sha256(&self) -> Option<String> {
-        if let Some(bytes) = &self.zip_bytes {
-            return Some(
-                self.sha256
-                    .get_or_init(|| sha256_hex(bytes.as_ref()))
-                    .clone(),
-            );
+        if self.sha256.get().is_none() {
+            // Normally taken beside the entries already ([`Bundle::par_map`]).
+            self.hash_zip().ok()?;
         }
         self.sha256.get().cloned()
+    }
+
+    /// Takes the zip's digest from its file, once.
+    fn hash_zip(&self) -> Result<()> {
+        let Some(f) = &self.zip_file else {
+            return Ok(());
+        };
+        if self.sha256.get().is_none() {
+            let sha = f.sha256().map_err(|e| Error::Io {
+                path: self.origin.clone(),
+                source: e,
+            })?;
+            let _ = self.sha256.set(sha);
+        }
+        Ok(())
     }
 
     pub fn entry_count(&self) -> usize {
         match &self.source {
             Source::Zip(z) => z.len(),
-            Source::ZipFile { entries, .. } => *entries,
             Source::Dir(files) => files.len(),
             Source::File { .. } => 1,
         }
@@ -416,7 +514,8 @@ impl Bundle {
         order.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
         // A zip's own digest is one serial pass over the archive: taken on whichever thread is
         // free, beside the entries, instead of before them.
-        let (mut per_index, _) = rayon::join(|| self.read_in(order, &f), || self.sha256());
+        let (mut per_index, digest) = rayon::join(|| self.read_in(order, &f), || self.hash_zip());
+        digest?;
         per_index.sort_unstable_by_key(|(i, _)| *i);
         let mut all = Vec::new();
         for (_, r) in per_index {
@@ -470,7 +569,7 @@ impl Bundle {
                 .iter()
                 .map(|f| f.full.symlink_metadata().map_or(0, |m| m.len()))
                 .collect(),
-            Source::ZipFile { .. } | Source::File { .. } => Vec::new(),
+            Source::File { .. } => Vec::new(),
         }
     }
 
@@ -480,14 +579,6 @@ impl Bundle {
             Source::Zip(shared) => {
                 let zip = zip.get_or_insert_with(|| shared.clone());
                 self.zip_top(zip, i, buf)
-            }
-            Source::ZipFile { path, .. } => {
-                let f = files::open_regular(path, true)
-                    .map_err(|e| read_error(path, e))?
-                    .ok_or_else(|| Error::NotRegular { path: path.clone() })?;
-                let mut zip = ZipArchive::new(std::io::BufReader::new(f))
-                    .map_err(|e| zip_error(&self.display, e))?;
-                self.zip_top(&mut zip, i, buf)
             }
             Source::Dir(files) => {
                 let entry = &files[i];
@@ -639,7 +730,7 @@ impl Bundle {
             }
             let sha = sha256_hex(data);
             let shared = Shared(Arc::new(data.to_vec()));
-            let mut zip = open_zip(&path, shared)?;
+            let mut zip = open_zip(&path, ZipBytes::Memory(Cursor::new(shared)))?;
             out.push(f(Entry {
                 path: path.clone(),
                 data: &[],
@@ -759,6 +850,48 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    #[test]
+    fn a_file_read_at_offsets_is_read_as_it_was_opened() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("z");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        let file = Arc::new(File::open(&path).expect("open"));
+        let mut a = FileAt {
+            file,
+            pos: 0,
+            len: bytes.len() as u64,
+        };
+        // Grown after it was opened: the growth is not part of the bundle.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"more"))
+            .expect("append");
+        let mut b = a.clone();
+        assert_eq!(a.seek(SeekFrom::End(-10)).expect("seek"), 199_990);
+        let mut tail = Vec::new();
+        a.read_to_end(&mut tail).expect("read");
+        assert_eq!(tail, bytes[199_990..], "stops at the length seen at open");
+        // A clone keeps its own position.
+        let mut head = [0u8; 5];
+        b.read_exact(&mut head).expect("read");
+        assert_eq!(head, bytes[..5]);
+        assert_eq!(b.seek(SeekFrom::Current(-2)).expect("seek"), 3);
+        assert!(b.seek(SeekFrom::Current(-4)).is_err(), "before the start");
+        assert_eq!(b.seek(SeekFrom::Start(300_000)).expect("seek"), 300_000);
+        assert_eq!(
+            b.read(&mut head).expect("read"),
+            0,
+            "past the end reads nothing"
+        );
+        // The digest is the one of the bytes, over steps of the read buffer.
+        assert_eq!(a.sha256().expect("digest"), sha256_hex(&bytes));
+        // Cut short since: the digest says it could not be read whole.
+        std::fs::write(&path, &bytes[..1000]).expect("truncate");
+        assert!(a.sha256().is_err());
     }
 
     #[test]

@@ -374,7 +374,7 @@ pub fn read<C: Collector>(
     if let Some(exports) = parquet::read::find(path)? {
         return parquet::read::read(path, &exports, opts, collector, progress);
     }
-    let mut bundle = Bundle::open(path, opts.limits)?;
+    let bundle = Bundle::open(path, opts.limits)?;
     progress.start(bundle.declared_bytes);
     let outcomes = bundle.par_map(|entry| {
         let n = entry.data.len() as u64;
@@ -383,7 +383,6 @@ pub fn read<C: Collector>(
         out
     })?;
     progress.finish();
-    bundle.release();
     let mut sw = crate::timing::Stopwatch::start();
     let display = bundle.display.clone();
     let sha256 = bundle.sha256();
