@@ -62,6 +62,39 @@ impl Interner {
         i
     }
 
+    /// The hash the table files `s` under (the same in every interner: the seed is fixed).
+    pub(crate) fn hash_of(&self, s: &str) -> u64 {
+        self.hash(s)
+    }
+
+    /// Adds `s`, whose hash is `h` ([`Interner::hash_of`]), known by the caller not to be here
+    /// yet: no lookup.
+    pub(crate) fn push_new(&mut self, s: &str, h: u64) -> u32 {
+        let i = self.ends.len() as u32;
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len());
+        let hasher = &self.hasher;
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        self.table
+            .insert_unique(h, i, |&j| hasher.hash_one(name_in(bytes, ends, j)));
+        i
+    }
+
+    /// Room for `names` more names of `bytes` bytes in all.
+    pub(crate) fn reserve(&mut self, names: usize, bytes: usize) {
+        self.bytes.reserve(bytes);
+        self.ends.reserve(names);
+        let hasher = &self.hasher;
+        let (b, e) = (&self.bytes, &self.ends);
+        self.table
+            .reserve(names, |&j| hasher.hash_one(name_in(b, e, j)));
+    }
+
+    /// Bytes of all names.
+    pub(crate) fn name_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// The id of `s` if known.
     pub fn get(&self, s: &str) -> Option<u32> {
         self.table
