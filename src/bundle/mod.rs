@@ -90,15 +90,37 @@ enum ZipBytes {
 
 /// A file read at explicit offsets, so that clones of it (one per thread) share one open
 /// handle and never move each other's position. Its length is the one seen when the bundle was
-/// opened: a file that grows afterwards is read as it was.
+/// opened: a file that grows afterwards is read as it was. Small reads (the inflater asks for
+/// 8 KiB at a time) are served from a read-ahead of its own.
 #[derive(Clone)]
 struct FileAt {
     file: Arc<File>,
     pos: u64,
     len: u64,
+    ahead: ReadAhead,
 }
 
+/// Bytes read past what was asked for, starting at file offset `at`.
+#[derive(Clone, Default)]
+struct ReadAhead {
+    bytes: Vec<u8>,
+    at: u64,
+}
+
+/// Read-ahead size: eight of the inflater's reads per system call, and below glibc's mmap
+/// threshold (see [`FileAt::sha256`]).
+const READ_AHEAD: usize = 64 << 10;
+
 impl FileAt {
+    fn new(file: Arc<File>, len: u64) -> FileAt {
+        FileAt {
+            file,
+            pos: 0,
+            len,
+            ahead: ReadAhead::default(),
+        }
+    }
+
     fn read_at(&self, out: &mut [u8], at: u64) -> std::io::Result<usize> {
         let room = self.len.saturating_sub(at);
         let n = usize::try_from(room).unwrap_or(usize::MAX).min(out.len());
@@ -113,6 +135,11 @@ impl FileAt {
         #[cfg(windows)]
         {
             std::os::windows::fs::FileExt::seek_read(&*self.file, out, at)
+        }
+        #[cfg(not(any(unix, windows)))]
+        {
+            let _ = at;
+            Err(std::io::ErrorKind::Unsupported.into())
         }
     }
 
@@ -144,7 +171,29 @@ impl FileAt {
 
 impl Read for FileAt {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.read_at(out, self.pos)?;
+        let ahead = &self.ahead;
+        let held = self.pos >= ahead.at && self.pos < ahead.at + ahead.bytes.len() as u64;
+        if !held && out.len() < READ_AHEAD {
+            let mut bytes = std::mem::take(&mut self.ahead.bytes);
+            bytes.resize(READ_AHEAD, 0);
+            let n = self.read_at(&mut bytes, self.pos);
+            // Kept (emptied) on an error, so the next read retries at the same place.
+            bytes.truncate(*n.as_ref().unwrap_or(&0));
+            self.ahead = ReadAhead {
+                bytes,
+                at: self.pos,
+            };
+            n?;
+        }
+        let ahead = &self.ahead;
+        let n = if self.pos >= ahead.at && self.pos < ahead.at + ahead.bytes.len() as u64 {
+            let from = (self.pos - ahead.at) as usize;
+            let n = out.len().min(ahead.bytes.len() - from);
+            out[..n].copy_from_slice(&ahead.bytes[from..from + n]);
+            n
+        } else {
+            self.read_at(out, self.pos)?
+        };
         self.pos += n as u64;
         Ok(n)
     }
@@ -400,11 +449,7 @@ impl Bundle {
             if opened_len > limit {
                 return Err(too_large());
             }
-            let at = FileAt {
-                file: file.clone(),
-                pos: 0,
-                len: opened_len,
-            };
+            let at = FileAt::new(file.clone(), opened_len);
             let zip = open_zip(&display, ZipBytes::File(at.clone()))?;
             if zip.is_empty() {
                 return Err(Error::EmptyBundle { path: display });
@@ -859,11 +904,7 @@ mod tests {
         let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(&path, &bytes).expect("write");
         let file = Arc::new(File::open(&path).expect("open"));
-        let mut a = FileAt {
-            file,
-            pos: 0,
-            len: bytes.len() as u64,
-        };
+        let mut a = FileAt::new(file, bytes.len() as u64);
         // Grown after it was opened: the growth is not part of the bundle.
         std::fs::OpenOptions::new()
             .append(true)
@@ -887,6 +928,31 @@ mod tests {
             0,
             "past the end reads nothing"
         );
+        // Small reads come from the read-ahead, large ones straight from the file, wherever
+        // a seek left the position: the bytes are the file's either way.
+        let mut c = a.clone();
+        for (start, len) in [
+            (0u64, 10usize),
+            (5, 3),
+            (65_530, 20),
+            (131_000, 9_000),
+            (100, 70_000),
+            (64, 65_536),
+            (199_995, 10),
+            (12, 1),
+        ] {
+            c.seek(SeekFrom::Start(start)).expect("seek");
+            let mut got = vec![0u8; len];
+            let mut n = 0;
+            while n < len {
+                match c.read(&mut got[n..]).expect("read") {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            let end = (start as usize + len).min(bytes.len());
+            assert_eq!(&got[..n], &bytes[start as usize..end], "{start}+{len}");
+        }
         // The digest is the one of the bytes, over steps of the read buffer.
         assert_eq!(a.sha256().expect("digest"), sha256_hex(&bytes));
         // Cut short since: the digest says it could not be read whole.
