@@ -42,6 +42,14 @@ pub fn note(what: &str, since: Instant) {
     }
 }
 
+/// Runs `f` and notes its time ([`note`]).
+pub fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let since = Instant::now();
+    let out = f();
+    note(what, since);
+    out
+}
+
 /// Current and peak resident memory, from /proc (Linux only; empty elsewhere).
 fn memory() -> String {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {

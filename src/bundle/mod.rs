@@ -107,8 +107,20 @@ struct ReadAhead {
     at: u64,
 }
 
-/// Read-ahead size: eight of the inflater's reads per system call, and below glibc's mmap
-/// threshold (see [`FileAt::sha256`]).
+impl ReadAhead {
+    /// The bytes held from file offset `pos` on (empty when `pos` is not held).
+    fn from(&self, pos: u64) -> &[u8] {
+        match pos.checked_sub(self.at) {
+            Some(d) if d < self.bytes.len() as u64 => &self.bytes[d as usize..],
+            _ => &[],
+        }
+    }
+}
+
+/// Read-ahead size: eight of the inflater's reads per system call. Below glibc's mmap
+/// threshold (128 KiB) on purpose: freeing a larger block raises that threshold for the rest
+/// of the run, and the entries' columns, allocated from the heap instead, then stay resident
+/// after the model took them over (+140 MB at 2 M events).
 const READ_AHEAD: usize = 64 << 10;
 
 impl FileAt {
@@ -143,26 +155,11 @@ impl FileAt {
         }
     }
 
-    /// SHA-256 of the whole file, read in steps.
+    /// SHA-256 of the whole file, through a reader of its own.
     fn sha256(&self) -> std::io::Result<String> {
         let mut h = Sha256::new();
-        // Below glibc's mmap threshold (128 KiB): freeing a larger block raises that threshold
-        // for the rest of the run, and the entries' columns, allocated from the heap instead,
-        // then stay resident after the model took them over (+180 MB at 2 M events).
-        let mut buf = vec![0u8; 64 << 10];
-        let mut at = 0;
-        loop {
-            match self.read_at(&mut buf, at) {
-                Ok(0) => break,
-                Ok(n) => {
-                    h.update(&buf[..n]);
-                    at += n as u64;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if at < self.len {
+        let n = std::io::copy(&mut FileAt::new(self.file.clone(), self.len), &mut h)?;
+        if n < self.len {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         Ok(format!("{:x}", h.finalize()))
@@ -171,29 +168,25 @@ impl FileAt {
 
 impl Read for FileAt {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let ahead = &self.ahead;
-        let held = self.pos >= ahead.at && self.pos < ahead.at + ahead.bytes.len() as u64;
-        if !held && out.len() < READ_AHEAD {
+        if self.ahead.from(self.pos).is_empty() {
+            if out.len() >= READ_AHEAD {
+                let n = self.read_at(out, self.pos)?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
             let mut bytes = std::mem::take(&mut self.ahead.bytes);
             bytes.resize(READ_AHEAD, 0);
-            let n = self.read_at(&mut bytes, self.pos);
-            // Kept (emptied) on an error, so the next read retries at the same place.
-            bytes.truncate(*n.as_ref().unwrap_or(&0));
+            // On an error nothing is held, and the next read tries the same place again.
+            let n = self.read_at(&mut bytes, self.pos)?;
+            bytes.truncate(n);
             self.ahead = ReadAhead {
                 bytes,
                 at: self.pos,
             };
-            n?;
         }
-        let ahead = &self.ahead;
-        let n = if self.pos >= ahead.at && self.pos < ahead.at + ahead.bytes.len() as u64 {
-            let from = (self.pos - ahead.at) as usize;
-            let n = out.len().min(ahead.bytes.len() - from);
-            out[..n].copy_from_slice(&ahead.bytes[from..from + n]);
-            n
-        } else {
-            self.read_at(out, self.pos)?
-        };
+        let held = self.ahead.from(self.pos);
+        let n = out.len().min(held.len());
+        out[..n].copy_from_slice(&held[..n]);
         self.pos += n as u64;
         Ok(n)
     }
@@ -430,7 +423,6 @@ impl Bundle {
         let file = files::open_regular(path, true)
             .map_err(|e| read_error(path, e))?
             .ok_or_else(not_regular)?;
-        let opened_len = file.metadata().map_err(|e| read_error(path, e))?.len();
         let file = Arc::new(file);
         // The size can grow while we read (a log still being written): the `take` stops there.
         let mut reader = (&*file).take(limit.saturating_add(1));
@@ -445,11 +437,12 @@ impl Bundle {
         }
         if is_zip_magic(&head) {
             // The archive stays in its file: its directory is read now, its members when
-            // they are inflated.
-            if opened_len > limit {
+            // they are inflated. Its length is the open handle's, not the path's of before.
+            let len = file.metadata().map_err(io)?.len();
+            if len > limit {
                 return Err(too_large());
             }
-            let at = FileAt::new(file.clone(), opened_len);
+            let at = FileAt::new(file.clone(), len);
             let zip = open_zip(&display, ZipBytes::File(at.clone()))?;
             if zip.is_empty() {
                 return Err(Error::EmptyBundle { path: display });

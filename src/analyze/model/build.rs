@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::ingest::fields::{enhanced_code, parse_iso_ms, split_statuses};
 use crate::ingest::schema::{short_host, Field, Row};
 use crate::ingest::{Collector, EntryCtx, LogKind, ProtoLine, Sink};
+use crate::timing::timed;
 
 /// The rows of one entry, with chunk-local ids.
 #[derive(Default)]
@@ -439,25 +440,24 @@ fn remap_all(
         .collect()
 }
 
-/// [`remap_all`] for a table most of whose names are new to every chunk (message ids: half a
-/// million at 2 M events, each seen by a chunk or two), on every core. The names are split by
-/// hash into shards, each shard finds which of its names were seen before in its own small
-/// table, and one pass over the chunks in order then hands out the global ids, so they are the
-/// ids [`remap_all`] gives: in order of first appearance in the bundle.
-fn remap_sharded(global: &mut Interner, locals: &[&Interner]) -> Vec<Vec<u32>> {
+/// The global table of names most of which are new to every chunk (message ids: half a
+/// million at 2 M events, each seen by a chunk or two), and each chunk's map onto it, built on
+/// every core. The names are split by hash into shards, each shard finds which of its names
+/// were seen before in its own small table, and one pass over the chunks in order then hands
+/// out the global ids, so they are the ids [`remap_all`] gives into an empty table: in order of
+/// first appearance in the bundle.
+fn intern_sharded(locals: &[&Interner]) -> (Interner, Vec<Vec<u32>>) {
     use hashbrown::HashTable;
     use rayon::prelude::*;
     const SHARDS: usize = 16;
-    if !global.is_empty() {
-        return locals.iter().map(|l| remap(global, l)).collect();
-    }
+    let mut global = Interner::default();
     // Bits the tables do not use for their buckets (low bits) or tags (top 7 bits).
     let shard = |h: u64| ((h >> 40) as usize) % SHARDS;
     let hashes: Vec<Vec<u64>> = locals
         .par_iter()
-        .map(|l| l.iter().map(|(_, s)| global.hash_of(s)).collect())
+        .map(|l| l.iter().map(|(_, s)| global.hash(s)).collect())
         .collect();
-    // Per shard, in bundle order, the shard's index of each of its names.
+    // Per shard, in bundle order, the shard's index of each of its names, and how many.
     let per_shard: Vec<(Vec<u32>, usize)> = (0..SHARDS)
         .into_par_iter()
         .map(|s| {
@@ -466,16 +466,13 @@ fn remap_sharded(global: &mut Interner, locals: &[&Interner]) -> Vec<Vec<u32>> {
             let mut first: Vec<(u32, u32, u64)> = Vec::new();
             let mut out = Vec::new();
             for (k, (l, hs)) in locals.iter().zip(&hashes).enumerate() {
-                for (j, &h) in hs.iter().enumerate() {
-                    if shard(h) != s {
-                        continue;
-                    }
+                for (j, &h) in hs.iter().enumerate().filter(|(_, &h)| shard(h) == s) {
                     let name = l.name(j as u32);
                     let found = table.find(h, |&i| {
                         let (fk, fj, _) = first[i as usize];
                         locals[fk as usize].name(fj) == name
                     });
-                    let i = match found {
+                    out.push(match found {
                         Some(&i) => i,
                         None => {
                             let i = first.len() as u32;
@@ -483,8 +480,7 @@ fn remap_sharded(global: &mut Interner, locals: &[&Interner]) -> Vec<Vec<u32>> {
                             table.insert_unique(h, i, |&x| first[x as usize].2);
                             i
                         }
-                    };
-                    out.push(i);
+                    });
                 }
             }
             (out, first.len())
@@ -494,7 +490,7 @@ fn remap_sharded(global: &mut Interner, locals: &[&Interner]) -> Vec<Vec<u32>> {
     global.reserve(names, locals.iter().map(|l| l.name_bytes()).sum());
     let mut global_of: Vec<Vec<u32>> = per_shard.iter().map(|(_, n)| vec![NONE; *n]).collect();
     let mut cursor = [0usize; SHARDS];
-    locals
+    let maps = locals
         .iter()
         .zip(&hashes)
         .map(|(l, hs)| {
@@ -512,7 +508,8 @@ fn remap_sharded(global: &mut Interner, locals: &[&Interner]) -> Vec<Vec<u32>> {
                 })
                 .collect()
         })
-        .collect()
+        .collect();
+    (global, maps)
 }
 
 /// Every chunk's local ids mapped onto the global ones, table by table (`ids[k]` is chunk
@@ -551,54 +548,50 @@ fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Maps {
         || {
             rayon::join(
                 || {
-                    let t = std::time::Instant::now();
-                    let locals: Vec<&Interner> = chunks.iter().map(|(_, c)| &c.msg_ids).collect();
-                    let x = remap_sharded(msg_ids, &locals);
-                    crate::timing::note("ids: message ids", t);
-                    x
+                    timed("ids: message ids", || {
+                        let locals: Vec<&Interner> =
+                            chunks.iter().map(|(_, c)| &c.msg_ids).collect();
+                        let (table, maps) = intern_sharded(&locals);
+                        *msg_ids = table;
+                        maps
+                    })
                 },
-                || {
-                    let t = std::time::Instant::now();
-                    let x = remap_all(addrs, chunks, |c| &c.addrs);
-                    crate::timing::note("ids: addresses", t);
-                    x
-                },
+                || timed("ids: addresses", || remap_all(addrs, chunks, |c| &c.addrs)),
             )
         },
         || {
-            let t = std::time::Instant::now();
-            // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row.
-            let mut server_key = Interner::default();
-            let mut server_of_key: Vec<u32> = Vec::new();
-            let server_maps: Vec<Vec<u32>> = chunks
-                .iter()
-                .map(|(_, c)| {
-                    c.servers
-                        .iter()
-                        .map(|(_, s)| {
-                            let k = server_key.id(&s.to_ascii_lowercase());
-                            if k as usize == server_of_key.len() {
-                                server_of_key.push(servers.id(s));
-                            }
-                            server_of_key[k as usize]
-                        })
-                        .collect()
-                })
-                .collect();
-            let x = Maps {
-                addrs: Vec::new(),
-                ids: Vec::new(),
-                ips: remap_all(ips, chunks, |c| &c.ips),
-                hosts: remap_all(hosts, chunks, |c| &c.hosts),
-                conns: remap_all(connectors, chunks, |c| &c.connectors),
-                codes: remap_all(codes, chunks, |c| &c.codes),
-                evn: remap_all(ev_names, chunks, |c| &c.ev_names),
-                subj: remap_all(subjects, chunks, |c| &c.subjects),
-                comps: remap_all(components, chunks, |c| &c.components),
-                servers: server_maps,
-            };
-            crate::timing::note("ids: other tables", t);
-            x
+            timed("ids: other tables", || {
+                // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row.
+                let mut server_key = Interner::default();
+                let mut server_of_key: Vec<u32> = Vec::new();
+                let server_maps: Vec<Vec<u32>> = chunks
+                    .iter()
+                    .map(|(_, c)| {
+                        c.servers
+                            .iter()
+                            .map(|(_, s)| {
+                                let k = server_key.id(&s.to_ascii_lowercase());
+                                if k as usize == server_of_key.len() {
+                                    server_of_key.push(servers.id(s));
+                                }
+                                server_of_key[k as usize]
+                            })
+                            .collect()
+                    })
+                    .collect();
+                Maps {
+                    addrs: Vec::new(),
+                    ids: Vec::new(),
+                    ips: remap_all(ips, chunks, |c| &c.ips),
+                    hosts: remap_all(hosts, chunks, |c| &c.hosts),
+                    conns: remap_all(connectors, chunks, |c| &c.connectors),
+                    codes: remap_all(codes, chunks, |c| &c.codes),
+                    evn: remap_all(ev_names, chunks, |c| &c.ev_names),
+                    subj: remap_all(subjects, chunks, |c| &c.subjects),
+                    comps: remap_all(components, chunks, |c| &c.components),
+                    servers: server_maps,
+                }
+            })
         },
     );
     Maps {
@@ -778,8 +771,8 @@ mod tests {
             let refs: Vec<&Interner> = locals.iter().collect();
             let mut plain = Interner::default();
             let want: Vec<Vec<u32>> = locals.iter().map(|l| remap(&mut plain, l)).collect();
-            let mut sharded = Interner::default();
-            assert_eq!(remap_sharded(&mut sharded, &refs), want);
+            let (sharded, maps) = intern_sharded(&refs);
+            assert_eq!(maps, want);
             assert_eq!(sharded.len(), plain.len());
             for (i, name) in plain.iter() {
                 assert_eq!(sharded.name(i), name);
@@ -789,9 +782,6 @@ mod tests {
                     "the table finds what was pushed"
                 );
             }
-            // A table that already holds names takes the plain way, with the same result.
-            let mut again = plain.clone();
-            assert_eq!(remap_sharded(&mut again, &refs), want);
         }
     }
 

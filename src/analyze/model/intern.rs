@@ -33,8 +33,18 @@ fn name_in<'a>(bytes: &'a str, ends: &[usize], id: u32) -> &'a str {
     &bytes[start..ends[i]]
 }
 
+/// How the table re-files its ids when it grows: by the hash of each id's name.
+fn rehash<'a>(
+    hasher: &'a foldhash::fast::FixedState,
+    bytes: &'a str,
+    ends: &'a [usize],
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |&j| hasher.hash_one(name_in(bytes, ends, j))
+}
+
 impl Interner {
-    fn hash(&self, s: &str) -> u64 {
+    /// The hash the table files `s` under (the same in every interner: the seed is fixed).
+    pub(crate) fn hash(&self, s: &str) -> u64 {
         self.hasher.hash_one(s)
     }
 
@@ -51,32 +61,18 @@ impl Interner {
             self.last = i;
             return i;
         }
-        let i = self.ends.len() as u32;
-        self.bytes.push_str(s);
-        self.ends.push(self.bytes.len());
-        let hasher = &self.hasher;
-        let (bytes, ends) = (&self.bytes, &self.ends);
-        self.table
-            .insert_unique(h, i, |&j| hasher.hash_one(name_in(bytes, ends, j)));
-        self.last = i;
-        i
+        self.last = self.push_new(s, h);
+        self.last
     }
 
-    /// The hash the table files `s` under (the same in every interner: the seed is fixed).
-    pub(crate) fn hash_of(&self, s: &str) -> u64 {
-        self.hash(s)
-    }
-
-    /// Adds `s`, whose hash is `h` ([`Interner::hash_of`]), known by the caller not to be here
+    /// Adds `s`, whose hash is `h` ([`Interner::hash`]), known by the caller not to be here
     /// yet: no lookup.
     pub(crate) fn push_new(&mut self, s: &str, h: u64) -> u32 {
         let i = self.ends.len() as u32;
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len());
-        let hasher = &self.hasher;
-        let (bytes, ends) = (&self.bytes, &self.ends);
         self.table
-            .insert_unique(h, i, |&j| hasher.hash_one(name_in(bytes, ends, j)));
+            .insert_unique(h, i, rehash(&self.hasher, &self.bytes, &self.ends));
         i
     }
 
@@ -84,10 +80,8 @@ impl Interner {
     pub(crate) fn reserve(&mut self, names: usize, bytes: usize) {
         self.bytes.reserve(bytes);
         self.ends.reserve(names);
-        let hasher = &self.hasher;
-        let (b, e) = (&self.bytes, &self.ends);
         self.table
-            .reserve(names, |&j| hasher.hash_one(name_in(b, e, j)));
+            .reserve(names, rehash(&self.hasher, &self.bytes, &self.ends));
     }
 
     /// Bytes of all names.
