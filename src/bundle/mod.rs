@@ -245,6 +245,16 @@ impl Buf {
         self.len = 0;
     }
 
+    /// Makes the content `n` bytes long, for a caller that writes them in place (bytes are
+    /// zeroed only where the buffer grows).
+    fn fill(&mut self, n: usize) -> &mut [u8] {
+        if self.bytes.len() < n {
+            self.bytes.resize(n, 0);
+        }
+        self.len = n;
+        &mut self.bytes[..n]
+    }
+
     /// Makes room for `n` bytes in all (virtual memory only: nothing is zeroed yet).
     fn reserve(&mut self, n: usize) {
         self.bytes.reserve(n.saturating_sub(self.bytes.len()));
@@ -287,6 +297,25 @@ impl Buf {
     }
 }
 
+/// Zip members inflated in one call: the compressed member is read whole, and libdeflate
+/// inflates it straight into the entry's buffer, at about 1.5 times the speed of streaming it
+/// through zlib-rs (0.69 s against 1.05 s for the 631 MB of the 1 M-event bench bundle, CRC
+/// included). Only for plain deflated members whose declared sizes pass every guard; a member
+/// whose result it cannot vouch for (a size that lied, bad data, a wrong CRC) is read again by
+/// the streaming path, so its errors are the streaming path's.
+#[derive(Default)]
+struct Whole {
+    packed: Vec<u8>,
+    inflater: Option<libdeflater::Decompressor>,
+}
+
+/// Largest member inflated in one call: its declared size is set aside before a byte is
+/// inflated, and a crafted archive may lie about it. Exchange rolls its logs at 10 MB by default.
+const WHOLE_MAX: u64 = 64 << 20;
+
+/// Reads are bounded in steps of this size, and the ratio guard applies past one step.
+const STEP: u64 = 8 << 20;
+
 enum Source {
     Zip(SharedZip),
     Dir(Vec<files::FolderEntry>),
@@ -310,6 +339,39 @@ pub struct Bundle {
     origin: PathBuf,
     limits: Limits,
     inflated: AtomicU64,
+}
+
+/// Inflates zip member `i` (declared `size` and `packed` bytes, checksum `crc`) in one call into
+/// `buf`. False when the result cannot be vouched for: the compressed bytes could not all be
+/// read, the data is bad, it inflates to another size than declared, or its CRC differs.
+fn inflate_whole<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+    i: usize,
+    size: u64,
+    packed: u64,
+    crc: u32,
+    buf: &mut Buf,
+    whole: &mut Whole,
+) -> bool {
+    let (Ok(size), Ok(packed)) = (usize::try_from(size), usize::try_from(packed)) else {
+        return false;
+    };
+    let Ok(mut raw) = zip.by_index_raw(i) else {
+        return false;
+    };
+    if whole.packed.len() < packed {
+        whole.packed.resize(packed, 0);
+    }
+    let input = &mut whole.packed[..packed];
+    if raw.read_exact(input).is_err() {
+        return false;
+    }
+    let inflater = whole
+        .inflater
+        .get_or_insert_with(libdeflater::Decompressor::new);
+    let out = buf.fill(size);
+    matches!(inflater.deflate_decompress(input, out), Ok(n) if n == size)
+        && libdeflater::crc32(out) == crc
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -573,10 +635,10 @@ impl Bundle {
             .par_bridge()
             .map_init(
                 // Each thread reads through its own handle on the shared archive bytes.
-                || (None::<SharedZip>, Buf::default()),
-                |(zip, buf), i| {
+                || (None::<SharedZip>, Buf::default(), Whole::default()),
+                |(zip, buf, whole), i| {
                     let mut out = Vec::new();
-                    let read = match self.load_top(zip, i, buf) {
+                    let read = match self.load_top(zip, i, buf, whole) {
                         Err(e) => Err(e),
                         Ok(Top::Folder) => Ok(()),
                         Ok(Top::NotRead(path, why)) => f(Entry {
@@ -612,11 +674,17 @@ impl Bundle {
     }
 
     /// Reads top-level entry `i` into `buf`.
-    fn load_top(&self, zip: &mut Option<SharedZip>, i: usize, buf: &mut Buf) -> Result<Top> {
+    fn load_top(
+        &self,
+        zip: &mut Option<SharedZip>,
+        i: usize,
+        buf: &mut Buf,
+        whole: &mut Whole,
+    ) -> Result<Top> {
         match &self.source {
             Source::Zip(shared) => {
                 let zip = zip.get_or_insert_with(|| shared.clone());
-                self.zip_top(zip, i, buf)
+                self.zip_top(zip, i, buf, whole)
             }
             Source::Dir(files) => {
                 let entry = &files[i];
@@ -652,6 +720,7 @@ impl Bundle {
         zip: &mut ZipArchive<R>,
         i: usize,
         buf: &mut Buf,
+        whole: &mut Whole,
     ) -> Result<Top> {
         let mut file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
         if file.is_dir() {
@@ -660,8 +729,49 @@ impl Bundle {
         let name = names::entry_name(file.name_raw());
         let hint = file.size();
         let packed = file.compressed_size();
+        if file.compression() == zip::CompressionMethod::Deflated
+            && !file.encrypted()
+            && self.whole_allowed(hint, packed)
+        {
+            let crc = file.crc32();
+            drop(file);
+            if inflate_whole(zip, i, hint, packed, crc, buf, whole) {
+                self.count_inflated(&name, hint)?;
+                return Ok(Top::Read(name));
+            }
+            file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
+        }
         self.read_limited(&name, &mut file, hint, Some(packed), buf)?;
         Ok(Top::Read(name))
+    }
+
+    /// Whether a member of these declared sizes may be inflated in one call: only where the
+    /// streaming path would pass every guard with the same sizes (the budget, the ratio), so
+    /// that the one-call path never accepts what streaming refuses.
+    fn whole_allowed(&self, size: u64, packed: u64) -> bool {
+        let budget = self
+            .limits
+            .max_uncompressed
+            .saturating_sub(self.inflated.load(Ordering::Relaxed));
+        size <= WHOLE_MAX
+            && size <= budget
+            && !(size > STEP && size / packed.max(1) > self.limits.max_ratio)
+    }
+
+    /// Adds `n` inflated bytes to the bundle's budget; past the limit, the entry is refused.
+    fn count_inflated(&self, name: &str, n: u64) -> Result<()> {
+        let limit = self.limits.max_uncompressed;
+        let total = self
+            .inflated
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
+        if total > limit {
+            return Err(Error::TooLarge {
+                entry: name.to_string(),
+                limit,
+            });
+        }
+        Ok(())
     }
 
     /// Reads a regular file, refusing it from its size alone when that is already past the
@@ -696,7 +806,6 @@ impl Bundle {
         packed: Option<u64>,
         data: &mut Buf,
     ) -> Result<()> {
-        const STEP: u64 = 8 << 20;
         let limit = self.limits.max_uncompressed;
         let budget = || limit.saturating_sub(self.inflated.load(Ordering::Relaxed));
         data.clear();
@@ -836,7 +945,7 @@ impl Bundle {
         let mut zip = None;
         let mut buf = Buf::default();
         let found = std::sync::Mutex::new(None);
-        match self.load_top(&mut zip, top, &mut buf)? {
+        match self.load_top(&mut zip, top, &mut buf, &mut Whole::default())? {
             Top::Read(name) => {
                 let mut ignore = Vec::new();
                 self.expand(
@@ -999,6 +1108,164 @@ mod tests {
             Some(data.len() as u64)
         );
         assert_eq!(over.as_slice(), &data[..]);
+    }
+
+    /// A zip written on the spot: each member deflated, or stored when its name says so.
+    fn zip_bytes(members: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data) in members {
+            let method = if name.starts_with("stored") {
+                zip::CompressionMethod::Stored
+            } else {
+                zip::CompressionMethod::Deflated
+            };
+            let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+            z.start_file(*name, opts).expect("entry");
+            z.write_all(data).expect("write");
+        }
+        z.finish().expect("finish").into_inner()
+    }
+
+    /// Log-like text of `n` lines (compresses about as logs do, and spans many deflate blocks).
+    fn log_text(n: u32) -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                format!(
+                    "2026-12-05T10:{:02}:{:02}.{i:03}Z,10.0.0.{},DELIVER,<{i}@x>\n",
+                    i % 60,
+                    i % 59,
+                    i % 7
+                )
+                .into_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_call_inflation_vouches_only_for_what_streaming_gives() {
+        let big = log_text(40_000);
+        let bytes = zip_bytes(&[
+            ("empty.log", b""),
+            ("small.log", b"abc"),
+            ("big.log", &big),
+            ("stored.log", b"kept as is"),
+        ]);
+        let mut zip = ZipArchive::new(Cursor::new(bytes)).expect("zip");
+        let (mut buf, mut whole) = (Buf::default(), Whole::default());
+        let mut deflated = 0;
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).expect("member");
+            let (size, packed, crc) = (f.size(), f.compressed_size(), f.crc32());
+            let is_deflated = f.compression() == zip::CompressionMethod::Deflated;
+            let mut streamed = Vec::new();
+            f.read_to_end(&mut streamed).expect("stream");
+            drop(f);
+            if !is_deflated {
+                continue;
+            }
+            deflated += 1;
+            let mut one = |size: u64, packed: u64, crc: u32| {
+                let ok = inflate_whole(&mut zip, i, size, packed, crc, &mut buf, &mut whole);
+                (ok, buf.as_slice().to_vec())
+            };
+            assert_eq!(
+                one(size, packed, crc),
+                (true, streamed.clone()),
+                "member {i}"
+            );
+            // Everything it cannot vouch for is left to the streaming path.
+            assert!(!one(size, packed, crc ^ 1).0, "member {i}: another CRC");
+            assert!(
+                !one(size + 1, packed, crc).0,
+                "member {i}: declared too long"
+            );
+            if size > 0 {
+                assert!(
+                    !one(size - 1, packed, crc).0,
+                    "member {i}: declared too short"
+                );
+            }
+            assert!(
+                !one(size, packed - 1, crc).0,
+                "member {i}: stream cut short"
+            );
+            assert!(
+                !one(size, packed + 1, crc).0,
+                "member {i}: more than the member has"
+            );
+            // And after all that, the same buffers still give the right bytes.
+            assert_eq!(one(size, packed, crc), (true, streamed), "member {i}");
+        }
+        assert_eq!(deflated, 3);
+    }
+
+    /// Offsets of the CRC field of every local header and central directory record.
+    fn crc_fields(zip: &[u8]) -> Vec<usize> {
+        let mut at = Vec::new();
+        for i in 0..zip.len().saturating_sub(4) {
+            match &zip[i..i + 4] {
+                b"PK\x03\x04" => at.push(i + 14),
+                b"PK\x01\x02" => at.push(i + 16),
+                _ => {}
+            }
+        }
+        at
+    }
+
+    #[test]
+    fn a_bundle_reads_the_same_bytes_either_way_and_a_bad_crc_still_fails() {
+        let big = log_text(60_000);
+        let members: [(&str, &[u8]); 3] = [
+            ("a.log", &big),
+            ("b.log", b"one line\n"),
+            ("stored.log", b"as is\n"),
+        ];
+        let bytes = zip_bytes(&members);
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("b.zip");
+        std::fs::write(&path, &bytes).expect("write");
+        let read = |path: &Path, limits: Limits| {
+            Bundle::open(path, limits)?.par_map(|e| Ok((e.path, e.data.to_vec(), e.sha256)))
+        };
+        let got = read(&path, Limits::default()).expect("read");
+        assert_eq!(got.len(), 3);
+        for ((name, data), (path, bytes, sha)) in members.iter().zip(&got) {
+            assert_eq!(
+                (name, *data, sha256_hex(data)),
+                (&path.as_str(), &bytes[..], sha.clone())
+            );
+        }
+        // The budget counts members inflated in one call: the whole is over it by one byte.
+        let total = members.iter().map(|m| m.1.len() as u64).sum::<u64>();
+        let tight = Limits {
+            max_uncompressed: total - 1,
+            ..Limits::default()
+        };
+        let err = read(&path, tight).expect_err("over the budget");
+        assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+        assert!(read(
+            &path,
+            Limits {
+                max_uncompressed: total,
+                ..Limits::default()
+            }
+        )
+        .is_ok());
+        // A wrong checksum on the big member: the error is the streaming path's.
+        let mut bad = bytes.clone();
+        let fields = crc_fields(&bad);
+        assert_eq!(fields.len(), 6);
+        for &at in [fields[0], fields[3]].iter() {
+            bad[at] ^= 0xff;
+        }
+        std::fs::write(&path, &bad).expect("write");
+        let err = read(&path, Limits::default()).expect_err("bad CRC");
+        let text = format!("{:#}", anyhow::Error::from(err));
+        assert!(
+            text.contains("a.log: cannot decompress") && text.contains("checksum"),
+            "{text}"
+        );
     }
 
     #[test]
