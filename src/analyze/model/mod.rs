@@ -186,6 +186,9 @@ pub struct Model {
     pub own_host: Vec<bool>,
     /// Mail domains of the organisation (where our servers deliver mail).
     pub own_domains: Vec<String>,
+    /// Addresses in one of those domains (index = address id): asked for row after row, so
+    /// answered once per address.
+    internal: Vec<bool>,
 }
 
 /// How far back a notification may point to the message that caused it, when the log does not
@@ -256,6 +259,7 @@ impl Model {
             own_ip: Vec::new(),
             own_host: Vec::new(),
             own_domains: Vec::new(),
+            internal: Vec::new(),
         }
     }
 
@@ -280,44 +284,54 @@ impl Model {
         self.start = self.order.first().map_or(0, |&i| self.time[i as usize]);
         self.end = self.order.last().map_or(0, |&i| self.time[i as usize]);
         sw.lap("model: order");
-        self.own_network();
-        sw.lap("model: own network");
-        self.build_messages();
-        sw.lap("model: messages");
+        // The message table needs only which hosts are ours; the rest of our network (a scan
+        // of every row) is found beside it.
+        self.own_host = self.own_hosts();
+        let ((own_ip, own_domains), (msgs, mrcpt)) =
+            rayon::join(|| self.own_network(), || self.messages());
+        self.own_ip = own_ip;
+        self.internal = self
+            .addrs
+            .iter()
+            .map(|(_, a)| in_domains(&own_domains, a))
+            .collect();
+        self.own_domains = own_domains;
+        self.msgs = msgs;
+        self.mrcpt = mrcpt;
+        sw.lap("model: own network, messages");
         causality::link(self);
         sw.lap("model: causality");
     }
 
-    /// Our own servers' IPs (the local side of SMTP hops, and hosts named like our servers) and
-    /// mail domains (where our servers deliver into mailboxes, or take mail from them).
-    fn own_network(&mut self) {
-        let mut own = vec![false; self.ips.len()];
+    /// Host names (short) that are our own servers (index = host id).
+    fn own_hosts(&self) -> Vec<bool> {
         let server_names: std::collections::HashSet<String> = self
             .servers
             .iter()
             .map(|(_, s)| s.to_ascii_lowercase())
             .collect();
-        let own_host: Vec<bool> = self
-            .hosts
+        self.hosts
             .iter()
             .map(|(_, h)| server_names.contains(&h.to_ascii_lowercase()))
-            .collect();
-        let is_server_host = |h: u32| h != NONE && own_host[h as usize];
-        let mut domains: BTreeMap<String, u64> = BTreeMap::new();
+            .collect()
+    }
+
+    /// Our own servers' IPs (the local side of SMTP hops, and hosts named like our servers) and
+    /// mail domains (where our servers deliver into mailboxes, or take mail from them), sorted.
+    /// Needs `own_host`.
+    fn own_network(&self) -> (Vec<bool>, Vec<String>) {
+        let mut own = vec![false; self.ips.len()];
+        // Addresses first, domains after: an address repeats on many rows.
+        let mut mailbox = vec![false; self.addrs.len()];
+        let mut mark = |a: u32| {
+            if let Some(x) = mailbox.get_mut(a as usize) {
+                *x = true;
+            }
+        };
         for r in 0..self.n {
             match self.ev[r] {
-                Ev::Deliver => {
-                    for &a in self.recipients(r) {
-                        if let Some((_, d)) = self.addrs.name(a).rsplit_once('@') {
-                            *domains.entry(d.to_string()).or_default() += 1;
-                        }
-                    }
-                }
-                Ev::Submit | Ev::Receive if self.src[r] == Src::StoreDriver => {
-                    if let Some((_, d)) = self.addrs.name(self.sender[r]).rsplit_once('@') {
-                        *domains.entry(d.to_string()).or_default() += 1;
-                    }
-                }
+                Ev::Deliver => self.recipients(r).iter().for_each(|&a| mark(a)),
+                Ev::Submit | Ev::Receive if self.src[r] == Src::StoreDriver => mark(self.sender[r]),
                 _ => {}
             }
             // An IP logged beside one of our servers' host names is that server's.
@@ -325,28 +339,23 @@ impl Model {
                 (self.client_ip[r], self.client_host[r]),
                 (self.server_ip[r], self.server_host[r]),
             ] {
-                if ip != NONE && is_server_host(host) {
+                if ip != NONE && self.is_own_host(host) {
                     own[ip as usize] = true;
                 }
             }
         }
-        self.own_ip = own;
-        self.own_host = own_host;
-        self.own_domains = domains.into_keys().collect();
+        let domains: std::collections::BTreeSet<&str> = self
+            .addrs
+            .iter()
+            .filter(|&(a, _)| mailbox[a as usize])
+            .filter_map(|(_, name)| name.rsplit_once('@').map(|(_, d)| d))
+            .collect();
+        (own, domains.into_iter().map(str::to_string).collect())
     }
 
     /// True when an address belongs to one of the organisation's own domains.
     pub fn is_internal(&self, addr: u32) -> bool {
-        if addr == NONE {
-            return false;
-        }
-        match self.addrs.name(addr).rsplit_once('@') {
-            Some((_, d)) => self
-                .own_domains
-                .binary_search_by(|x| x.as_str().cmp(d))
-                .is_ok(),
-            None => false,
-        }
+        self.internal.get(addr as usize).copied().unwrap_or(false)
     }
 
     /// True when a host (short name) is one of our own servers.
@@ -405,8 +414,8 @@ impl Model {
     }
 
     /// The time-ordered list of rows of each message is not stored; this walks `order` once
-    /// and builds the message table.
-    fn build_messages(&mut self) {
+    /// and builds the message table and the messages' recipients. Needs `own_host`.
+    fn messages(&self) -> (Vec<Msg>, Vec<u32>) {
         let mut msgs: Vec<Msg> = vec![Msg::EMPTY; self.msg_ids.len()];
         // Recipients per message, gathered in time order, deduplicated after.
         let mut per_msg: Vec<Vec<u32>> = vec![Vec::new(); self.msg_ids.len()];
@@ -495,8 +504,7 @@ impl Model {
                 Class::Original
             };
         }
-        self.msgs = msgs;
-        self.mrcpt = mrcpt;
+        (msgs, mrcpt)
     }
 
     /// The generation-0 message a chain starts from.
@@ -572,6 +580,12 @@ impl Model {
         }
         self.sessions = out;
     }
+}
+
+/// True when `addr` is in one of `domains` (sorted): the part after its last `@`.
+fn in_domains(domains: &[String], addr: &str) -> bool {
+    addr.rsplit_once('@')
+        .is_some_and(|(_, d)| domains.binary_search_by(|x| x.as_str().cmp(d)).is_ok())
 }
 
 /// Latencies beyond this (a week) come from a wrong clock, not from a queue.
