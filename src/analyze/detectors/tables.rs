@@ -144,29 +144,13 @@ impl Detector for Tables {
                 m.addrs.name(a).to_string()
             }
         };
-        let top = |v: Vec<(String, Weight)>| {
-            let mut out: Vec<Top> = v
-                .into_iter()
-                .map(|(key, a)| Top {
-                    key,
-                    messages: a.n,
-                    original: a.original,
-                    notifications: a.notif,
-                    auto_replies: a.auto,
-                    failed: a.failed,
-                })
-                .collect();
-            out.sort_by(|a, b| b.messages.cmp(&a.messages).then_with(|| a.key.cmp(&b.key)));
-            out.truncate(TOP_N);
-            out
-        };
         let tops = Tops {
-            senders: top(senders.into_iter().map(|(k, w)| (name(k), w)).collect()),
-            recipients: top(recipients.into_iter().map(|(k, w)| (name(k), w)).collect()),
-            pairs: top(g
-                .all_edges()
-                .map(|(a, b, w)| (format!("{} → {}", name(a), name(b)), *w))
-                .collect()),
+            senders: top(senders.into_iter().collect(), name),
+            recipients: top(recipients.into_iter().collect(), name),
+            pairs: top(
+                g.all_edges().map(|(a, b, w)| ((a, b), *w)).collect(),
+                |(a, b)| format!("{} → {}", name(a), name(b)),
+            ),
             address_flow: AddressFlow {
                 addresses: g.node_count(),
                 edges: g.edge_count(),
@@ -235,6 +219,32 @@ impl Detector for Tables {
     }
 }
 
+/// The [`TOP_N`] heaviest of `items` by messages, ties by name. Only the items that can make
+/// the table are named: naming every address and pair of a big bundle to keep fifteen cost
+/// more than counting them.
+fn top<K>(mut items: Vec<(K, Weight)>, name: impl Fn(K) -> String) -> Vec<Top> {
+    if items.len() > TOP_N {
+        // Nothing with fewer messages than the TOP_N-th heaviest can make the table.
+        let (_, nth, _) = items.select_nth_unstable_by(TOP_N - 1, |a, b| b.1.n.cmp(&a.1.n));
+        let floor = nth.1.n;
+        items.retain(|(_, w)| w.n >= floor);
+    }
+    let mut out: Vec<Top> = items
+        .into_iter()
+        .map(|(k, a)| Top {
+            key: name(k),
+            messages: a.n,
+            original: a.original,
+            notifications: a.notif,
+            auto_replies: a.auto,
+            failed: a.failed,
+        })
+        .collect();
+    out.sort_by(|a, b| b.messages.cmp(&a.messages).then_with(|| a.key.cmp(&b.key)));
+    out.truncate(TOP_N);
+    out
+}
+
 /// Plain-language meaning of the enhanced status codes that matter in an incident.
 pub fn meaning(code: &str) -> &'static str {
     match code {
@@ -270,5 +280,56 @@ pub fn meaning(code: &str) -> &'static str {
             Some(b'5') => "permanent failure",
             _ => "",
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Every item named and sorted: what `top` must equal.
+    fn all_sorted(items: &[(u32, Weight)]) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = items.iter().map(|(k, w)| (format!("a{k}"), w.n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(TOP_N);
+        v
+    }
+
+    #[test]
+    fn the_top_tables_name_only_candidates_and_equal_the_full_sort() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for case in 0..300 {
+            // Few distinct counts, so the fifteenth place is tied more often than not.
+            let len = rng.random_range(0..60usize);
+            let spread = rng.random_range(1..6u64);
+            let items: Vec<(u32, Weight)> = (0..len as u32)
+                .map(|k| {
+                    let n = rng.random_range(1..=spread);
+                    (
+                        k,
+                        Weight {
+                            n,
+                            ..Weight::default()
+                        },
+                    )
+                })
+                .collect();
+            let named = std::cell::Cell::new(0usize);
+            let got: Vec<(String, u64)> = top(items.clone(), |k| {
+                named.set(named.get() + 1);
+                format!("a{k}")
+            })
+            .into_iter()
+            .map(|t| (t.key, t.messages))
+            .collect();
+            assert_eq!(got, all_sorted(&items), "case {case}");
+            // Only what reaches the fifteenth count is named.
+            let mut counts: Vec<u64> = items.iter().map(|(_, w)| w.n).collect();
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let floor = counts.get(TOP_N - 1).copied().unwrap_or(0);
+            let can = items.iter().filter(|(_, w)| w.n >= floor).count();
+            assert_eq!(named.get(), can, "case {case}");
+        }
     }
 }
