@@ -4,7 +4,7 @@
 //! domain. Found by the status, and by a message received over SMTP by our servers six times or
 //! more even where the final failure is not in the bundle.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::{detected, domain, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::{Ev, Src, StatusKind};
@@ -29,23 +29,26 @@ impl Catalogue for HopCountLoop {
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let m = cx.m;
-        let mut passes: BTreeMap<u32, u32> = BTreeMap::new();
-        let mut looped: BTreeSet<u32> = BTreeSet::new();
+        // By message id: nearly every message is received over SMTP somewhere.
+        let mut passes = vec![0u32; m.msgs.len()];
+        let mut looped = vec![false; m.msgs.len()];
         for r in 0..m.n {
-            let id = m.msg[r];
-            if id == NONE {
+            let id = m.msg[r] as usize;
+            if id >= m.msgs.len() {
                 continue;
             }
             if m.row_kinds(r).contains(&StatusKind::HopCount) {
-                looped.insert(id);
+                looped[id] = true;
             }
             if m.ev[r] == Ev::Receive && m.src[r] == Src::Smtp {
-                let p = passes.entry(id).or_default();
-                *p += 1;
-                if *p >= MIN_PASSES {
-                    looped.insert(id);
+                passes[id] += 1;
+                if passes[id] >= MIN_PASSES {
+                    looped[id] = true;
                 }
             }
+        }
+        if !looped.contains(&true) {
+            return Ok(detected(cx, Vec::new(), 1.0));
         }
         // One incident per destination domain.
         // Per domain: the rows, and the hops (from server, to server) with their counts.
@@ -54,7 +57,7 @@ impl Catalogue for HopCountLoop {
         for &r in &m.order {
             let r = r as usize;
             let id = m.msg[r];
-            if id == NONE || !looped.contains(&id) {
+            if id == NONE || !looped[id as usize] {
                 continue;
             }
             let msg = &m.msgs[id as usize];
