@@ -309,6 +309,15 @@ struct Whole {
     inflater: Option<libdeflater::Decompressor>,
 }
 
+/// What one thread reads entries with, kept from entry to entry: its handle on the zip, the
+/// entry's buffer, and the one-call inflater's.
+#[derive(Default)]
+struct Reader {
+    zip: Option<SharedZip>,
+    buf: Buf,
+    whole: Whole,
+}
+
 /// Largest member inflated in one call: its declared size is set aside before a byte is
 /// inflated, and a crafted archive may lie about it. Exchange rolls its logs at 10 MB by default.
 const WHOLE_MAX: u64 = 64 << 20;
@@ -341,37 +350,38 @@ pub struct Bundle {
     inflated: AtomicU64,
 }
 
-/// Inflates zip member `i` (declared `size` and `packed` bytes, checksum `crc`) in one call into
-/// `buf`. False when the result cannot be vouched for: the compressed bytes could not all be
-/// read, the data is bad, it inflates to another size than declared, or its CRC differs.
-fn inflate_whole<R: Read + Seek>(
-    zip: &mut ZipArchive<R>,
-    i: usize,
-    size: u64,
-    packed: u64,
-    crc: u32,
-    buf: &mut Buf,
-    whole: &mut Whole,
-) -> bool {
-    let (Ok(size), Ok(packed)) = (usize::try_from(size), usize::try_from(packed)) else {
-        return false;
-    };
-    let Ok(mut raw) = zip.by_index_raw(i) else {
-        return false;
-    };
-    if whole.packed.len() < packed {
-        whole.packed.resize(packed, 0);
+impl Whole {
+    /// Inflates zip member `i` (declared `size` and `packed` bytes, checksum `crc`) in one call
+    /// into `buf`. False when the result cannot be vouched for: the compressed bytes could not
+    /// all be read, the data is bad, it inflates to another size than declared, or its CRC
+    /// differs.
+    fn inflate<R: Read + Seek>(
+        &mut self,
+        zip: &mut ZipArchive<R>,
+        i: usize,
+        (size, packed, crc): (u64, u64, u32),
+        buf: &mut Buf,
+    ) -> bool {
+        let (Ok(size), Ok(packed)) = (usize::try_from(size), usize::try_from(packed)) else {
+            return false;
+        };
+        let Ok(mut raw) = zip.by_index_raw(i) else {
+            return false;
+        };
+        if self.packed.len() < packed {
+            self.packed.resize(packed, 0);
+        }
+        let input = &mut self.packed[..packed];
+        if raw.read_exact(input).is_err() {
+            return false;
+        }
+        let inflater = self
+            .inflater
+            .get_or_insert_with(libdeflater::Decompressor::new);
+        let out = buf.fill(size);
+        matches!(inflater.deflate_decompress(input, out), Ok(n) if n == size)
+            && libdeflater::crc32(out) == crc
     }
-    let input = &mut whole.packed[..packed];
-    if raw.read_exact(input).is_err() {
-        return false;
-    }
-    let inflater = whole
-        .inflater
-        .get_or_insert_with(libdeflater::Decompressor::new);
-    let out = buf.fill(size);
-    matches!(inflater.deflate_decompress(input, out), Ok(n) if n == size)
-        && libdeflater::crc32(out) == crc
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -568,10 +578,8 @@ impl Bundle {
     /// SHA-256 of the zip or file; `None` for a folder (see [`folder_digest`]), and for a zip
     /// whose file could not be read to its end again.
     pub fn sha256(&self) -> Option<String> {
-        if self.sha256.get().is_none() {
-            // Normally taken beside the entries already ([`Bundle::par_map`]).
-            self.hash_zip().ok()?;
-        }
+        // Normally taken beside the entries already ([`Bundle::par_map`]).
+        self.hash_zip().ok()?;
         self.sha256.get().cloned()
     }
 
@@ -635,10 +643,10 @@ impl Bundle {
             .par_bridge()
             .map_init(
                 // Each thread reads through its own handle on the shared archive bytes.
-                || (None::<SharedZip>, Buf::default(), Whole::default()),
-                |(zip, buf, whole), i| {
+                Reader::default,
+                |reader, i| {
                     let mut out = Vec::new();
-                    let read = match self.load_top(zip, i, buf, whole) {
+                    let read = match self.load_top(reader, i) {
                         Err(e) => Err(e),
                         Ok(Top::Folder) => Ok(()),
                         Ok(Top::NotRead(path, why)) => f(Entry {
@@ -650,7 +658,9 @@ impl Bundle {
                             top: i,
                         })
                         .map(|x| out.push(x)),
-                        Ok(Top::Read(path)) => self.expand(path, buf.as_slice(), 0, i, f, &mut out),
+                        Ok(Top::Read(path)) => {
+                            self.expand(path, reader.buf.as_slice(), 0, i, f, &mut out)
+                        }
                     };
                     (i, read.map(|()| out))
                 },
@@ -673,18 +683,13 @@ impl Bundle {
         }
     }
 
-    /// Reads top-level entry `i` into `buf`.
-    fn load_top(
-        &self,
-        zip: &mut Option<SharedZip>,
-        i: usize,
-        buf: &mut Buf,
-        whole: &mut Whole,
-    ) -> Result<Top> {
+    /// Reads top-level entry `i` into the reader's buffer.
+    fn load_top(&self, reader: &mut Reader, i: usize) -> Result<Top> {
+        let buf = &mut reader.buf;
         match &self.source {
             Source::Zip(shared) => {
-                let zip = zip.get_or_insert_with(|| shared.clone());
-                self.zip_top(zip, i, buf, whole)
+                let zip = reader.zip.get_or_insert_with(|| shared.clone());
+                self.zip_top(zip, i, buf, &mut reader.whole)
             }
             Source::Dir(files) => {
                 let entry = &files[i];
@@ -715,9 +720,9 @@ impl Bundle {
         }
     }
 
-    fn zip_top<R: Read + std::io::Seek>(
+    fn zip_top(
         &self,
-        zip: &mut ZipArchive<R>,
+        zip: &mut SharedZip,
         i: usize,
         buf: &mut Buf,
         whole: &mut Whole,
@@ -733,10 +738,10 @@ impl Bundle {
             && !file.encrypted()
             && self.whole_allowed(hint, packed)
         {
-            let crc = file.crc32();
+            let sizes = (hint, packed, file.crc32());
             drop(file);
-            if inflate_whole(zip, i, hint, packed, crc, buf, whole) {
-                self.count_inflated(&name, hint)?;
+            if whole.inflate(zip, i, sizes, buf) {
+                self.count(&name, hint, Some(packed))?;
                 return Ok(Top::Read(name));
             }
             file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
@@ -749,29 +754,42 @@ impl Bundle {
     /// streaming path would pass every guard with the same sizes (the budget, the ratio), so
     /// that the one-call path never accepts what streaming refuses.
     fn whole_allowed(&self, size: u64, packed: u64) -> bool {
-        let budget = self
-            .limits
-            .max_uncompressed
-            .saturating_sub(self.inflated.load(Ordering::Relaxed));
-        size <= WHOLE_MAX
-            && size <= budget
-            && !(size > STEP && size / packed.max(1) > self.limits.max_ratio)
+        size <= WHOLE_MAX && size <= self.budget() && !self.bomb(size, packed)
     }
 
-    /// Adds `n` inflated bytes to the bundle's budget; past the limit, the entry is refused.
-    fn count_inflated(&self, name: &str, n: u64) -> Result<()> {
+    /// What is left of `--max-uncompressed` for the entries not read yet.
+    fn budget(&self) -> u64 {
+        self.limits
+            .max_uncompressed
+            .saturating_sub(self.inflated.load(Ordering::Relaxed))
+    }
+
+    /// The ratio guard: `size` bytes inflated from `packed` is a bomb (past the first step).
+    fn bomb(&self, size: u64, packed: u64) -> bool {
+        size > STEP && size / packed.max(1) > self.limits.max_ratio
+    }
+
+    /// Adds `n` bytes read for entry `name` to the budget; past the limit, the entry is refused
+    /// ("inflates past the limit" when they came out of a decompressor, `packed` set).
+    fn count(&self, name: &str, n: u64, packed: Option<u64>) -> Result<()> {
         let limit = self.limits.max_uncompressed;
         let total = self
             .inflated
             .fetch_add(n, Ordering::Relaxed)
             .saturating_add(n);
-        if total > limit {
-            return Err(Error::TooLarge {
+        if total <= limit {
+            return Ok(());
+        }
+        Err(match packed {
+            Some(_) => Error::TooLarge {
                 entry: name.to_string(),
                 limit,
-            });
-        }
-        Ok(())
+            },
+            None => Error::InputTooLarge {
+                path: PathBuf::from(name),
+                limit,
+            },
+        })
     }
 
     /// Reads a regular file, refusing it from its size alone when that is already past the
@@ -784,11 +802,10 @@ impl Bundle {
                 source: e,
             })?
             .len();
-        let limit = self.limits.max_uncompressed;
-        if size > limit.saturating_sub(self.inflated.load(Ordering::Relaxed)) {
+        if size > self.budget() {
             return Err(Error::InputTooLarge {
                 path: PathBuf::from(name),
-                limit,
+                limit: self.limits.max_uncompressed,
             });
         }
         self.read_limited(name, f, size, None, buf)
@@ -806,14 +823,12 @@ impl Bundle {
         packed: Option<u64>,
         data: &mut Buf,
     ) -> Result<()> {
-        let limit = self.limits.max_uncompressed;
-        let budget = || limit.saturating_sub(self.inflated.load(Ordering::Relaxed));
         data.clear();
-        data.reserve(hint.min(budget()).min(1 << 30) as usize);
+        data.reserve(hint.min(self.budget()).min(1 << 30) as usize);
         let mut r = r;
         loop {
             // One byte past the budget is enough to know the limit is crossed.
-            let want = STEP.min(budget().saturating_add(1));
+            let want = STEP.min(self.budget().saturating_add(1));
             let got = data.read_from(&mut r, want).map_err(|e| match packed {
                 Some(_) => Error::Decompress {
                     entry: name.to_string(),
@@ -824,31 +839,13 @@ impl Bundle {
                     source: e,
                 },
             })?;
-            let total = self
-                .inflated
-                .fetch_add(got, Ordering::Relaxed)
-                .saturating_add(got);
-            if total > limit {
-                // "Inflates" and "zip bomb" only fit bytes that came out of a decompressor.
-                return Err(match packed {
-                    Some(_) => Error::TooLarge {
-                        entry: name.to_string(),
-                        limit,
-                    },
-                    None => Error::InputTooLarge {
-                        path: PathBuf::from(name),
-                        limit,
-                    },
+            self.count(name, got, packed)?;
+            // "Zip bomb" only fits bytes that came out of a decompressor.
+            if packed.is_some_and(|p| self.bomb(data.len as u64, p)) {
+                return Err(Error::Bomb {
+                    entry: name.to_string(),
+                    ratio: self.limits.max_ratio,
                 });
-            }
-            if let Some(packed) = packed {
-                let ratio = data.len as u64 / packed.max(1);
-                if data.len as u64 > STEP && ratio > self.limits.max_ratio {
-                    return Err(Error::Bomb {
-                        entry: name.to_string(),
-                        ratio: self.limits.max_ratio,
-                    });
-                }
             }
             if got < want {
                 return Ok(());
@@ -942,15 +939,14 @@ impl Bundle {
         if top >= self.entry_count() {
             return Ok(None);
         }
-        let mut zip = None;
-        let mut buf = Buf::default();
+        let mut reader = Reader::default();
         let found = std::sync::Mutex::new(None);
-        match self.load_top(&mut zip, top, &mut buf, &mut Whole::default())? {
+        match self.load_top(&mut reader, top)? {
             Top::Read(name) => {
                 let mut ignore = Vec::new();
                 self.expand(
                     name,
-                    buf.as_slice(),
+                    reader.buf.as_slice(),
                     0,
                     top,
                     &|e: Entry<'_>| {
@@ -1166,7 +1162,7 @@ mod tests {
             }
             deflated += 1;
             let mut one = |size: u64, packed: u64, crc: u32| {
-                let ok = inflate_whole(&mut zip, i, size, packed, crc, &mut buf, &mut whole);
+                let ok = whole.inflate(&mut zip, i, (size, packed, crc), &mut buf);
                 (ok, buf.as_slice().to_vec())
             };
             assert_eq!(
@@ -1230,6 +1226,14 @@ mod tests {
         };
         let got = read(&path, Limits::default()).expect("read");
         assert_eq!(got.len(), 3);
+        // The deflated member is read in one call, the stored one streams.
+        let bundle = Bundle::open(&path, Limits::default()).expect("open");
+        for (i, one_call) in [(0, true), (1, true), (2, false)] {
+            let mut reader = Reader::default();
+            assert!(matches!(bundle.load_top(&mut reader, i), Ok(Top::Read(_))));
+            assert_eq!(reader.whole.inflater.is_some(), one_call, "member {i}");
+            assert_eq!(reader.buf.as_slice(), members[i].1, "member {i}");
+        }
         for ((name, data), (path, bytes, sha)) in members.iter().zip(&got) {
             assert_eq!(
                 (name, *data, sha256_hex(data)),
@@ -1266,6 +1270,25 @@ mod tests {
             text.contains("a.log: cannot decompress") && text.contains("checksum"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn one_call_inflation_keeps_the_ratio_guard() {
+        // 9 MiB of one repeated line: past the first step, and far more than 100 times its
+        // compressed size, yet small enough for the one-call path.
+        let bomb = b"2026-12-05T10:00:00.000Z,same line\n".repeat(270_000);
+        assert!(bomb.len() as u64 > STEP && (bomb.len() as u64) < WHOLE_MAX);
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("b.zip");
+        std::fs::write(&path, zip_bytes(&[("a.log", &bomb)])).expect("write");
+        let strict = Limits {
+            max_ratio: 100,
+            ..Limits::default()
+        };
+        let read = |limits| Bundle::open(&path, limits)?.par_map(|e| Ok(e.data.len()));
+        let err = read(strict).expect_err("a bomb");
+        assert!(matches!(err, Error::Bomb { ratio: 100, .. }), "{err}");
+        assert_eq!(read(Limits::default()).expect("read"), vec![bomb.len()]);
     }
 
     #[test]
