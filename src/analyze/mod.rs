@@ -75,8 +75,10 @@ pub struct Cx<'a> {
     pub p: &'a Params,
     pub board: &'a Board,
     pub evidence: &'a dyn EvidenceSource,
-    /// Messages a detector should leave out by default (health probes, unless asked for).
-    pub skip: &'a [bool],
+    /// By message id: whether it takes part in the analysis (see [`Cx::counts`]). Asked row
+    /// after row by most detectors, so answered from one flag per message instead of the
+    /// message's whole record.
+    pub counted: &'a [bool],
     /// Per-server coverage, worked out by the first detector that asks (see [`Cx::spans`]).
     pub spans: &'a OnceLock<detectors::coverage::Spans>,
 }
@@ -91,7 +93,7 @@ impl Cx<'_> {
 
     /// A message that takes part in the analysis: real, and not a probe (unless asked for).
     pub fn counts(&self, id: usize) -> bool {
-        self.m.msgs[id].counts() && !self.skip.get(id).copied().unwrap_or(false)
+        self.counted.get(id).copied().unwrap_or(false)
     }
 }
 
@@ -227,11 +229,12 @@ pub fn analyze(
     evidence: &dyn EvidenceSource,
 ) -> Result<Findings> {
     let mut sw = crate::timing::Stopwatch::start();
-    let skip: Vec<bool> = if params.include_probes {
-        vec![false; m.msgs.len()]
-    } else {
-        m.msgs.iter().map(|x| x.is_probe()).collect()
-    };
+    // Health probes are left out unless asked for.
+    let counted: Vec<bool> = m
+        .msgs
+        .iter()
+        .map(|x| x.counts() && (params.include_probes || !x.is_probe()))
+        .collect();
     let mut board = Board::default();
     board.add(m, Marks::default());
     let spans = OnceLock::new();
@@ -244,7 +247,7 @@ pub fn analyze(
             p: params,
             board: &board,
             evidence,
-            skip: &skip,
+            counted: &counted,
             spans: &spans,
         };
         let ds: Vec<(usize, &dyn Detector)> = detectors::REGISTRY

@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use polars::prelude::PlHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::classify::Ev;
+use crate::analyze::model::intern::FastMap;
 use crate::analyze::model::{Model, NONE};
 use crate::analyze::series::{Axis, MINUTE_MS};
 use crate::analyze::summary::Sentence;
@@ -280,22 +280,11 @@ pub fn clock_skew(m: &Model) -> Vec<Skew> {
                 .map_or(NONE, |(i, _)| i)
         })
         .collect();
-    let mut arrivals: PlHashMap<(u32, u32), i64> = PlHashMap::default();
+    // The hops first: only the messages that took one need their arrival times, and rows are
+    // walked in storage order (the first arrival in time order is the earliest one).
     let mut hops: Vec<(u32, u32, u32)> = Vec::new();
-    let mut recvs: PlHashMap<(u32, u32), i64> = PlHashMap::default();
-    for &r in &m.order {
-        let r = r as usize;
-        if m.msg[r] == NONE {
-            continue;
-        }
-        let k = (m.msg[r], m.server[r]);
-        if m.ev[r].is_arrival() {
-            arrivals.entry(k).or_insert(m.time[r]);
-        }
-        if m.ev[r] == Ev::Receive && m.client_ip[r] != NONE {
-            recvs.entry(k).or_insert(m.time[r]);
-        }
-        if m.ev[r] == Ev::Send && m.server_host[r] != NONE {
+    for r in 0..m.n {
+        if m.msg[r] != NONE && m.ev[r] == Ev::Send && m.server_host[r] != NONE {
             let target = server_of_host[m.server_host[r] as usize];
             if target != NONE && target != m.server[r] {
                 hops.push((m.msg[r], m.server[r], target));
@@ -304,6 +293,28 @@ pub fn clock_skew(m: &Model) -> Vec<Skew> {
     }
     hops.sort_unstable();
     hops.dedup();
+    let mut hopped = vec![false; m.msgs.len()];
+    for &(msg, _, _) in &hops {
+        hopped[msg as usize] = true;
+    }
+    let mut arrivals: FastMap<(u32, u32), i64> = FastMap::default();
+    let mut recvs: FastMap<(u32, u32), i64> = FastMap::default();
+    let earliest = |map: &mut FastMap<(u32, u32), i64>, k: (u32, u32), t: i64| {
+        map.entry(k).and_modify(|v| *v = (*v).min(t)).or_insert(t);
+    };
+    for r in 0..m.n {
+        let id = m.msg[r];
+        if id == NONE || !hopped.get(id as usize).copied().unwrap_or(false) {
+            continue;
+        }
+        let k = (id, m.server[r]);
+        if m.ev[r].is_arrival() {
+            earliest(&mut arrivals, k, m.time[r]);
+        }
+        if m.ev[r] == Ev::Receive && m.client_ip[r] != NONE {
+            earliest(&mut recvs, k, m.time[r]);
+        }
+    }
     let mut pairs: BTreeMap<(u32, u32), (u64, Vec<i64>)> = BTreeMap::new();
     for (msg, a, b) in hops {
         let (Some(&arrived), Some(&received)) = (arrivals.get(&(msg, a)), recvs.get(&(msg, b)))

@@ -308,7 +308,13 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
     // All messages (and all deliveries, for senders) per minute, for shares.
     let mut all = vec![0u64; axis.len];
     let mut all_deliveries = vec![0u64; axis.len];
-    let mut totals: FastMap<Key, u64> = FastMap::default();
+    // Totals per sender and per recipient by address id (a missing sender apart), per pair in
+    // a map: two of the three counts per delivery are array increments, not hash updates.
+    let n_addrs = m.addrs.len();
+    let mut by_sender = vec![0u64; n_addrs];
+    let mut by_rcpt = vec![0u64; n_addrs];
+    let (mut no_sender, mut no_rcpt) = (0u64, 0u64);
+    let mut pairs: FastMap<(u32, u32), u64> = FastMap::default();
     for &i in &counted {
         let msg = &m.msgs[i as usize];
         let rc = m.msg_recipients(msg);
@@ -317,42 +323,65 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
             all_deliveries[k] += rc.len().max(1) as u64;
         }
         for &r in rc {
-            *totals.entry((KeyKind::Pair, msg.sender, r)).or_default() += 1;
-            *totals.entry((KeyKind::Recipient, NONE, r)).or_default() += 1;
+            *pairs.entry((msg.sender, r)).or_default() += 1;
+            *by_rcpt.get_mut(r as usize).unwrap_or(&mut no_rcpt) += 1;
         }
-        *totals
-            .entry((KeyKind::Sender, msg.sender, NONE))
-            .or_default() += rc.len().max(1) as u64;
+        *by_sender
+            .get_mut(msg.sender as usize)
+            .unwrap_or(&mut no_sender) += rc.len().max(1) as u64;
     }
     // The rate of the busiest tenth of each kind's keys: the baseline of last resort.
     let mut typical: FastMap<KeyKind, f64> = FastMap::default();
     for kind in [KeyKind::Pair, KeyKind::Sender, KeyKind::Recipient] {
-        let mut v: Vec<u64> = totals
-            .iter()
-            .filter(|(k, _)| k.0 == kind)
-            .map(|(_, &n)| n)
-            .collect();
+        let mut v: Vec<u64> = match kind {
+            KeyKind::Pair => pairs.values().copied().collect(),
+            KeyKind::Sender => by_sender.iter().chain([&no_sender]).copied().collect(),
+            KeyKind::Recipient => by_rcpt.iter().chain([&no_rcpt]).copied().collect(),
+        };
+        // Every key that exists has a count of one or more.
+        v.retain(|&n| n > 0);
         v.sort_unstable();
         let p90 = v.get(v.len() * 9 / 10).copied().unwrap_or(0);
         typical.insert(kind, p90 as f64 / axis.len as f64);
     }
-    // Only keys that could make a storm or be heavy are followed minute by minute.
+    // Only keys that could make a storm or be heavy are followed minute by minute: both need
+    // at least `least` messages. Keys without an address are not followed.
     let least = p
         .min_excess
         .min(p.floor_per_minute * p.min_minutes as u64)
         .max(1);
-    let heavy_least = (p.heavy_share * total as f64).ceil() as u64;
-    let mut keys: Vec<Key> = totals
+    let followed = |n: u64| n >= least;
+    let mut keys: Vec<Key> = pairs
         .iter()
-        .filter(|(k, &n)| {
-            (n >= least || n >= heavy_least.max(least))
-                && !(k.0 != KeyKind::Recipient && k.1 == NONE)
-                && !(k.0 == KeyKind::Recipient && k.2 == NONE)
-        })
-        .map(|(k, _)| *k)
+        .filter(|&(&(from, _), &n)| followed(n) && from != NONE)
+        .map(|(&(from, to), _)| (KeyKind::Pair, from, to))
+        .chain(
+            (0..n_addrs as u32)
+                .filter(|&a| followed(by_sender[a as usize]))
+                .map(|a| (KeyKind::Sender, a, NONE)),
+        )
+        .chain(
+            (0..n_addrs as u32)
+                .filter(|&a| followed(by_rcpt[a as usize]))
+                .map(|a| (KeyKind::Recipient, NONE, a)),
+        )
         .collect();
     keys.sort_unstable();
-    let index: FastMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    // A key's place in `keys`: senders and recipients by address id, pairs in a map that is
+    // only asked when both ends are followed (a pair never counts more than either end).
+    let mut sender_ix = vec![NONE; n_addrs];
+    let mut rcpt_ix = vec![NONE; n_addrs];
+    let mut pair_ix: FastMap<(u32, u32), u32> = FastMap::default();
+    for (j, k) in keys.iter().enumerate() {
+        match k.0 {
+            KeyKind::Pair => {
+                pair_ix.insert((k.1, k.2), j as u32);
+            }
+            KeyKind::Sender => sender_ix[k.1 as usize] = j as u32,
+            KeyKind::Recipient => rcpt_ix[k.2 as usize] = j as u32,
+        }
+    }
+    let ix = |v: &[u32], a: u32| v.get(a as usize).copied().unwrap_or(NONE);
     let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); keys.len()];
     for &i in &m.by_first(counted.clone()) {
         let msg = &m.msgs[i as usize];
@@ -360,29 +389,34 @@ pub fn find(cx: &Cx<'_>) -> (Vec<Storm>, Vec<Mark>, Vec<Heavy>, u64) {
             continue;
         };
         let t = msg.first;
-        let mut bump = |key: Key, n: u64| {
-            if let Some(&j) = index.get(&key) {
-                let v = &mut cells[j];
-                match v.last_mut() {
-                    Some(c) if c.i == k => {
-                        c.n += n;
-                        c.last = t;
-                    }
-                    _ => v.push(Cell {
-                        i: k,
-                        n,
-                        first: t,
-                        last: t,
-                    }),
+        let mut bump = |j: u32, n: u64| {
+            if j == NONE {
+                return;
+            }
+            let v = &mut cells[j as usize];
+            match v.last_mut() {
+                Some(c) if c.i == k => {
+                    c.n += n;
+                    c.last = t;
                 }
+                _ => v.push(Cell {
+                    i: k,
+                    n,
+                    first: t,
+                    last: t,
+                }),
             }
         };
         let rc = m.msg_recipients(msg);
+        let sender_followed = ix(&sender_ix, msg.sender) != NONE;
         for &r in rc {
-            bump((KeyKind::Pair, msg.sender, r), 1);
-            bump((KeyKind::Recipient, NONE, r), 1);
+            let rj = ix(&rcpt_ix, r);
+            if sender_followed && rj != NONE {
+                bump(pair_ix.get(&(msg.sender, r)).copied().unwrap_or(NONE), 1);
+            }
+            bump(rj, 1);
         }
-        bump((KeyKind::Sender, msg.sender, NONE), rc.len().max(1) as u64);
+        bump(ix(&sender_ix, msg.sender), rc.len().max(1) as u64);
     }
     let mut found: Vec<(Key, Storm)> = Vec::new();
     let mut heavy: Vec<Heavy> = Vec::new();

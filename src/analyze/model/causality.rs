@@ -131,6 +131,44 @@ fn explicit(m: &mut Model) {
 /// Messages that did not name their cause, matched one to one with the nearest earlier message
 /// they can answer.
 fn heuristic(m: &mut Model) {
+    let todo: Vec<u32> = (0..m.msgs.len() as u32)
+        .filter(|&i| {
+            let x = &m.msgs[i as usize];
+            x.counts() && x.class != Class::Original && x.parent == NONE
+        })
+        .collect();
+    // Only the triggers some message will ask for are gathered: an auto-reply asks for
+    // (its recipient, its sender), an NDR for its recipient. Most rows are mail between
+    // addresses no automated message answers, and filing them was most of this step.
+    let mut want_auto: HashSet<(u32, u32)> = HashSet::default();
+    let mut want_auto_from = vec![false; m.addrs.len()];
+    let mut want_ndr = vec![false; m.addrs.len()];
+    for &i in &todo {
+        let a = &m.msgs[i as usize];
+        let Some(&to) = m.msg_recipients(a).first() else {
+            continue;
+        };
+        let Some(slot) = (match a.class {
+            Class::AutoReply => {
+                want_auto.insert((to, a.sender));
+                want_auto_from.get_mut(to as usize)
+            }
+            _ => want_ndr.get_mut(to as usize),
+        }) else {
+            continue;
+        };
+        *slot = true;
+    }
+    // By message: bit 0 its sender is a requester some auto-reply asks for, bit 1 one some
+    // NDR asks for.
+    let wanted: Vec<u8> = m
+        .msgs
+        .iter()
+        .map(|x| {
+            let of = |v: &[bool]| u8::from(v.get(x.sender as usize).copied().unwrap_or(false));
+            of(&want_auto_from) | of(&want_ndr) << 1
+        })
+        .collect();
     // Auto-replies: keyed (requester, responder); NDRs: keyed by requester.
     let mut auto: HashMap<(u32, u32), Vec<Trigger>> = HashMap::default();
     let mut ndr: HashMap<u32, Vec<Trigger>> = HashMap::default();
@@ -145,10 +183,13 @@ fn heuristic(m: &mut Model) {
         if ev == Ev::Dsn && m.related[r] != NONE {
             related.entry(id).or_insert(m.related[r]);
         }
-        let sender = m.msgs[id as usize].sender;
-        if sender == NONE {
+        // One byte per message, not its whole record, for the rows that are skipped.
+        let want = wanted[id as usize];
+        if want == 0 {
             continue;
         }
+        let (for_auto, for_ndr) = (want & 1 != 0, want & 2 != 0);
+        let sender = m.msgs[id as usize].sender;
         let t = m.time[r];
         // It left us: to a host that is not one of our servers, or for an outside address.
         let sent = matches!(ev, Ev::Send | Ev::SendExternal);
@@ -161,12 +202,12 @@ fn heuristic(m: &mut Model) {
             let reached = ev == Ev::Deliver
                 || outside
                 || (matches!(ev, Ev::Defer | Ev::Fail) && kind == StatusKind::MailboxFull);
-            if reached {
+            if reached && for_auto && want_auto.contains(&(sender, x)) {
                 auto.entry((sender, x))
                     .or_default()
                     .push(Trigger { t, msg: id, who: x });
             }
-            if (ev.is_failure() && failed) || outside {
+            if for_ndr && ((ev.is_failure() && failed) || outside) {
                 ndr.entry(sender)
                     .or_default()
                     .push(Trigger { t, msg: id, who: x });
@@ -182,12 +223,6 @@ fn heuristic(m: &mut Model) {
         .map(|(k, v)| (k, Candidates::new(v)))
         .collect();
     let mut answered: HashSet<(u32, u32)> = HashSet::default();
-    let todo: Vec<u32> = (0..m.msgs.len() as u32)
-        .filter(|&i| {
-            let x = &m.msgs[i as usize];
-            x.counts() && x.class != Class::Original && x.parent == NONE
-        })
-        .collect();
     let todo = m.by_first(todo);
     for i in todo {
         let a = &m.msgs[i as usize];

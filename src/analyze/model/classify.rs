@@ -424,17 +424,25 @@ pub fn subject_flags(subject: &str) -> u16 {
         *d = c.to_ascii_lowercase();
     }
     let low = &buf[..n];
-    let has = |needle: &[u8]| memchr::memmem::find(low, needle).is_some();
-    if has(b"box is full")
-        || has(b"mailbox full")
-        || has(b"quota")
-        || has(b"postfach ist voll")
-        || has(b"est pleine")
-    {
+    if QUOTA_WORDS.iter().any(|w| w.find(low).is_some()) {
         f |= flag::QUOTA_SUBJECT;
     }
     f
 }
+
+/// What a "mailbox full" notice says, built once: a searcher built per call cost more than
+/// the search.
+static QUOTA_WORDS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 5]> =
+    std::sync::LazyLock::new(|| {
+        [
+            &b"box is full"[..],
+            b"mailbox full",
+            b"quota",
+            b"postfach ist voll",
+            b"est pleine",
+        ]
+        .map(memchr::memmem::Finder::new)
+    });
 
 /// The subject with every leading reply prefix and automatic-reply marker removed: the thread a
 /// message belongs to (`Re: Automatic reply: Re: [Ticket #4711] printer` → `[Ticket #4711]

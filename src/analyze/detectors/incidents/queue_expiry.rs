@@ -2,8 +2,6 @@
 //! QUEUE.Expired`, `5.4.300 Message expired`), with the deferrals that came before and the last
 //! reason the next hop gave.
 
-use std::collections::BTreeMap;
-
 use super::{detected, domain, some, Catalogue, Collect, IncidentKind};
 use crate::analyze::model::classify::{Ev, StatusKind};
 use crate::analyze::model::NONE;
@@ -24,14 +22,19 @@ impl Catalogue for QueueExpiry {
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let m = cx.m;
-        let mut expired: BTreeMap<u32, i64> = BTreeMap::new();
-        for &r in &m.order {
-            let r = r as usize;
-            if m.msg[r] != NONE && m.row_kinds(r).contains(&StatusKind::Expired) {
-                expired.entry(m.msg[r]).or_insert(m.time[r]);
+        // By message id (asked for every row below): whether it expired. Which rows say so
+        // does not depend on their order, so they are found in storage order.
+        let mut expired = vec![false; m.msgs.len()];
+        let mut n = 0u64;
+        for r in 0..m.n {
+            let id = m.msg[r];
+            if id != NONE && m.row_kinds(r).contains(&StatusKind::Expired) {
+                let e = &mut expired[id as usize];
+                n += u64::from(!*e);
+                *e = true;
             }
         }
-        if expired.is_empty() {
+        if n == 0 {
             return Ok(detected(cx, Vec::new(), 0.2));
         }
         let mut c = Collect::default();
@@ -39,7 +42,7 @@ impl Catalogue for QueueExpiry {
         for &r in &m.order {
             let r = r as usize;
             let id = m.msg[r];
-            if id == NONE || !expired.contains_key(&id) {
+            if id == NONE || !expired[id as usize] {
                 continue;
             }
             match m.ev[r] {
@@ -56,7 +59,6 @@ impl Catalogue for QueueExpiry {
                 _ => {}
             }
         }
-        let n = expired.len() as u64;
         let text = format!(
             "{} to {} expired in the queue after {} over {} ({}): the next hop never took them.",
             count(n, "message", "messages"),
