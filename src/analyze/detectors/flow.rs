@@ -253,3 +253,35 @@ impl Detector for Flow {
         Detected::value("server_flow", ServerFlow { nodes, edges })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn edges_beside_each_message_agree_with_one_set_of_pairs() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        // The cases must reach the spill set and repeat pairs, or they prove little.
+        let (mut spilled, mut repeated) = (false, false);
+        for _ in 0..200 {
+            // Up to 12 edges per message: most messages spill past the inline four.
+            let (msgs, edges) = (rng.random_range(1..40u32), rng.random_range(1..13u32));
+            let mut took = vec![[NONE; TOOK_INLINE]; msgs as usize];
+            let mut spill = FastSet::default();
+            let mut all = std::collections::HashSet::new();
+            for _ in 0..rng.random_range(0..400) {
+                let (id, e) = (rng.random_range(0..msgs), rng.random_range(0..edges));
+                let want = all.insert((id, e));
+                assert_eq!(first_time(&mut took, &mut spill, id, e), want, "{id} {e}");
+                repeated |= !want;
+            }
+            assert_eq!(
+                all.len(),
+                took.iter().flatten().filter(|&&e| e != NONE).count() + spill.len()
+            );
+            spilled |= !spill.is_empty();
+        }
+        assert!(spilled && repeated);
+    }
+}
