@@ -25,7 +25,15 @@ impl Axis {
 
     /// The axis of a set of times (any order).
     pub fn of(times: impl Iterator<Item = i64>) -> Axis {
-        let mut minutes: Vec<i64> = times.map(|t| t.div_euclid(MINUTE_MS)).collect();
+        // Rows come in runs of the same minute (each file is in time order): a run is kept
+        // once before sorting, so the sort sees minutes per file, not every row.
+        let mut minutes: Vec<i64> = Vec::new();
+        for t in times {
+            let m = t.div_euclid(MINUTE_MS);
+            if minutes.last() != Some(&m) {
+                minutes.push(m);
+            }
+        }
         minutes.sort_unstable();
         minutes.dedup();
         let gap = Self::GAP_MS / MINUTE_MS;
