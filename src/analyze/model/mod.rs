@@ -416,16 +416,40 @@ impl Model {
     /// The time-ordered list of rows of each message is not stored; this walks `order` once
     /// and builds the message table and the messages' recipients. Needs `own_host`.
     fn messages(&self) -> (Vec<Msg>, Vec<u32>) {
-        let mut msgs: Vec<Msg> = vec![Msg::EMPTY; self.msg_ids.len()];
+        // Two halves of the ids, one per core: each walks every row in time order but only
+        // records its own messages (a message's record depends only on its own rows), and the
+        // halves are joined in id order, so the result is what one walk gives.
+        let n = self.msg_ids.len();
+        let half = n / 2;
+        let mut msgs: Vec<Msg> = vec![Msg::EMPTY; n];
+        let (low, high) = msgs.split_at_mut(half);
+        let (mut mrcpt, high_rcpt) = rayon::join(
+            || self.messages_in(0, low),
+            || self.messages_in(half as u32, high),
+        );
+        let base = mrcpt.len() as u32;
+        for m in &mut msgs[half..] {
+            m.rcpt_start += base;
+        }
+        mrcpt.extend(high_rcpt);
+        (msgs, mrcpt)
+    }
+
+    /// Fills the records of messages `lo..lo + msgs.len()` (empty records, indexed from `lo`)
+    /// and returns their recipients (`rcpt_start` relative to that list).
+    fn messages_in(&self, lo: u32, msgs: &mut [Msg]) -> Vec<u32> {
+        let count = msgs.len();
+        let hi = lo + count as u32;
         // Recipients per message, gathered in time order, deduplicated after.
-        let mut per_msg: Vec<Vec<u32>> = vec![Vec::new(); self.msg_ids.len()];
+        let mut per_msg: Vec<Vec<u32>> = vec![Vec::new(); count];
         let server_bit = |s: u32| if s < 64 { 1u64 << s } else { 0 };
         for &r in &self.order {
             let r = r as usize;
             let id = self.msg[r];
-            if id == NONE {
+            if id == NONE || id < lo || id >= hi {
                 continue;
             }
+            let id = id - lo;
             let t = self.time[r];
             let ev = self.ev[r];
             let m = &mut msgs[id as usize];
@@ -479,7 +503,7 @@ impl Model {
                 per_msg[id as usize].extend_from_slice(&self.rcpt[a..b]);
             }
         }
-        let mut mrcpt = Vec::with_capacity(self.rcpt.len() / 2);
+        let mut mrcpt = Vec::with_capacity(self.rcpt.len() / 4);
         for (m, rc) in msgs.iter_mut().zip(per_msg.iter_mut()) {
             m.rcpt_start = mrcpt.len() as u32;
             // Deduplicate keeping first appearance (lists are short; `a;b;b;c` on one row).
@@ -504,7 +528,7 @@ impl Model {
                 Class::Original
             };
         }
-        (msgs, mrcpt)
+        mrcpt
     }
 
     /// The generation-0 message a chain starts from.
@@ -590,3 +614,27 @@ fn in_domains(domains: &[String], addr: &str) -> bool {
 
 /// Latencies beyond this (a week) come from a wrong clock, not from a queue.
 pub const LATENCY_PLAUSIBLE_MS: i64 = 7 * 86_400_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_table_built_in_two_halves_is_one_walk() -> crate::error::Result<()> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident.zip");
+        let read = crate::ingest::read(
+            &path,
+            &crate::ingest::Options::default(),
+            &build::ModelCollector,
+            &crate::ingest::Quiet,
+        )?;
+        let m = Model::from_chunks(read.chunks, read.entries);
+        assert!(m.msg_ids.len() > 1_000, "both halves hold many messages");
+        let (halves, halves_rcpt) = m.messages();
+        let mut one = vec![Msg::EMPTY; m.msg_ids.len()];
+        let one_rcpt = m.messages_in(0, &mut one);
+        assert_eq!(halves_rcpt, one_rcpt);
+        assert_eq!(format!("{halves:?}"), format!("{one:?}"));
+        Ok(())
+    }
+}
