@@ -79,6 +79,8 @@ pub struct Cx<'a> {
     /// after row by most detectors, so answered from one flag per message instead of the
     /// message's whole record.
     pub counted: &'a [bool],
+    /// How many messages take part: what a finding's share of the bundle is weighed against.
+    pub total: u64,
     /// Per-server coverage, worked out by the first detector that asks (see [`Cx::spans`]).
     pub spans: &'a OnceLock<detectors::coverage::Spans>,
 }
@@ -235,6 +237,7 @@ pub fn analyze(
         .iter()
         .map(|x| x.counts() && (params.include_probes || !x.is_probe()))
         .collect();
+    let total = counted.iter().filter(|&&c| c).count() as u64;
     let mut board = Board::default();
     board.add(m, Marks::default());
     let spans = OnceLock::new();
@@ -248,6 +251,7 @@ pub fn analyze(
             board: &board,
             evidence,
             counted: &counted,
+            total,
             spans: &spans,
         };
         let ds: Vec<(usize, &dyn Detector)> = detectors::REGISTRY

@@ -318,8 +318,9 @@ struct Reader {
     whole: Whole,
 }
 
-/// Largest member inflated in one call: its declared size is set aside before a byte is
-/// inflated, and a crafted archive may lie about it. Exchange rolls its logs at 10 MB by default.
+/// Largest member inflated in one call, inflated and compressed: both declared sizes are set
+/// aside before a byte is inflated, and a crafted archive may lie about them. Exchange rolls its
+/// logs at 10 MB by default.
 const WHOLE_MAX: u64 = 64 << 20;
 
 /// Reads are bounded in steps of this size, and the ratio guard applies past one step.
@@ -752,9 +753,13 @@ impl Bundle {
 
     /// Whether a member of these declared sizes may be inflated in one call: only where the
     /// streaming path would pass every guard with the same sizes (the budget, the ratio), so
-    /// that the one-call path never accepts what streaming refuses.
+    /// that the one-call path never accepts what streaming refuses. Both sizes are set aside
+    /// before a byte is read, so both are bounded: a crafted directory may declare either.
     fn whole_allowed(&self, size: u64, packed: u64) -> bool {
-        size <= WHOLE_MAX && size <= self.budget() && !self.bomb(size, packed)
+        size <= WHOLE_MAX
+            && packed <= WHOLE_MAX
+            && size <= self.budget()
+            && !self.bomb(size, packed)
     }
 
     /// What is left of `--max-uncompressed` for the entries not read yet.
@@ -1270,6 +1275,20 @@ mod tests {
             text.contains("a.log: cannot decompress") && text.contains("checksum"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn one_call_inflation_sets_aside_only_bounded_sizes() -> Result<()> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("b.zip");
+        std::fs::write(&path, zip_bytes(&[("a.log", b"one line\n")])).expect("write");
+        let bundle = Bundle::open(&path, Limits::default())?;
+        assert!(bundle.whole_allowed(WHOLE_MAX, WHOLE_MAX));
+        // A directory that declares a huge compressed size (or inflated size) for a small
+        // member must not make the reader set that much memory aside: it streams instead.
+        assert!(!bundle.whole_allowed(10, WHOLE_MAX + 1));
+        assert!(!bundle.whole_allowed(WHOLE_MAX + 1, WHOLE_MAX));
+        Ok(())
     }
 
     #[test]

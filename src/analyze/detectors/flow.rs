@@ -1,8 +1,7 @@
 //! Mail flow between servers and the outside (client IPs, smart hosts, the firewall), as a
-//! petgraph graph. An edge counts the distinct messages that took that hop (a message logged by
+//! directed graph of nodes and edges. An edge counts the distinct messages that took that hop (a message logged by
 //! three RECEIVE rows on one hop is one message).
 
-use petgraph::graphmap::DiGraphMap;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::model::classify::Ev;
@@ -224,18 +223,14 @@ impl Detector for Flow {
             }
             edges_seen[e as usize].1 += 1;
         }
-        // The graph gets its edges in the order they were first met, as when it counted them.
-        let mut g: DiGraphMap<u32, u64> = DiGraphMap::new();
-        for ((a, b), n) in edges_seen.into_iter().filter(|&(_, n)| n > 0) {
-            g.add_edge(a, b, n);
-        }
+        // In the order the edges were first met (equal counts and names keep that order).
         let names = nodes.names;
-        let mut edges: Vec<FlowEdge> = g
-            .all_edges()
-            .map(|(a, b, w)| FlowEdge {
+        let mut edges: Vec<FlowEdge> = edges_seen
+            .into_iter()
+            .map(|((a, b), messages)| FlowEdge {
                 from: names[a as usize].0.clone(),
                 to: names[b as usize].0.clone(),
-                messages: *w,
+                messages,
             })
             .collect();
         edges.sort_by(|x, y| {

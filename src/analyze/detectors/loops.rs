@@ -145,7 +145,7 @@ impl Detector for Loops {
         let gaps = &cx.spans().gaps;
         let mut out = Detected::default();
         let mut views = Vec::new();
-        let total: u64 = (0..cx.m.msgs.len()).filter(|&i| cx.counts(i)).count() as u64;
+        let total = cx.total;
         for (l, mark) in loops {
             let mut l = l;
             for g in gaps {

@@ -107,10 +107,7 @@ impl Detector for Queues {
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let reports = find(cx);
-        let total = (0..cx.m.msgs.len())
-            .filter(|&i| cx.counts(i))
-            .count()
-            .max(1) as f64;
+        let total = cx.total.max(1) as f64;
         let minutes = ((cx.m.end - cx.m.start) / 60_000).max(1) as f64;
         let mut d = Detected {
             found: reports.iter().map(|q| q.growing.len()).sum(),

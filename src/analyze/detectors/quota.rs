@@ -97,7 +97,7 @@ impl Detector for Quota {
                 .cmp(&(a.failures + a.deferrals))
                 .then_with(|| a.mailbox.cmp(&b.mailbox))
         });
-        let total = (0..m.msgs.len()).filter(|&i| cx.counts(i)).count().max(1) as f64;
+        let total = cx.total.max(1) as f64;
         let mut d = Detected {
             found: out.len(),
             ..Detected::default()

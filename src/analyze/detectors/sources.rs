@@ -166,13 +166,7 @@ impl Detector for Sources {
             found: out.iter().filter(|s| s.anomalous).count(),
             ..Detected::default()
         };
-        // The share of all messages is a pass over every message: only when there is a
-        // sentence to weigh.
-        let total = if d.found > 0 {
-            (0..m.msgs.len()).filter(|&i| cx.counts(i)).count().max(1) as f64
-        } else {
-            1.0
-        };
+        let total = cx.total.max(1) as f64;
         for s in out.iter().filter(|s| s.anomalous).take(3) {
             let (what, name) = match &s.name {
                 SourceName::Ip(n) => ("Client IP", n),

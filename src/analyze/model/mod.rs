@@ -413,8 +413,9 @@ impl Model {
         }
     }
 
-    /// The time-ordered list of rows of each message is not stored; this walks `order` once
-    /// and builds the message table and the messages' recipients. Needs `own_host`.
+    /// The time-ordered list of rows of each message is not stored; this walks `order` (once
+    /// per half of the ids) and builds the message table and the messages' recipients. Needs
+    /// `own_host`.
     fn messages(&self) -> (Vec<Msg>, Vec<u32>) {
         // Two halves of the ids, one per core: each walks every row in time order but only
         // records its own messages (a message's record depends only on its own rows), and the

@@ -262,16 +262,7 @@ impl Collect {
 /// share of the bundle's messages they involve. An incident that is a symptom of a loop says so
 /// and stays in its section: the loop's sentence tells the story.
 pub fn detected(cx: &Cx<'_>, mut incidents: Vec<Incident>, weight: f64) -> Detected {
-    // Counted only when there is something to weigh: most of the catalogue finds nothing, and
-    // this is a pass over every message.
-    let total = if incidents.is_empty() {
-        1.0
-    } else {
-        (0..cx.m.msgs.len())
-            .filter(|&i| cx.counts(i))
-            .count()
-            .max(1) as f64
-    };
+    let total = cx.total.max(1) as f64;
     for i in &mut incidents {
         if let Some(l) = i.part_of_loop {
             i.summary
