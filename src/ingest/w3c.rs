@@ -22,6 +22,8 @@ pub(crate) enum Item<'a> {
     Directive(&'a str),
     /// A record and how many physical lines it took.
     Data(Cow<'a, str>, u32),
+    /// A record on one line, already split into [`Records::values`] ([`Records::next_split`]).
+    Split,
     /// A quoted value that never closes: its first line, reported alone.
     Broken,
 }
@@ -32,6 +34,8 @@ pub(crate) struct Records<'a> {
     pos: usize,
     line: u64,
     joined: String,
+    /// The values of the last [`Item::Split`] record.
+    values: Vec<Cow<'a, str>>,
     pub blank: u64,
 }
 
@@ -47,6 +51,7 @@ impl<'a> Records<'a> {
             pos,
             line,
             joined: String::new(),
+            values: Vec::new(),
             blank: 0,
         }
     }
@@ -78,6 +83,23 @@ impl<'a> Records<'a> {
 
     /// Next item with its starting line number; blank lines are counted and skipped.
     pub fn next_item(&mut self) -> Option<(u64, Item<'a>)> {
+        self.next(false)
+    }
+
+    /// Like [`Records::next_item`], but a one-line record whose values split is split here and
+    /// comes as [`Item::Split`], its values in [`Records::values`]. `split_line` succeeds only
+    /// when every quoted value on the line closes, i.e. when [`fields::open_quote`] would say
+    /// the record does not go on: so the line's quotes are scanned once instead of twice.
+    pub fn next_split(&mut self) -> Option<(u64, Item<'a>)> {
+        self.next(true)
+    }
+
+    /// The values of the record the last [`Item::Split`] was.
+    pub fn values(&self) -> &[Cow<'a, str>] {
+        &self.values
+    }
+
+    fn next(&mut self, split: bool) -> Option<(u64, Item<'a>)> {
         loop {
             let line = self.next_line()?;
             let start = self.line;
@@ -87,6 +109,9 @@ impl<'a> Records<'a> {
             }
             if line.starts_with('#') {
                 return Some((start, Item::Directive(line)));
+            }
+            if split && split_line(line, &mut self.values).is_ok() {
+                return Some((start, Item::Split));
             }
             if !fields::open_quote(line) {
                 return Some((start, Item::Data(Cow::Borrowed(line), 1)));
@@ -156,7 +181,7 @@ pub(crate) fn read<D: Dialect>(
     let mut mapping: Option<Mapping> = None;
     let mut records = Records::new(text);
     let mut spare: Vec<Cow<'static, str>> = Vec::with_capacity(32);
-    while let Some((line, item)) = records.next_item() {
+    while let Some((line, item)) = records.next_split() {
         let (data, lines) = match item {
             Item::Directive(d) => {
                 p.lines.directives += 1;
@@ -186,6 +211,11 @@ pub(crate) fn read<D: Dialect>(
                 p.bad_line(ctx.path, line, 1, "a quoted value is never closed");
                 continue;
             }
+            Item::Split => {
+                let values = records.values();
+                record(values, line, 1, &mut mapping, dialect, ctx, &mut p, sink);
+                continue;
+            }
             Item::Data(d, lines) => (d, lines),
         };
         let mut vals = fields::recycle(std::mem::take(&mut spare));
@@ -197,56 +227,72 @@ pub(crate) fn read<D: Dialect>(
             p.bad_line(ctx.path, line, lines, why);
             continue;
         }
-        if mapping.is_none() {
-            match dialect.headerless(vals.len()) {
-                Some((cols, label)) => {
-                    p.warnings.push(format!(
-                        "{}: no #Fields header; read by its column count as {label}",
-                        ctx.path
-                    ));
-                    p.inferred_version = Some(label);
-                    mapping = Some(Mapping::new(cols));
-                }
-                None => {
-                    p.bad_line(
-                        ctx.path,
-                        line,
-                        lines,
-                        format!(
-                            "no #Fields header before this row and {} values match no known layout",
-                            vals.len()
-                        ),
-                    );
-                    continue;
-                }
-            }
-        }
-        let Some(m) = mapping.as_ref() else { continue };
-        if vals.len() != m.names.len() {
-            p.bad_line(
-                ctx.path,
-                line,
-                lines,
-                format!(
-                    "{} values where #Fields names {}",
-                    vals.len(),
-                    m.names.len()
-                ),
-            );
-            continue;
-        }
-        match dialect.row(line, &vals, m, ctx, &mut p, sink) {
-            Ok(()) => {
-                p.rows += 1;
-                p.lines.rows += lines as u64;
-            }
-            Err(why) => p.bad_line(ctx.path, line, lines, why),
-        }
+        record(&vals, line, lines, &mut mapping, dialect, ctx, &mut p, sink);
         spare = fields::recycle(vals);
     }
     p.lines.blank = records.blank;
     p.lines.total = records.lines_read();
     p
+}
+
+/// One record's values, `lines` physical lines from `line` on: a row through the dialect, or
+/// a malformed line with its reason.
+#[allow(clippy::too_many_arguments)]
+fn record<D: Dialect>(
+    vals: &[Cow<'_, str>],
+    line: u64,
+    lines: u32,
+    mapping: &mut Option<Mapping>,
+    dialect: &mut D,
+    ctx: &EntryCtx<'_>,
+    p: &mut Parsed,
+    sink: &mut dyn Sink,
+) {
+    if mapping.is_none() {
+        match dialect.headerless(vals.len()) {
+            Some((cols, label)) => {
+                p.warnings.push(format!(
+                    "{}: no #Fields header; read by its column count as {label}",
+                    ctx.path
+                ));
+                p.inferred_version = Some(label);
+                *mapping = Some(Mapping::new(cols));
+            }
+            None => {
+                p.bad_line(
+                    ctx.path,
+                    line,
+                    lines,
+                    format!(
+                        "no #Fields header before this row and {} values match no known layout",
+                        vals.len()
+                    ),
+                );
+                return;
+            }
+        }
+    }
+    let Some(m) = mapping.as_ref() else { return };
+    if vals.len() != m.names.len() {
+        p.bad_line(
+            ctx.path,
+            line,
+            lines,
+            format!(
+                "{} values where #Fields names {}",
+                vals.len(),
+                m.names.len()
+            ),
+        );
+        return;
+    }
+    match dialect.row(line, vals, m, ctx, p, sink) {
+        Ok(()) => {
+            p.rows += 1;
+            p.lines.rows += lines as u64;
+        }
+        Err(why) => p.bad_line(ctx.path, line, lines, why),
+    }
 }
 
 #[cfg(test)]
@@ -260,10 +306,66 @@ mod tests {
             got.push(match item {
                 Item::Directive(d) => format!("{line}:dir:{d}"),
                 Item::Data(d, n) => format!("{line}:data{n}:{d}"),
+                Item::Split => unreachable!("next_item never splits"),
                 Item::Broken => format!("{line}:broken"),
             });
         }
         got
+    }
+
+    /// `next_split` gives the items `next_item` gives, with each one-line record that splits
+    /// already split: over random texts of directives, record-like lines, stray and doubled
+    /// quotes and quoted line breaks.
+    #[test]
+    fn splitting_while_reading_gives_the_same_records() {
+        use rand::{Rng, SeedableRng};
+        const PIECES: [&str; 10] = [
+            ",",
+            "\"",
+            "\"\"",
+            "\r\n",
+            "\n",
+            "a",
+            "b c",
+            "#Fields: x,y",
+            "2026-01-01T00:00:00Z,",
+            "é",
+        ];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut splits = 0;
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..60);
+            let text: String = (0..len)
+                .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+                .collect();
+            let (mut plain, mut fast) = (Records::new(&text), Records::new(&text));
+            loop {
+                let (a, b) = (plain.next_item(), fast.next_split());
+                let (Some((la, a)), Some((lb, b))) = (a, b) else {
+                    assert!(plain.next_item().is_none() && fast.next_split().is_none());
+                    break;
+                };
+                assert_eq!(la, lb, "{text:?}");
+                match (a, b) {
+                    (Item::Data(d, 1), Item::Split) => {
+                        let mut v = Vec::new();
+                        assert!(split_line(&d, &mut v).is_ok(), "{text:?}");
+                        assert_eq!(v, fast.values(), "{text:?}");
+                        splits += 1;
+                    }
+                    (Item::Data(d, n), Item::Data(e, m)) => {
+                        assert_eq!((&d, n), (&e, m), "{text:?}");
+                        assert!(split_line(&e, &mut Vec::new()).is_err() || m > 1);
+                    }
+                    (Item::Directive(d), Item::Directive(e)) => assert_eq!(d, e),
+                    (Item::Broken, Item::Broken) => {}
+                    _ => panic!("items differ at line {la}: {text:?}"),
+                }
+            }
+            assert_eq!(plain.blank, fast.blank);
+            assert_eq!(plain.lines_read(), fast.lines_read());
+        }
+        assert!(splits > 1000, "the cases reach the split path ({splits})");
     }
 
     #[test]
