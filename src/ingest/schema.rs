@@ -334,6 +334,9 @@ pub struct Mapping {
     pub server_col: Option<usize>,
     /// The column each text field is read from (the last one naming it, as in [`Mapping::fill`]).
     text_col: [Option<usize>; TEXT_FIELDS],
+    /// The columns the schema does not know, in order: most files have none, and their rows
+    /// need no walk over every column for them.
+    extra_cols: Vec<usize>,
 }
 
 impl Mapping {
@@ -348,12 +351,16 @@ impl Mapping {
                 text_col[f as usize] = Some(i);
             }
         }
+        let extra_cols = (0..slots.len())
+            .filter(|&i| slots[i] == Slot::Extra)
+            .collect();
         Mapping {
             names,
             slots,
             time_col,
             server_col,
             text_col,
+            extra_cols,
         }
     }
 
@@ -374,8 +381,11 @@ impl Mapping {
     /// Writes the unknown columns of a row as `name=value` pairs; empty values are left out.
     pub fn extra_into(&self, values: &[std::borrow::Cow<'_, str>], buf: &mut String) {
         buf.clear();
-        for ((name, slot), v) in self.names.iter().zip(&self.slots).zip(values) {
-            if *slot == Slot::Extra && !v.is_empty() {
+        for &i in &self.extra_cols {
+            let (Some(name), Some(v)) = (self.names.get(i), values.get(i)) else {
+                continue;
+            };
+            if !v.is_empty() {
                 if !buf.is_empty() {
                     buf.push('\t');
                 }
