@@ -177,43 +177,27 @@ pub(crate) fn read<D: Dialect>(
     dialect: &mut D,
     sink: &mut dyn Sink,
 ) -> Parsed {
-    let mut p = Parsed::default();
-    let mut mapping: Option<Mapping> = None;
+    let mut r = Reading {
+        mapping: None,
+        dialect,
+        ctx,
+        p: Parsed::default(),
+        sink,
+    };
     let mut records = Records::new(text);
     let mut spare: Vec<Cow<'static, str>> = Vec::with_capacity(32);
     while let Some((line, item)) = records.next_split() {
         let (data, lines) = match item {
             Item::Directive(d) => {
-                p.lines.directives += 1;
-                if let Some(f) = d.strip_prefix("#Fields:") {
-                    let m = Mapping::new(f.split(','));
-                    if m.time_col.is_none() {
-                        p.warnings.push(format!(
-                            "{}: line {line}: #Fields has no date-time column",
-                            ctx.path
-                        ));
-                    }
-                    let unknown = dialect.unknown(&m);
-                    if !unknown.is_empty() {
-                        p.warnings.push(format!(
-                            "{}: unknown columns kept in `extra`: {}",
-                            ctx.path,
-                            unknown.join(", ")
-                        ));
-                    }
-                    mapping = Some(m);
-                } else if let Some(v) = d.strip_prefix("#Version:") {
-                    p.version = Some(v.trim().to_string());
-                }
+                r.directive(line, d);
                 continue;
             }
             Item::Broken => {
-                p.bad_line(ctx.path, line, 1, "a quoted value is never closed");
+                r.p.bad_line(ctx.path, line, 1, "a quoted value is never closed");
                 continue;
             }
             Item::Split => {
-                let values = records.values();
-                record(values, line, 1, &mut mapping, dialect, ctx, &mut p, sink);
+                r.record(records.values(), line, 1);
                 continue;
             }
             Item::Data(d, lines) => (d, lines),
@@ -224,74 +208,100 @@ pub(crate) fn read<D: Dialect>(
                 SplitError::Unterminated => "a quoted value is never closed",
                 SplitError::AfterQuote => "text after a closing quote",
             };
-            p.bad_line(ctx.path, line, lines, why);
+            r.p.bad_line(ctx.path, line, lines, why);
             continue;
         }
-        record(&vals, line, lines, &mut mapping, dialect, ctx, &mut p, sink);
+        r.record(&vals, line, lines);
         spare = fields::recycle(vals);
     }
-    p.lines.blank = records.blank;
-    p.lines.total = records.lines_read();
-    p
+    r.p.lines.blank = records.blank;
+    r.p.lines.total = records.lines_read();
+    r.p
 }
 
-/// One record's values, `lines` physical lines from `line` on: a row through the dialect, or
-/// a malformed line with its reason.
-#[allow(clippy::too_many_arguments)]
-fn record<D: Dialect>(
-    vals: &[Cow<'_, str>],
-    line: u64,
-    lines: u32,
-    mapping: &mut Option<Mapping>,
-    dialect: &mut D,
-    ctx: &EntryCtx<'_>,
-    p: &mut Parsed,
-    sink: &mut dyn Sink,
-) {
-    if mapping.is_none() {
-        match dialect.headerless(vals.len()) {
-            Some((cols, label)) => {
+/// One file being read: the columns in force, the dialect, and where rows and tallies go.
+struct Reading<'r, 'c, D> {
+    mapping: Option<Mapping>,
+    dialect: &'r mut D,
+    ctx: &'r EntryCtx<'c>,
+    p: Parsed,
+    sink: &'r mut dyn Sink,
+}
+
+impl<D: Dialect> Reading<'_, '_, D> {
+    fn directive(&mut self, line: u64, d: &str) {
+        let (p, path) = (&mut self.p, self.ctx.path);
+        p.lines.directives += 1;
+        if let Some(f) = d.strip_prefix("#Fields:") {
+            let m = Mapping::new(f.split(','));
+            if m.time_col.is_none() {
                 p.warnings.push(format!(
-                    "{}: no #Fields header; read by its column count as {label}",
-                    ctx.path
+                    "{path}: line {line}: #Fields has no date-time column"
                 ));
-                p.inferred_version = Some(label);
-                *mapping = Some(Mapping::new(cols));
             }
-            None => {
-                p.bad_line(
-                    ctx.path,
-                    line,
-                    lines,
-                    format!(
-                        "no #Fields header before this row and {} values match no known layout",
-                        vals.len()
-                    ),
-                );
-                return;
+            let unknown = self.dialect.unknown(&m);
+            if !unknown.is_empty() {
+                p.warnings.push(format!(
+                    "{path}: unknown columns kept in `extra`: {}",
+                    unknown.join(", ")
+                ));
             }
+            self.mapping = Some(m);
+        } else if let Some(v) = d.strip_prefix("#Version:") {
+            p.version = Some(v.trim().to_string());
         }
     }
-    let Some(m) = mapping.as_ref() else { return };
-    if vals.len() != m.names.len() {
-        p.bad_line(
-            ctx.path,
-            line,
-            lines,
-            format!(
-                "{} values where #Fields names {}",
-                vals.len(),
-                m.names.len()
-            ),
-        );
-        return;
-    }
-    match dialect.row(line, vals, m, ctx, p, sink) {
-        Ok(()) => {
-            p.rows += 1;
-            p.lines.rows += lines as u64;
+
+    /// One record's values, `lines` physical lines from `line` on: a row through the dialect,
+    /// or a malformed line with its reason.
+    fn record(&mut self, vals: &[Cow<'_, str>], line: u64, lines: u32) {
+        let (p, path) = (&mut self.p, self.ctx.path);
+        if self.mapping.is_none() {
+            match self.dialect.headerless(vals.len()) {
+                Some((cols, label)) => {
+                    p.warnings.push(format!(
+                        "{path}: no #Fields header; read by its column count as {label}"
+                    ));
+                    p.inferred_version = Some(label);
+                    self.mapping = Some(Mapping::new(cols));
+                }
+                None => {
+                    p.bad_line(
+                        path,
+                        line,
+                        lines,
+                        format!(
+                            "no #Fields header before this row and {} values match no known layout",
+                            vals.len()
+                        ),
+                    );
+                    return;
+                }
+            }
         }
-        Err(why) => p.bad_line(ctx.path, line, lines, why),
+        let Some(m) = self.mapping.as_ref() else {
+            return;
+        };
+        if vals.len() != m.names.len() {
+            p.bad_line(
+                path,
+                line,
+                lines,
+                format!(
+                    "{} values where #Fields names {}",
+                    vals.len(),
+                    m.names.len()
+                ),
+            );
+            return;
+        }
+        match self.dialect.row(line, vals, m, self.ctx, p, self.sink) {
+            Ok(()) => {
+                p.rows += 1;
+                p.lines.rows += lines as u64;
+            }
+            Err(why) => p.bad_line(path, line, lines, why),
+        }
     }
 }
 
