@@ -97,6 +97,11 @@ impl Cx<'_> {
     pub fn counts(&self, id: usize) -> bool {
         self.counted.get(id).copied().unwrap_or(false)
     }
+
+    /// The share of the messages that take part that `n` is: how much a finding weighs.
+    pub fn share(&self, n: u64) -> f64 {
+        n as f64 / self.total.max(1) as f64
+    }
 }
 
 /// What a detector found.

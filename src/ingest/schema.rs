@@ -366,11 +366,9 @@ impl Mapping {
 
     /// Names of columns the schema does not know (kept in `extra`).
     pub fn unknown(&self) -> Vec<&str> {
-        self.names
+        self.extra_cols
             .iter()
-            .zip(&self.slots)
-            .filter(|(_, s)| **s == Slot::Extra)
-            .map(|(n, _)| n.as_str())
+            .map(|&i| self.names[i].as_str())
             .collect()
     }
 

@@ -1,6 +1,6 @@
 //! Mail flow between servers and the outside (client IPs, smart hosts, the firewall), as a
-//! directed graph of nodes and edges. An edge counts the distinct messages that took that hop (a message logged by
-//! three RECEIVE rows on one hop is one message).
+//! directed graph of nodes and edges. An edge counts the distinct messages that took that hop
+//! (a message logged by three RECEIVE rows on one hop is one message).
 
 use serde::{Deserialize, Serialize};
 

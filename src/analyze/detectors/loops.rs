@@ -145,7 +145,6 @@ impl Detector for Loops {
         let gaps = &cx.spans().gaps;
         let mut out = Detected::default();
         let mut views = Vec::new();
-        let total = cx.total;
         for (l, mark) in loops {
             let mut l = l;
             for g in gaps {
@@ -157,7 +156,7 @@ impl Detector for Loops {
                     ));
                 }
             }
-            out.summary.push(sentence(&l, total));
+            out.summary.push(sentence(&l, cx.share(l.messages)));
             out.marks.loops.push(mark);
             views.push(l);
         }
@@ -167,7 +166,7 @@ impl Detector for Loops {
     }
 }
 
-fn sentence(l: &Loop, total: u64) -> Sentence {
+fn sentence(l: &Loop, share: f64) -> Sentence {
     let kind = match l.kind {
         LoopKind::Bounce => "a bounce loop",
         LoopKind::AutoReply => "an auto-reply loop",
@@ -212,7 +211,7 @@ fn sentence(l: &Loop, total: u64) -> Sentence {
     Sentence {
         text,
         // A loop is the incident this tool exists for: it always leads the summary.
-        weight: 10.0 + l.messages as f64 / total.max(1) as f64,
+        weight: 10.0 + share,
     }
 }
 

@@ -107,7 +107,6 @@ impl Detector for Queues {
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let reports = find(cx);
-        let total = cx.total.max(1) as f64;
         let minutes = ((cx.m.end - cx.m.start) / 60_000).max(1) as f64;
         let mut d = Detected {
             found: reports.iter().map(|q| q.growing.len()).sum(),
@@ -128,7 +127,7 @@ impl Detector for Queues {
                         count(g.backlog_peak.max(0) as u64, "message", "messages"),
                         g.min_velocity
                     ),
-                    weight: g.backlog_peak.max(0) as f64 / total
+                    weight: cx.share(g.backlog_peak.max(0) as u64)
                         + 0.1 * (q.grew_for_s as f64 / 60.0) / minutes,
                 });
             }

@@ -97,7 +97,6 @@ impl Detector for Quota {
                 .cmp(&(a.failures + a.deferrals))
                 .then_with(|| a.mailbox.cmp(&b.mailbox))
         });
-        let total = cx.total.max(1) as f64;
         let mut d = Detected {
             found: out.len(),
             ..Detected::default()
@@ -131,7 +130,7 @@ impl Detector for Quota {
                         &mb.code
                     },
                 ),
-                weight: 2.0 * (mb.failures + mb.deferrals) as f64 / total,
+                weight: 2.0 * cx.share(mb.failures + mb.deferrals),
             });
         }
         d.values.push(("mailbox_full", serde_json::to_value(&out)?));

@@ -166,7 +166,6 @@ impl Detector for Sources {
             found: out.iter().filter(|s| s.anomalous).count(),
             ..Detected::default()
         };
-        let total = cx.total.max(1) as f64;
         for s in out.iter().filter(|s| s.anomalous).take(3) {
             let (what, name) = match &s.name {
                 SourceName::Ip(n) => ("Client IP", n),
@@ -180,7 +179,7 @@ impl Detector for Sources {
                     crate::human::thousands(s.failures)
                 ),
                 // The storm or loop that the same mail makes weighs more than where it came in.
-                weight: 0.05 + 0.5 * s.messages as f64 / total,
+                weight: 0.05 + 0.5 * cx.share(s.messages),
             });
         }
         d.values.push((self.key(), serde_json::to_value(&out)?));

@@ -141,33 +141,28 @@ fn heuristic(m: &mut Model) {
     // (its recipient, its sender), an NDR for its recipient. Most rows are mail between
     // addresses no automated message answers, and filing them was most of this step.
     let mut want_auto: HashSet<(u32, u32)> = HashSet::default();
-    let mut want_auto_from = vec![false; m.addrs.len()];
-    let mut want_ndr = vec![false; m.addrs.len()];
+    // By address: bit 0 a requester some auto-reply asks for, bit 1 one some NDR asks for.
+    let mut requester = vec![0u8; m.addrs.len()];
     for &i in &todo {
         let a = &m.msgs[i as usize];
         let Some(&to) = m.msg_recipients(a).first() else {
             continue;
         };
-        let Some(slot) = (match a.class {
-            Class::AutoReply => {
-                want_auto.insert((to, a.sender));
-                want_auto_from.get_mut(to as usize)
-            }
-            _ => want_ndr.get_mut(to as usize),
-        }) else {
-            continue;
+        let bit = if a.class == Class::AutoReply {
+            want_auto.insert((to, a.sender));
+            1
+        } else {
+            2
         };
-        *slot = true;
+        if let Some(r) = requester.get_mut(to as usize) {
+            *r |= bit;
+        }
     }
-    // By message: bit 0 its sender is a requester some auto-reply asks for, bit 1 one some
-    // NDR asks for.
+    // The same by message (its sender's bits): one byte per row's message, not its record.
     let wanted: Vec<u8> = m
         .msgs
         .iter()
-        .map(|x| {
-            let of = |v: &[bool]| u8::from(v.get(x.sender as usize).copied().unwrap_or(false));
-            of(&want_auto_from) | of(&want_ndr) << 1
-        })
+        .map(|x| requester.get(x.sender as usize).copied().unwrap_or(0))
         .collect();
     // Auto-replies: keyed (requester, responder); NDRs: keyed by requester.
     let mut auto: HashMap<(u32, u32), Vec<Trigger>> = HashMap::default();
@@ -183,7 +178,6 @@ fn heuristic(m: &mut Model) {
         if ev == Ev::Dsn && m.related[r] != NONE {
             related.entry(id).or_insert(m.related[r]);
         }
-        // One byte per message, not its whole record, for the rows that are skipped.
         let want = wanted[id as usize];
         if want == 0 {
             continue;

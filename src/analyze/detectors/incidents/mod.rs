@@ -262,7 +262,6 @@ impl Collect {
 /// share of the bundle's messages they involve. An incident that is a symptom of a loop says so
 /// and stays in its section: the loop's sentence tells the story.
 pub fn detected(cx: &Cx<'_>, mut incidents: Vec<Incident>, weight: f64) -> Detected {
-    let total = cx.total.max(1) as f64;
     for i in &mut incidents {
         if let Some(l) = i.part_of_loop {
             i.summary
@@ -278,7 +277,7 @@ pub fn detected(cx: &Cx<'_>, mut incidents: Vec<Incident>, weight: f64) -> Detec
                 weight: if i.part_of_loop.is_some() {
                     0.0
                 } else {
-                    weight + i.count as f64 / total
+                    weight + cx.share(i.count)
                 },
             })
             .collect(),
