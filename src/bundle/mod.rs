@@ -742,7 +742,7 @@ impl Bundle {
             let sizes = (hint, packed, file.crc32());
             drop(file);
             if whole.inflate(zip, i, sizes, buf) {
-                self.count(&name, hint, Some(packed))?;
+                self.count(&name, hint, true)?;
                 return Ok(Top::Read(name));
             }
             file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
@@ -775,8 +775,8 @@ impl Bundle {
     }
 
     /// Adds `n` bytes read for entry `name` to the budget; past the limit, the entry is refused
-    /// ("inflates past the limit" when they came out of a decompressor, `packed` set).
-    fn count(&self, name: &str, n: u64, packed: Option<u64>) -> Result<()> {
+    /// ("inflates past the limit" when they came out of a decompressor, `inflated`).
+    fn count(&self, name: &str, n: u64, inflated: bool) -> Result<()> {
         let limit = self.limits.max_uncompressed;
         let total = self
             .inflated
@@ -785,15 +785,16 @@ impl Bundle {
         if total <= limit {
             return Ok(());
         }
-        Err(match packed {
-            Some(_) => Error::TooLarge {
+        Err(if inflated {
+            Error::TooLarge {
                 entry: name.to_string(),
                 limit,
-            },
-            None => Error::InputTooLarge {
+            }
+        } else {
+            Error::InputTooLarge {
                 path: PathBuf::from(name),
                 limit,
-            },
+            }
         })
     }
 
@@ -844,7 +845,7 @@ impl Bundle {
                     source: e,
                 },
             })?;
-            self.count(name, got, packed)?;
+            self.count(name, got, packed.is_some())?;
             // "Zip bomb" only fits bytes that came out of a decompressor.
             if packed.is_some_and(|p| self.bomb(data.len as u64, p)) {
                 return Err(Error::Bomb {
