@@ -472,10 +472,10 @@ fn intern_sharded(locals: &[&Interner]) -> (Interner, Vec<Vec<u32>>) {
             let mut out = Vec::new();
             for (k, (l, hs)) in locals.iter().zip(&hashes).enumerate() {
                 for (j, &h) in hs.iter().enumerate().filter(|(_, &h)| shard(h) == s) {
-                    let name = l.name(j as u32);
+                    let name = l.name_raw(j as u32);
                     let found = table.find(h, |&i| {
                         let (fk, fj, _) = first[i as usize];
-                        locals[fk as usize].name(fj) == name
+                        locals[fk as usize].name_raw(fj) == name
                     });
                     out.push(match found {
                         Some(&i) => i,

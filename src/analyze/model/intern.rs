@@ -26,8 +26,11 @@ pub struct Interner {
     last: u32,
 }
 
-/// Name `id` of the arena `bytes` whose names end at `ends` (`id` must be in range).
-fn name_in<'a>(bytes: &'a str, ends: &[usize], id: u32) -> &'a str {
+/// The bytes of name `id` in the arena `bytes` whose names end at `ends` (`id` must be in
+/// range). Lookups compare bytes: slicing the arena as `str` would also load the bytes at both
+/// ends to check they are character boundaries, which every name's ends are.
+#[inline]
+fn name_in<'a>(bytes: &'a [u8], ends: &[usize], id: u32) -> &'a [u8] {
     let i = id as usize;
     let start = if i == 0 { 0 } else { ends[i - 1] };
     &bytes[start..ends[i]]
@@ -36,7 +39,7 @@ fn name_in<'a>(bytes: &'a str, ends: &[usize], id: u32) -> &'a str {
 /// How the table re-files its ids when it grows: by the hash of each id's name.
 fn rehash<'a>(
     hasher: &'a foldhash::fast::FixedState,
-    bytes: &'a str,
+    bytes: &'a [u8],
     ends: &'a [usize],
 ) -> impl Fn(&u32) -> u64 + 'a {
     move |&j| hasher.hash_one(name_in(bytes, ends, j))
@@ -45,19 +48,19 @@ fn rehash<'a>(
 impl Interner {
     /// The hash the table files `s` under (the same in every interner: the seed is fixed).
     pub(crate) fn hash(&self, s: &str) -> u64 {
-        self.hasher.hash_one(s)
+        self.hasher.hash_one(s.as_bytes())
     }
 
     /// The id of `s`, adding it if new.
     pub fn id(&mut self, s: &str) -> u32 {
         // Rows repeat their neighbour's values (the server of a file, the message of its next
         // event): the last id answered is checked before hashing.
-        if (self.last as usize) < self.ends.len() && self.name(self.last) == s {
+        let (bytes, ends, s_bytes) = (self.bytes.as_bytes(), &self.ends, s.as_bytes());
+        if (self.last as usize) < ends.len() && name_in(bytes, ends, self.last) == s_bytes {
             return self.last;
         }
         let h = self.hash(s);
-        let (bytes, ends) = (&self.bytes, &self.ends);
-        if let Some(&i) = self.table.find(h, |&i| name_in(bytes, ends, i) == s) {
+        if let Some(&i) = self.table.find(h, |&i| name_in(bytes, ends, i) == s_bytes) {
             self.last = i;
             return i;
         }
@@ -71,8 +74,11 @@ impl Interner {
         let i = self.ends.len() as u32;
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len());
-        self.table
-            .insert_unique(h, i, rehash(&self.hasher, &self.bytes, &self.ends));
+        self.table.insert_unique(
+            h,
+            i,
+            rehash(&self.hasher, self.bytes.as_bytes(), &self.ends),
+        );
         i
     }
 
@@ -80,8 +86,10 @@ impl Interner {
     pub(crate) fn reserve(&mut self, names: usize, bytes: usize) {
         self.bytes.reserve(bytes);
         self.ends.reserve(names);
-        self.table
-            .reserve(names, rehash(&self.hasher, &self.bytes, &self.ends));
+        self.table.reserve(
+            names,
+            rehash(&self.hasher, self.bytes.as_bytes(), &self.ends),
+        );
     }
 
     /// Bytes of all names.
@@ -91,17 +99,26 @@ impl Interner {
 
     /// The id of `s` if known.
     pub fn get(&self, s: &str) -> Option<u32> {
+        let (bytes, ends) = (self.bytes.as_bytes(), &self.ends);
         self.table
-            .find(self.hash(s), |&i| self.name(i) == s)
+            .find(self.hash(s), |&i| name_in(bytes, ends, i) == s.as_bytes())
             .copied()
+    }
+
+    /// The bytes of name `id` (which must be in range), for comparing without the character
+    /// boundary checks of [`Interner::name`].
+    pub(crate) fn name_raw(&self, id: u32) -> &[u8] {
+        name_in(self.bytes.as_bytes(), &self.ends, id)
     }
 
     /// The name of an id; empty for [`NONE`] or an unknown id.
     pub fn name(&self, id: u32) -> &str {
-        if id as usize >= self.ends.len() {
+        let i = id as usize;
+        if i >= self.ends.len() {
             return "";
         }
-        name_in(&self.bytes, &self.ends, id)
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
     }
 
     pub fn len(&self) -> usize {
