@@ -174,6 +174,46 @@ fn block_mask(block: &[u8; 64]) -> u64 {
         .fold(0, |m, (i, &c)| m | ((c == b',') as u64) << i)
 }
 
+/// `s.trim()`, decided from two bytes in the common case: a value that starts and ends with a
+/// visible ASCII character has no white space to trim (Unicode white space is never ASCII
+/// graphic, and a multi-byte character never starts or ends with an ASCII byte).
+#[inline]
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// `s.split(sep)` for an ASCII separator, by a byte loop: most values hold one or two short
+/// pieces, for which the general character searcher's set-up is most of the cost.
+#[inline]
+pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(sep.is_ascii());
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|b| b == sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// `s.split_once(sep)` for an ASCII separator, by a byte loop (see [`split_ascii`]).
+#[inline]
+pub fn split_once_ascii(s: &str, sep: u8) -> Option<(&str, &str)> {
+    debug_assert!(sep.is_ascii());
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// Hands an emptied value buffer to the next line with a new lifetime, keeping its allocation
 /// (the in-place `collect` reuses it), so splitting millions of lines allocates once.
 pub fn recycle<'b>(mut v: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
@@ -448,7 +488,7 @@ pub struct LocalTime {
 
 impl LocalTime {
     pub fn parse_ms(&self, s: &str) -> Option<i64> {
-        let s = s.trim();
+        let s = trim(s);
         if let Some(ms) = parse_iso_ms(s) {
             return Some(ms);
         }
@@ -670,6 +710,32 @@ mod tests {
         let mut v = Vec::new();
         split_line(s, &mut v)?;
         Ok(v.into_iter().map(|c| c.into_owned()).collect())
+    }
+
+    /// The byte-loop helpers give what `str`'s own methods give, on ASCII and multi-byte text,
+    /// white space of both kinds, and empty pieces.
+    #[test]
+    fn ascii_helpers_agree_with_str() {
+        use rand::{Rng, SeedableRng};
+        const ALPHABET: [&str; 10] = [
+            ";", ".", " ", "\t", "\u{a0}", "\u{3000}", "a", "é", "<", "\n",
+        ];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..50_000 {
+            let s: String = (0..rng.random_range(0..12))
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
+                .collect();
+            assert_eq!(trim(&s), s.trim(), "{s:?}");
+            for sep in [b';', b'.', b'<'] {
+                let want: Vec<&str> = s.split(sep as char).collect();
+                assert_eq!(split_ascii(&s, sep).collect::<Vec<_>>(), want, "{s:?}");
+                assert_eq!(
+                    split_once_ascii(&s, sep),
+                    s.split_once(sep as char),
+                    "{s:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -421,8 +421,8 @@ impl Mapping {
                 Slot::Text(f) => row.set(f, v),
                 Slot::Recipients => row.recipients = Some(v),
                 Slot::RecipientStatus => row.recipient_status = Some(v),
-                Slot::RecipientCount => row.recipient_count = v.trim().parse().ok(),
-                Slot::TotalBytes => row.total_bytes = v.trim().parse().ok(),
+                Slot::RecipientCount => row.recipient_count = super::fields::trim(v).parse().ok(),
+                Slot::TotalBytes => row.total_bytes = super::fields::trim(v).parse().ok(),
                 Slot::TraceStatus => {
                     row.recipient_status = Some(v);
                     if row.get(Field::EventId).is_none() {
@@ -476,7 +476,7 @@ pub fn row_host<'a>(row: &Row<'a>) -> Option<&'a str> {
 
 /// `EX01.corp.example` → `EX01`; IP addresses are kept whole.
 pub fn short_host(h: &str) -> &str {
-    let h = h.trim();
+    let h = super::fields::trim(h);
     // Only hex digits, dots and colons can make an address: names are told apart without
     // running the address parser on every row.
     let may_be_ip = h
@@ -485,7 +485,7 @@ pub fn short_host(h: &str) -> &str {
     if may_be_ip && h.parse::<std::net::IpAddr>().is_ok() {
         return h;
     }
-    h.split('.').next().unwrap_or(h)
+    super::fields::split_ascii(h, b'.').next().unwrap_or(h)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::analyze::model::classify::{self, flag, Ev, Src, StatusKind};
 use crate::analyze::model::intern::{Interner, NONE};
 use crate::analyze::model::{LatencyPart, Model, Session};
 use crate::error::Result;
-use crate::ingest::fields::{enhanced_code, parse_iso_ms, split_statuses};
+use crate::ingest::fields::{self, enhanced_code, parse_iso_ms, split_statuses};
 use crate::ingest::schema::{short_host, Field, Row};
 use crate::ingest::{Collector, EntryCtx, LogKind, ProtoLine, Sink};
 use crate::timing::timed;
@@ -89,7 +89,7 @@ fn lower<'a>(s: &'a str, buf: &'a mut String) -> &'a str {
 
 /// The key a message id is known by: `<abc@x>` and `abc@x` are the same message.
 pub fn message_key(id: &str) -> &str {
-    let t = id.trim();
+    let t = fields::trim(id);
     t.strip_prefix('<')
         .and_then(|x| x.strip_suffix('>'))
         .unwrap_or(t)
@@ -206,7 +206,7 @@ impl Sink for ChunkBuilder {
                 flags |= flag::LOOP_HEADER;
                 NONE
             }
-            Some(r) if ev != Ev::Send && (r.contains('@') || r.contains('<')) => {
+            Some(r) if ev != Ev::Send && r.bytes().any(|b| b == b'@' || b == b'<') => {
                 c.msg_ids.id(message_key(r))
             }
             _ => NONE,
@@ -239,7 +239,10 @@ impl Sink for ChunkBuilder {
         // Recipients, aligned with their statuses.
         self.rcpt_buf.clear();
         if let Some(rc) = row.recipients {
-            for a in rc.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            for a in fields::split_ascii(rc, b';')
+                .map(fields::trim)
+                .filter(|s| !s.is_empty())
+            {
                 let a = lower(a, &mut self.lower);
                 self.rcpt_buf.push(c.addrs.id(a));
             }
@@ -250,7 +253,7 @@ impl Sink for ChunkBuilder {
             c.rcpt.push(a);
             let (code, kind) = match self.split.get(k) {
                 Some(&(x, y)) => {
-                    let st = status[x..y].trim();
+                    let st = fields::trim(&status[x..y]);
                     let code = enhanced_code(st).unwrap_or("");
                     let kind = classify::status_kind(st, code, src);
                     (
@@ -339,8 +342,8 @@ impl Sink for ChunkBuilder {
 
 /// `00:00:01.2340000` (a .NET TimeSpan, as Exchange 2010 exports MessageLatency) → ms.
 fn dotnet_timespan_ms(s: &str) -> Option<u32> {
-    let s = s.trim();
-    let (days, rest) = match s.split_once('.') {
+    let s = fields::trim(s);
+    let (days, rest) = match fields::split_once_ascii(s, b'.') {
         Some((d, r)) if !d.contains(':') => (d.parse::<u64>().ok()?, r),
         _ => (0, s),
     };
@@ -356,22 +359,22 @@ fn dotnet_timespan_ms(s: &str) -> Option<u32> {
 /// `NAME=seconds(...)` parts separated by `|`. Only the sections the row's own server wrote are
 /// kept: earlier hops' sections ride along on later rows and would be counted twice.
 fn message_info(c: &mut Chunk, row: u32, server: &str, info: &str) {
-    let mut sections = info.split(';');
+    let mut sections = fields::split_ascii(info, b';');
     let Some(first) = sections.next() else { return };
-    if let Some(t) = parse_iso_ms(first.trim()) {
+    if let Some(t) = parse_iso_ms(fields::trim(first)) {
         c.origination.push((row, t));
     } else {
         return;
     }
     for sec in sections {
-        let sec = sec.trim();
+        let sec = fields::trim(sec);
         let Some(rest) = sec
             .strip_prefix("SRV=")
             .or_else(|| sec.strip_prefix("LSRV="))
         else {
             continue;
         };
-        let Some((host, parts)) = rest.split_once(':') else {
+        let Some((host, parts)) = fields::split_once_ascii(rest, b':') else {
             continue;
         };
         if !short_host(host).eq_ignore_ascii_case(server) {
@@ -386,13 +389,13 @@ fn message_info(c: &mut Chunk, row: u32, server: &str, info: &str) {
                 b'(' => depth += 1,
                 b')' => depth -= 1,
                 b'|' if depth <= 0 => {
-                    let item = parts[start..i].trim();
+                    let item = fields::trim(&parts[start..i]);
                     start = i + 1;
-                    let head = item.split('(').next().unwrap_or("");
-                    if let Some((name, v)) = head.split_once('=') {
-                        if let Ok(secs) = v.trim().parse::<f64>() {
+                    let head = fields::split_ascii(item, b'(').next().unwrap_or("");
+                    if let Some((name, v)) = fields::split_once_ascii(head, b'=') {
+                        if let Ok(secs) = fields::trim(v).parse::<f64>() {
                             if (0.0..4e6).contains(&secs) {
-                                let comp = c.components.id(name.trim());
+                                let comp = c.components.id(fields::trim(name));
                                 c.parts.push((row, comp, (secs * 1000.0).round() as u32));
                             }
                         }
