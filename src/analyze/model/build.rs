@@ -510,7 +510,8 @@ fn intern_sharded(locals: &[&Interner]) -> (Interner, Vec<Vec<u32>>) {
                     cursor[s] += 1;
                     let g = &mut global_of[s][i];
                     if *g == NONE {
-                        *g = global.push_new(l.name(j as u32), h);
+                        *g = global.len() as u32;
+                        global.push_unindexed(l.name(j as u32));
                     }
                     *g
                 })

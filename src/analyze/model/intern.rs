@@ -24,6 +24,9 @@ pub struct Interner {
     hasher: foldhash::fast::FixedState,
     /// The id `id` answered last.
     last: u32,
+    /// Names were added by [`Interner::push_unindexed`] and `table` does not hold them yet: it
+    /// is built on the first lookup that needs it.
+    unindexed: bool,
 }
 
 /// The bytes of name `id` in the arena `bytes` whose names end at `ends` (`id` must be in
@@ -53,6 +56,9 @@ impl Interner {
 
     /// The id of `s`, adding it if new.
     pub fn id(&mut self, s: &str) -> u32 {
+        if self.unindexed {
+            self.index();
+        }
         // Rows repeat their neighbour's values (the server of a file, the message of its next
         // event): the last id answered is checked before hashing.
         let (bytes, ends, s_bytes) = (self.bytes.as_bytes(), &self.ends, s.as_bytes());
@@ -71,6 +77,9 @@ impl Interner {
     /// Adds `s`, whose hash is `h` ([`Interner::hash`]), known by the caller not to be here
     /// yet: no lookup.
     pub(crate) fn push_new(&mut self, s: &str, h: u64) -> u32 {
+        if self.unindexed {
+            self.index();
+        }
         let i = self.ends.len() as u32;
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len());
@@ -82,14 +91,33 @@ impl Interner {
         i
     }
 
-    /// Room for `names` more names of `bytes` bytes in all.
+    /// Adds `s`, known by the caller not to be here yet, without filing it for lookups: for a
+    /// table built once and then only read by id (the model's message ids, half a million
+    /// names at 2 M events, which the analysis never looks up by name). A later lookup files
+    /// every name first, so answers are the same as if each had been filed.
+    pub(crate) fn push_unindexed(&mut self, s: &str) {
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len());
+        self.unindexed = true;
+    }
+
+    /// Files every name in the table (after [`Interner::push_unindexed`]).
+    fn index(&mut self) {
+        let (hasher, bytes, ends) = (&self.hasher, self.bytes.as_bytes(), &self.ends);
+        self.table.clear();
+        self.table.reserve(ends.len(), rehash(hasher, bytes, ends));
+        for i in 0..ends.len() as u32 {
+            let h = hasher.hash_one(name_in(bytes, ends, i));
+            self.table.insert_unique(h, i, rehash(hasher, bytes, ends));
+        }
+        self.unindexed = false;
+    }
+
+    /// Room for `names` more names of `bytes` bytes in all, in the arena (the table grows as
+    /// names are filed; [`Interner::push_unindexed`] files none).
     pub(crate) fn reserve(&mut self, names: usize, bytes: usize) {
         self.bytes.reserve(bytes);
         self.ends.reserve(names);
-        self.table.reserve(
-            names,
-            rehash(&self.hasher, self.bytes.as_bytes(), &self.ends),
-        );
     }
 
     /// Bytes of all names.
@@ -100,6 +128,11 @@ impl Interner {
     /// The id of `s` if known.
     pub fn get(&self, s: &str) -> Option<u32> {
         let (bytes, ends) = (self.bytes.as_bytes(), &self.ends);
+        if self.unindexed {
+            // Not filed, and `&self` cannot file it: the names in order (the first match is
+            // the id, as names are unique).
+            return (0..ends.len() as u32).find(|&i| name_in(bytes, ends, i) == s.as_bytes());
+        }
         self.table
             .find(self.hash(s), |&i| name_in(bytes, ends, i) == s.as_bytes())
             .copied()
@@ -142,6 +175,38 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names added without filing answer every lookup as filed ones do: `get` before and
+    /// after the first `id`, which files them, and `id` of old and new names.
+    #[test]
+    fn unindexed_names_are_found_as_filed_ones() {
+        let names: Vec<String> = (0..5_000).map(|i| format!("<{i:x}@m>")).collect();
+        let mut filed = Interner::default();
+        let mut unfiled = Interner::default();
+        for n in &names {
+            filed.id(n);
+            unfiled.push_unindexed(n);
+        }
+        assert_eq!(unfiled.len(), filed.len());
+        for probe in ["<0@m>", "<1387@m>", "<zz@m>", ""] {
+            assert_eq!(unfiled.get(probe), filed.get(probe), "{probe}");
+        }
+        assert_eq!(unfiled.id("<1387@m>"), 0x1387, "an old name keeps its id");
+        assert_eq!(unfiled.id("<new@m>"), 5_000, "a new name comes next");
+        assert_eq!(unfiled.id("<new@m>"), 5_000);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(unfiled.get(n), Some(i as u32));
+            assert_eq!(unfiled.name(i as u32), n);
+        }
+        let mut pushed = Interner::default();
+        pushed.push_unindexed("a");
+        assert_eq!(pushed.push_new("b", pushed.hash("b")), 1);
+        assert_eq!(
+            pushed.get("a"),
+            Some(0),
+            "push_new files the names before it"
+        );
+    }
 
     #[test]
     fn ids_are_dense_and_stable() {
