@@ -6,7 +6,7 @@
 //!
 //! An outside auto-responder leaves no automation mark in our logs: its answers arrive as
 //! ordinary mail. Where an address outside answers our automated messages within seconds, again
-//! and again, those answers are automated too ([`infer_responders`]); that is how a loop through
+//! and again, those answers are automated too ([`responder_answers`]); that is how a loop through
 //! an outside ticket system becomes visible.
 
 use super::classify::{base_subject, flag, ndr_original_subject, Ev, StatusKind};
@@ -105,10 +105,15 @@ pub fn link(m: &mut Model) {
     let mut sw = crate::timing::Stopwatch::start();
     explicit(m);
     sw.lap("causality: explicit");
-    heuristic(m);
-    sw.lap("causality: heuristic");
-    infer_responders(m);
-    sw.lap("causality: responders");
+    // The two searches run side by side: the heuristic only sets parents, and the search for
+    // outside responders reads none (only marking what it found does, after the heuristic's
+    // links are in, as when the steps ran one after the other).
+    let (links, answers) = rayon::join(|| heuristic(m), || responder_answers(m));
+    for (i, parent) in links {
+        m.msgs[i as usize].parent = parent;
+    }
+    sw.lap("causality: heuristic, responders");
+    mark_responders(m, &answers);
     generations(m);
     sw.lap("causality: generations");
 }
@@ -129,8 +134,8 @@ fn explicit(m: &mut Model) {
 }
 
 /// Messages that did not name their cause, matched one to one with the nearest earlier message
-/// they can answer.
-fn heuristic(m: &mut Model) {
+/// they can answer: (message, its parent) for each match.
+fn heuristic(m: &Model) -> Vec<(u32, u32)> {
     let todo: Vec<u32> = (0..m.msgs.len() as u32)
         .filter(|&i| {
             let x = &m.msgs[i as usize];
@@ -217,6 +222,7 @@ fn heuristic(m: &mut Model) {
         .map(|(k, v)| (k, Candidates::new(v)))
         .collect();
     let mut answered: HashSet<(u32, u32)> = HashSet::default();
+    let mut links = Vec::new();
     let todo = m.by_first(todo);
     for i in todo {
         let a = &m.msgs[i as usize];
@@ -266,14 +272,19 @@ fn heuristic(m: &mut Model) {
         };
         if let Some(c) = found {
             answered.insert((c.msg, c.who));
-            m.msgs[i as usize].parent = c.msg;
+            links.push((i, c.msg));
         }
     }
+    links
 }
 
+/// Answers per exchange (our address, theirs): (our message, their answer, delay).
+type Answers = HashMap<(u32, u32), Vec<(u32, u32, i64)>>;
+
 /// Outside auto-responders: answers to our automated messages that arrive within seconds,
-/// round after round, are automated themselves.
-fn infer_responders(m: &mut Model) {
+/// round after round, are automated themselves. This finds the answers, by exchange;
+/// [`mark_responders`] marks those of responder loops.
+fn responder_answers(m: &Model) -> Answers {
     // Ordinary mail from outside, by (sender, recipient), in arrival order.
     let mut inbound: HashMap<(u32, u32), Vec<(i64, u32)>> = HashMap::default();
     for (i, x) in m.msgs.iter().enumerate() {
@@ -290,13 +301,11 @@ fn infer_responders(m: &mut Model) {
         }
     }
     if inbound.is_empty() {
-        return;
+        return Answers::default();
     }
     for v in inbound.values_mut() {
         v.sort_unstable();
     }
-    // Answers per exchange (our address, theirs): (our message, their answer, delay).
-    type Answers = HashMap<(u32, u32), Vec<(u32, u32, i64)>>;
     let mut answers: Answers = HashMap::default();
     let mut claimed: HashSet<u32> = HashSet::default();
     let ours: Vec<u32> = (0..m.msgs.len() as u32)
@@ -332,6 +341,12 @@ fn infer_responders(m: &mut Model) {
             }
         }
     }
+    answers
+}
+
+/// Marks the answers of exchanges that answer fast, round after round, as automated replies to
+/// our messages ([`responder_answers`]).
+fn mark_responders(m: &mut Model, answers: &Answers) {
     for v in answers.values() {
         if v.len() < RESPONDER_MIN_ROUNDS {
             continue;
