@@ -185,15 +185,15 @@ pub fn trim(s: &str) -> &str {
     }
 }
 
-/// `s.split(sep)` for an ASCII separator, by a byte loop: most values hold one or two short
-/// pieces, for which the general character searcher's set-up is most of the cost.
+/// `s.split(sep)` for an ASCII separator, searched as a byte: most values hold one or two
+/// short pieces, for which the general character searcher's set-up is most of the cost.
 #[inline]
 pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     debug_assert!(sep.is_ascii());
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
-        match r.bytes().position(|b| b == sep) {
+        match memchr::memchr(sep, r.as_bytes()) {
             Some(i) => {
                 rest = Some(&r[i + 1..]);
                 Some(&r[..i])
@@ -206,11 +206,11 @@ pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     })
 }
 
-/// `s.split_once(sep)` for an ASCII separator, by a byte loop (see [`split_ascii`]).
+/// `s.split_once(sep)` for an ASCII separator, searched as a byte (see [`split_ascii`]).
 #[inline]
 pub fn split_once_ascii(s: &str, sep: u8) -> Option<(&str, &str)> {
     debug_assert!(sep.is_ascii());
-    let i = s.bytes().position(|b| b == sep)?;
+    let i = memchr::memchr(sep, s.as_bytes())?;
     Some((&s[..i], &s[i + 1..]))
 }
 
@@ -712,7 +712,7 @@ mod tests {
         Ok(v.into_iter().map(|c| c.into_owned()).collect())
     }
 
-    /// The byte-loop helpers give what `str`'s own methods give, on ASCII and multi-byte text,
+    /// The byte-searching helpers give what `str`'s own methods give, on ASCII and multi-byte text,
     /// white space of both kinds, and empty pieces.
     #[test]
     fn ascii_helpers_agree_with_str() {
