@@ -260,7 +260,7 @@ fn side<'a>(
 
 /// Mail flow as a layered diagram, left to right: where mail came from, the servers (one column
 /// per hop when servers relay to each other), where it went. Each count is written at the left
-/// end of its arrow, in a lane of its own (see [`layered`]).
+/// end of its arrow, in a lane of its own (see `layered`).
 pub fn flow_svg(f: &ServerFlow) -> String {
     if f.nodes.is_empty() {
         return String::new();

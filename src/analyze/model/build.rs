@@ -611,7 +611,7 @@ fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Maps {
 }
 
 /// Joins the chunks, in bundle order, into one model (rows in bundle order; `order` sorts them
-/// by time). Ids first ([`global_ids`]), then the columns, two halves side by side.
+/// by time). Ids first (`global_ids`), then the columns, two halves side by side.
 pub fn merge(mut chunks: Vec<(u32, Chunk)>, entries: Vec<crate::ingest::EntryRef>) -> Model {
     let n: usize = chunks.iter().map(|(_, c)| c.time.len()).sum();
     let n_rcpt: usize = chunks.iter().map(|(_, c)| c.rcpt.len()).sum();

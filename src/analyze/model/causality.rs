@@ -6,7 +6,7 @@
 //!
 //! An outside auto-responder leaves no automation mark in our logs: its answers arrive as
 //! ordinary mail. Where an address outside answers our automated messages within seconds, again
-//! and again, those answers are automated too ([`responder_answers`]); that is how a loop through
+//! and again, those answers are automated too (`responder_answers`); that is how a loop through
 //! an outside ticket system becomes visible.
 
 use super::classify::{base_subject, flag, ndr_original_subject, Ev, StatusKind};

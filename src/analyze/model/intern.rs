@@ -125,7 +125,8 @@ impl Interner {
         self.bytes.len()
     }
 
-    /// The id of `s` if known.
+    /// The id of `s` if known. After `push_unindexed` and before the next `id`, a
+    /// scan of every name (`&self` cannot file them): fine for one look-up, not for many.
     pub fn get(&self, s: &str) -> Option<u32> {
         let (bytes, ends) = (self.bytes.as_bytes(), &self.ends);
         if self.unindexed {
