@@ -4,6 +4,7 @@
 //! function's seed never shows).
 
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use hashbrown::HashTable;
 
@@ -20,13 +21,12 @@ pub struct Interner {
     bytes: String,
     /// End offset of each name in `bytes` (start = previous end).
     ends: Vec<usize>,
-    table: HashTable<u32>,
+    /// Every name's id filed by the hash of the name. Empty (not built) after
+    /// [`Interner::push_unindexed`]: the first lookup, `&self` or not, files every name.
+    table: OnceLock<HashTable<u32>>,
     hasher: foldhash::fast::FixedState,
     /// The id `id` answered last.
     last: u32,
-    /// Names were added by [`Interner::push_unindexed`] and `table` does not hold them yet: it
-    /// is built on the first lookup that needs it.
-    unindexed: bool,
 }
 
 /// The bytes of name `id` in the arena `bytes` whose names end at `ends` (`id` must be in
@@ -48,6 +48,16 @@ fn rehash<'a>(
     move |&j| hasher.hash_one(name_in(bytes, ends, j))
 }
 
+/// A table filing every name of the arena.
+fn filed(hasher: &foldhash::fast::FixedState, bytes: &[u8], ends: &[usize]) -> HashTable<u32> {
+    let mut table = HashTable::with_capacity(ends.len());
+    for i in 0..ends.len() as u32 {
+        let h = hasher.hash_one(name_in(bytes, ends, i));
+        table.insert_unique(h, i, rehash(hasher, bytes, ends));
+    }
+    table
+}
+
 impl Interner {
     /// The hash the table files `s` under (the same in every interner: the seed is fixed).
     pub(crate) fn hash(&self, s: &str) -> u64 {
@@ -56,9 +66,6 @@ impl Interner {
 
     /// The id of `s`, adding it if new.
     pub fn id(&mut self, s: &str) -> u32 {
-        if self.unindexed {
-            self.index();
-        }
         // Rows repeat their neighbour's values (the server of a file, the message of its next
         // event): the last id answered is checked before hashing.
         let (bytes, ends, s_bytes) = (self.bytes.as_bytes(), &self.ends, s.as_bytes());
@@ -66,7 +73,8 @@ impl Interner {
             return self.last;
         }
         let h = self.hash(s);
-        if let Some(&i) = self.table.find(h, |&i| name_in(bytes, ends, i) == s_bytes) {
+        let table = self.table.get_or_init(|| filed(&self.hasher, bytes, ends));
+        if let Some(&i) = table.find(h, |&i| name_in(bytes, ends, i) == s_bytes) {
             self.last = i;
             return i;
         }
@@ -77,17 +85,19 @@ impl Interner {
     /// Adds `s`, whose hash is `h` ([`Interner::hash`]), known by the caller not to be here
     /// yet: no lookup.
     pub(crate) fn push_new(&mut self, s: &str, h: u64) -> u32 {
-        if self.unindexed {
-            self.index();
-        }
+        let mut table = self
+            .table
+            .take()
+            .unwrap_or_else(|| filed(&self.hasher, self.bytes.as_bytes(), &self.ends));
         let i = self.ends.len() as u32;
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len());
-        self.table.insert_unique(
+        table.insert_unique(
             h,
             i,
             rehash(&self.hasher, self.bytes.as_bytes(), &self.ends),
         );
+        self.table = OnceLock::from(table);
         i
     }
 
@@ -98,19 +108,7 @@ impl Interner {
     pub(crate) fn push_unindexed(&mut self, s: &str) {
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len());
-        self.unindexed = true;
-    }
-
-    /// Files every name in the table (after [`Interner::push_unindexed`]).
-    fn index(&mut self) {
-        let (hasher, bytes, ends) = (&self.hasher, self.bytes.as_bytes(), &self.ends);
-        self.table.clear();
-        self.table.reserve(ends.len(), rehash(hasher, bytes, ends));
-        for i in 0..ends.len() as u32 {
-            let h = hasher.hash_one(name_in(bytes, ends, i));
-            self.table.insert_unique(h, i, rehash(hasher, bytes, ends));
-        }
-        self.unindexed = false;
+        self.table.take();
     }
 
     /// Room for `names` more names of `bytes` bytes in all, in the arena (the table grows as
@@ -125,16 +123,11 @@ impl Interner {
         self.bytes.len()
     }
 
-    /// The id of `s` if known. After `push_unindexed` and before the next `id`, a
-    /// scan of every name (`&self` cannot file them): fine for one look-up, not for many.
+    /// The id of `s` if known.
     pub fn get(&self, s: &str) -> Option<u32> {
         let (bytes, ends) = (self.bytes.as_bytes(), &self.ends);
-        if self.unindexed {
-            // Not filed, and `&self` cannot file it: the names in order (the first match is
-            // the id, as names are unique).
-            return (0..ends.len() as u32).find(|&i| name_in(bytes, ends, i) == s.as_bytes());
-        }
         self.table
+            .get_or_init(|| filed(&self.hasher, bytes, ends))
             .find(self.hash(s), |&i| name_in(bytes, ends, i) == s.as_bytes())
             .copied()
     }
@@ -169,7 +162,8 @@ impl Interner {
 
     /// Bytes held (names and table), for the timings.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 4
+        let table = self.table.get().map_or(0, HashTable::capacity);
+        self.bytes.capacity() + self.ends.capacity() * 8 + table * 4
     }
 }
 
@@ -177,27 +171,36 @@ impl Interner {
 mod tests {
     use super::*;
 
-    /// Names added without filing answer every lookup as filed ones do: `get` before and
-    /// after the first `id`, which files them, and `id` of old and new names.
+    /// Names added without filing answer every lookup as filed ones do, whichever lookup comes
+    /// first (`get` through `&self`, or `id`), and the first one files them all for the next.
     #[test]
     fn unindexed_names_are_found_as_filed_ones() {
         let names: Vec<String> = (0..5_000).map(|i| format!("<{i:x}@m>")).collect();
         let mut filed = Interner::default();
-        let mut unfiled = Interner::default();
+        let (mut get_first, mut id_first) = (Interner::default(), Interner::default());
         for n in &names {
             filed.id(n);
-            unfiled.push_unindexed(n);
+            get_first.push_unindexed(n);
+            id_first.push_unindexed(n);
         }
-        assert_eq!(unfiled.len(), filed.len());
+        assert_eq!(get_first.len(), filed.len());
+        assert!(get_first.table.get().is_none(), "nothing filed yet");
         for probe in ["<0@m>", "<1387@m>", "<zz@m>", ""] {
-            assert_eq!(unfiled.get(probe), filed.get(probe), "{probe}");
+            assert_eq!(get_first.get(probe), filed.get(probe), "{probe}");
         }
-        assert_eq!(unfiled.id("<1387@m>"), 0x1387, "an old name keeps its id");
-        assert_eq!(unfiled.id("<new@m>"), 5_000, "a new name comes next");
-        assert_eq!(unfiled.id("<new@m>"), 5_000);
-        for (i, n) in names.iter().enumerate() {
-            assert_eq!(unfiled.get(n), Some(i as u32));
-            assert_eq!(unfiled.name(i as u32), n);
+        assert_eq!(
+            get_first.table.get().map(HashTable::len),
+            Some(5_000),
+            "the first get filed every name"
+        );
+        assert_eq!(id_first.id("<1387@m>"), 0x1387, "an old name keeps its id");
+        for u in [&mut get_first, &mut id_first] {
+            assert_eq!(u.id("<new@m>"), 5_000, "a new name comes next");
+            assert_eq!(u.id("<new@m>"), 5_000);
+            for (i, n) in names.iter().enumerate() {
+                assert_eq!(u.get(n), Some(i as u32));
+                assert_eq!(u.name(i as u32), n);
+            }
         }
         let mut pushed = Interner::default();
         pushed.push_unindexed("a");
@@ -206,6 +209,12 @@ mod tests {
             pushed.get("a"),
             Some(0),
             "push_new files the names before it"
+        );
+        pushed.push_unindexed("c");
+        assert_eq!(
+            (pushed.get("a"), pushed.get("b"), pushed.get("c")),
+            (Some(0), Some(1), Some(2)),
+            "a name added unfiled after filed ones is found with them"
         );
     }
 

@@ -162,8 +162,8 @@ pub struct Model {
     /// Rows in time order (stable: rows logged in the same millisecond keep bundle order).
     pub order: Vec<u32>,
     pub addrs: Interner,
-    /// Read by id only: the merge adds its names unfiled (`Interner::push_unindexed`), so a
-    /// `get` by name scans them all; call `id` (which files them once) where many are looked up.
+    /// Read by id only: the merge adds its names unfiled (`Interner::push_unindexed`); the
+    /// first look-up by name files them all.
     pub msg_ids: Interner,
     pub servers: Interner,
     pub ips: Interner,
