@@ -68,7 +68,10 @@ pub struct ChunkBuilder {
     rcpt_buf: Vec<u32>,
     /// Per local address id: bit 0 a probe mailbox, bit 1 a system sender.
     addr_kind: Vec<u8>,
-    session_ix: crate::analyze::model::intern::FastMap<(u32, LogKind, String), usize>,
+    /// Session ids as met, so that finding a line's session costs no allocation.
+    session_names: Interner,
+    /// (server, kind, session id) → index in the chunk's sessions.
+    session_ix: crate::analyze::model::intern::FastMap<(u32, LogKind, u32), usize>,
 }
 
 /// `s` lower-cased into `buf` when it has capitals.
@@ -304,7 +307,7 @@ impl Sink for ChunkBuilder {
     fn protocol(&mut self, l: &ProtoLine<'_>) {
         let c = &mut self.c;
         let server = c.servers.id(l.server);
-        let key = (server, l.kind, l.session.to_string());
+        let key = (server, l.kind, self.session_names.id(l.session));
         let ix = match self.session_ix.get(&key) {
             Some(&i) => i,
             None => {
