@@ -34,7 +34,7 @@ use crate::error::Result;
 use crate::human::rfc3339;
 use decode::{decode, Decoded};
 use layout::{file_name, server_from_path};
-use schema::Row;
+use schema::{Reads, Row};
 
 pub use inventory::{Inventory, KindTotal, Period};
 
@@ -250,10 +250,10 @@ pub struct ProtoLine<'a> {
 pub trait Sink {
     fn event(&mut self, row: &Row<'_>);
     fn protocol(&mut self, _line: &ProtoLine<'_>) {}
-    /// Whether `event` reads the rows' values. When it does not, a reader may fill only what
-    /// the inventory itself needs (the time, the server, the schema version).
-    fn reads_rows(&self) -> bool {
-        true
+    /// The parts of a row `event` reads; a reader may place only these and what the inventory
+    /// itself needs (the time, the server, the schema version).
+    fn reads(&self) -> Reads {
+        Reads::ALL
     }
 }
 
@@ -261,8 +261,8 @@ pub trait Sink {
 pub struct Discard;
 impl Sink for Discard {
     fn event(&mut self, _row: &Row<'_>) {}
-    fn reads_rows(&self) -> bool {
-        false
+    fn reads(&self) -> Reads {
+        Reads::NOTHING
     }
 }
 
@@ -274,6 +274,11 @@ pub trait Collector: Sync {
     /// only when asked for (it is a pass over the entry's bytes).
     fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: &dyn Fn() -> usize) -> Self::Sink;
     fn finish(&self, sink: Self::Sink, ctx: &EntryCtx<'_>, kind: LogKind) -> Result<Self::Chunk>;
+    /// The parts of an event row its sinks read ([`Sink::reads`]): the columns a Parquet export
+    /// is read for.
+    fn reads(&self) -> Reads {
+        Reads::ALL
+    }
 }
 
 /// One input format.
@@ -402,6 +407,9 @@ pub fn inventory(path: &Path, opts: &Options, progress: &dyn Progress) -> Result
         }
         fn finish(&self, _: Discard, _: &EntryCtx<'_>, _: LogKind) -> Result<()> {
             Ok(())
+        }
+        fn reads(&self) -> Reads {
+            Reads::NOTHING
         }
     }
     Ok(read(path, opts, &Count, progress)?.inventory)

@@ -114,6 +114,106 @@ text_fields! {
 /// Number of text fields.
 pub const TEXT_FIELDS: usize = Field::ALL.len();
 
+const _: () = assert!(TEXT_FIELDS <= 64, "Reads keeps the text fields in one u64");
+
+/// The parts of a row a sink reads. Readers may leave the other parts unplaced, and the Parquet
+/// reader does not read their columns, so a part a sink reads must be named here: one it does
+/// not name reads as absent from every kind of input alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reads {
+    /// Bit `f as usize` for each text field read.
+    fields: u64,
+    /// The recipients and their statuses.
+    pub lists: bool,
+    /// The recipient count and the total bytes.
+    pub counts: bool,
+    /// The columns the schema does not know.
+    pub extra: bool,
+}
+
+impl Reads {
+    /// Every part: what builds the canonical frames.
+    pub const ALL: Reads = Reads {
+        fields: u64::MAX >> (64 - TEXT_FIELDS),
+        lists: true,
+        counts: true,
+        extra: true,
+    };
+
+    /// No part: a sink that only counts rows.
+    pub const NOTHING: Reads = Reads {
+        fields: 0,
+        lists: false,
+        counts: false,
+        extra: false,
+    };
+
+    /// These text fields, and no other part.
+    pub const fn fields(fields: &[Field]) -> Reads {
+        let mut bits = 0u64;
+        let mut i = 0;
+        while i < fields.len() {
+            bits |= 1 << fields[i] as u32;
+            i += 1;
+        }
+        Reads {
+            fields: bits,
+            ..Reads::NOTHING
+        }
+    }
+
+    /// These parts and the recipients with their statuses.
+    pub const fn with_lists(self) -> Reads {
+        Reads {
+            lists: true,
+            ..self
+        }
+    }
+
+    /// These parts and the recipient count and total bytes.
+    pub const fn with_counts(self) -> Reads {
+        Reads {
+            counts: true,
+            ..self
+        }
+    }
+
+    pub fn has(self, f: Field) -> bool {
+        self.fields & (1 << f as u32) != 0
+    }
+
+    /// The parts either reads.
+    pub fn union(self, o: Reads) -> Reads {
+        Reads {
+            fields: self.fields | o.fields,
+            lists: self.lists | o.lists,
+            counts: self.counts | o.counts,
+            extra: self.extra | o.extra,
+        }
+    }
+
+    /// The text fields read, in column order.
+    pub fn text_fields(self) -> impl Iterator<Item = Field> {
+        Field::ALL.into_iter().filter(move |&f| self.has(f))
+    }
+
+    /// The events frame's columns that hold the parts read (besides the time, the server and
+    /// the provenance, which every reader needs).
+    pub fn columns(self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = self.text_fields().map(Field::column).collect();
+        if self.lists {
+            out.extend([col::RECIPIENTS, col::RECIPIENT_STATUS]);
+        }
+        if self.counts {
+            out.extend([col::RECIPIENT_COUNT, col::TOTAL_BYTES]);
+        }
+        if self.extra {
+            out.push(col::EXTRA);
+        }
+        out
+    }
+}
+
 /// Columns of the events frame that are not text fields, with the place they take.
 pub mod col {
     pub const TIME: &str = "time";
@@ -337,6 +437,10 @@ pub struct Mapping {
     /// The columns the schema does not know, in order: most files have none, and their rows
     /// need no walk over every column for them.
     extra_cols: Vec<usize>,
+    /// The recipient, status, count and bytes columns, in order, for [`Mapping::fill_reads`].
+    part_cols: Vec<usize>,
+    /// Whether a column holds Exchange Online's status word ([`Slot::TraceStatus`]).
+    trace_status: bool,
 }
 
 impl Mapping {
@@ -354,6 +458,18 @@ impl Mapping {
         let extra_cols = (0..slots.len())
             .filter(|&i| slots[i] == Slot::Extra)
             .collect();
+        let part_cols = (0..slots.len())
+            .filter(|&i| {
+                matches!(
+                    slots[i],
+                    Slot::Recipients
+                        | Slot::RecipientStatus
+                        | Slot::RecipientCount
+                        | Slot::TotalBytes
+                )
+            })
+            .collect();
+        let trace_status = slots.contains(&Slot::TraceStatus);
         Mapping {
             names,
             slots,
@@ -361,6 +477,8 @@ impl Mapping {
             server_col,
             text_col,
             extra_cols,
+            part_cols,
+            trace_status,
         }
     }
 
@@ -394,21 +512,45 @@ impl Mapping {
         }
     }
 
-    /// Places the values of `fields` into `row` as [`Mapping::fill`] would (it may place more).
-    pub fn fill_only<'a>(
+    /// Places the parts `reads` names into `row` as [`Mapping::fill`] would (it may place
+    /// more); the unknown columns are not placed (see [`Mapping::extra_into`]).
+    pub fn fill_reads<'a>(
         &self,
         values: &'a [std::borrow::Cow<'a, str>],
         row: &mut Row<'a>,
-        fields: &[Field],
+        reads: Reads,
     ) {
-        // A status word stands in for a missing event id, depending on column order: that
-        // rare layout takes the full placement.
-        if self.slots.contains(&Slot::TraceStatus) {
+        // A status word stands in for a missing event id, depending on column order; a row
+        // shorter than its header takes a field named twice from the first column that has a
+        // value: those rare rows take the full placement.
+        if reads.fields == Reads::ALL.fields || values.len() < self.slots.len() || self.trace_status
+        {
             return self.fill(values, row);
         }
-        for &f in fields {
-            if let Some(v) = self.text_col[f as usize].and_then(|i| values.get(i)) {
-                row.set(f, v.as_ref());
+        let mut bits = reads.fields;
+        while bits != 0 {
+            let f = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(v) = self.text_col[f].and_then(|i| values.get(i)) {
+                row.text[f] = Some(v.as_ref());
+            }
+        }
+        if !(reads.lists || reads.counts) {
+            return;
+        }
+        for &i in &self.part_cols {
+            let Some(v) = values.get(i) else { break };
+            let v: &'a str = v.as_ref();
+            match self.slots[i] {
+                Slot::Recipients if reads.lists => row.recipients = Some(v),
+                Slot::RecipientStatus if reads.lists => row.recipient_status = Some(v),
+                Slot::RecipientCount if reads.counts => {
+                    row.recipient_count = super::fields::trim(v).parse().ok()
+                }
+                Slot::TotalBytes if reads.counts => {
+                    row.total_bytes = super::fields::trim(v).parse().ok()
+                }
+                _ => {}
             }
         }
     }
@@ -495,7 +637,7 @@ mod tests {
 
     #[test]
     fn placing_some_fields_agrees_with_placing_all() {
-        let layouts: [&[&str]; 4] = [
+        let layouts: [&[&str]; 5] = [
             &[
                 "date-time",
                 "event-id",
@@ -515,8 +657,17 @@ mod tests {
             // A status word stands in for an empty event id, depending on the column order.
             &["event-id", "status", "client-hostname"],
             &["status", "event-id", "client-hostname"],
+            // Lists and counts, one of them twice, and a row shorter than its header.
+            &[
+                "recipient-address",
+                "event-id",
+                "recipient-count",
+                "recipient-status",
+                "total-bytes",
+                "recipient-address",
+            ],
         ];
-        let rows: [&[&str]; 4] = [
+        let rows: [&[&str]; 5] = [
             &["", "Delivered", "", "", "", ""],
             &[
                 "2026-11-16T11:08:57.415Z",
@@ -528,6 +679,7 @@ mod tests {
             ],
             &["", "", "", "", "", ""],
             &["x", "Delivered", "Failed", "h", "", "y"],
+            &["a@x", "DELIVER", " 2 ", "250 2.1.5 OK", "1234", "b@x;c@x"],
         ];
         let wanted = [
             Field::EventId,
@@ -536,21 +688,84 @@ mod tests {
             Field::ServerHostname,
             Field::SchemaVersion,
         ];
+        let some = Reads::fields(&wanted);
+        let reads = [
+            some,
+            Reads {
+                lists: true,
+                ..some
+            },
+            Reads {
+                counts: true,
+                ..some
+            },
+            Reads::fields(&[Field::Subject]),
+        ];
         for names in layouts {
             let m = Mapping::new(names.iter().copied());
             for vals in rows {
-                let vals: Vec<Cow<'_, str>> = vals[..names.len()]
-                    .iter()
-                    .map(|v| Cow::Borrowed(*v))
-                    .collect();
-                let (mut all, mut some) = (Row::new(0, 1), Row::new(0, 1));
-                m.fill(&vals, &mut all);
-                m.fill_only(&vals, &mut some, &wanted);
-                for f in wanted {
-                    assert_eq!(some.get(f), all.get(f), "{f:?} of {vals:?} under {names:?}");
+                for n in [names.len(), names.len() - 2] {
+                    let vals: Vec<Cow<'_, str>> =
+                        vals[..n].iter().map(|v| Cow::Borrowed(*v)).collect();
+                    let mut all = Row::new(0, 1);
+                    m.fill(&vals, &mut all);
+                    for r in reads {
+                        let mut got = Row::new(0, 1);
+                        m.fill_reads(&vals, &mut got, r);
+                        let at = format!("{r:?} of {vals:?} under {names:?}");
+                        for f in r.text_fields() {
+                            assert_eq!(got.get(f), all.get(f), "{f:?}: {at}");
+                        }
+                        if r.lists {
+                            assert_eq!(got.recipients, all.recipients, "{at}");
+                            assert_eq!(got.recipient_status, all.recipient_status, "{at}");
+                        }
+                        if r.counts {
+                            assert_eq!(got.recipient_count, all.recipient_count, "{at}");
+                            assert_eq!(got.total_bytes, all.total_bytes, "{at}");
+                        }
+                    }
                 }
             }
         }
+        // What the sample checks above can see: the last recipient column, the count parsed.
+        let m = Mapping::new(layouts[4].iter().copied());
+        let vals: Vec<Cow<'_, str>> = rows[4].iter().map(|v| Cow::Borrowed(*v)).collect();
+        let mut got = Row::new(0, 1);
+        m.fill_reads(
+            &vals,
+            &mut got,
+            Reads {
+                lists: true,
+                counts: true,
+                ..some
+            },
+        );
+        assert_eq!(got.recipients, Some("b@x;c@x"));
+        assert_eq!(got.recipient_count, Some(2));
+        assert_eq!(got.total_bytes, Some(1234));
+        assert_eq!(got.get(Field::EventId), Some("DELIVER"));
+        assert_eq!(got.get(Field::Subject), None);
+    }
+
+    #[test]
+    fn reads_name_their_columns() {
+        assert_eq!(Reads::ALL.text_fields().count(), TEXT_FIELDS);
+        assert_eq!(Reads::NOTHING.columns(), Vec::<&str>::new());
+        let r = Reads::fields(&[Field::Subject, Field::EventId]).union(Reads {
+            lists: true,
+            ..Reads::NOTHING
+        });
+        assert_eq!(
+            r.columns(),
+            [
+                "event_id",
+                "subject",
+                col::RECIPIENTS,
+                col::RECIPIENT_STATUS
+            ]
+        );
+        assert!(r.has(Field::Subject) && !r.has(Field::Sender));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use polars::prelude::*;
 
 use super::fields::{self, split_line, TimeError};
-use super::schema::{row_host, Field, Mapping, Row};
+use super::schema::{row_host, Field, Mapping, Reads, Row};
 use super::w3c::{self, Dialect};
 use super::{EntryCtx, LogKind, LogReader, Parsed, Sink};
 use crate::error::Result;
@@ -128,14 +128,13 @@ impl Dialect for Tracking {
             }
         };
         let mut row = Row::new(stamp.ms, line.min(u32::MAX as u64) as u32);
-        if sink.reads_rows() {
+        let reads = sink.reads();
+        m.fill_reads(vals, &mut row, reads.union(INVENTORY_READS));
+        if reads.extra {
             m.extra_into(vals, &mut self.extra);
-            m.fill(vals, &mut row);
             if !self.extra.is_empty() {
                 row.extra = Some(&self.extra);
             }
-        } else {
-            m.fill_only(vals, &mut row, &INVENTORY_FIELDS);
         }
         row.server = ctx.server.or_else(|| row_host(&row)).unwrap_or("unknown");
         if stamp.leap {
@@ -157,15 +156,15 @@ impl Dialect for Tracking {
     }
 }
 
-/// What the inventory reads of a row when nothing else will: the fields [`row_host`] decides
-/// the server by, and the schema version.
-const INVENTORY_FIELDS: [Field; 5] = [
+/// What the inventory reads of every row, whatever the sink reads: the fields [`row_host`]
+/// decides the server by, and the schema version.
+const INVENTORY_READS: Reads = Reads::fields(&[
     Field::EventId,
     Field::Source,
     Field::ClientHostname,
     Field::ServerHostname,
     Field::SchemaVersion,
-];
+]);
 
 pub(crate) fn truncate(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {

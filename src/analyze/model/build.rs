@@ -10,7 +10,7 @@ use crate::analyze::model::intern::{Interner, NONE};
 use crate::analyze::model::{LatencyPart, Model, Session};
 use crate::error::Result;
 use crate::ingest::fields::{self, enhanced_code, parse_iso_ms, split_statuses};
-use crate::ingest::schema::{short_host, Field, Row};
+use crate::ingest::schema::{short_host, Field, Reads, Row};
 use crate::ingest::{Collector, EntryCtx, LogKind, ProtoLine, Sink};
 use crate::timing::timed;
 
@@ -146,7 +146,38 @@ impl ChunkBuilder {
     }
 }
 
+/// The parts of a row the model reads ([`ChunkBuilder::event`]): what a reader places, and the
+/// columns read from a Parquet export for a report. A field read there and not named here
+/// reads as absent from every input.
+pub const MODEL_READS: Reads = Reads::fields(&[
+    Field::EventId,
+    Field::Source,
+    Field::MessageId,
+    Field::NetworkMessageId,
+    Field::Sender,
+    Field::ReturnPath,
+    Field::Directionality,
+    Field::Subject,
+    Field::Reference,
+    Field::ClientIp,
+    Field::OriginalClientIp,
+    Field::ServerIp,
+    Field::ClientHostname,
+    Field::ServerHostname,
+    Field::ConnectorId,
+    Field::RelatedRecipient,
+    Field::MessageInfo,
+    Field::MessageLatency,
+    Field::MessageLatencyType,
+])
+.with_lists()
+.with_counts();
+
 impl Sink for ChunkBuilder {
+    fn reads(&self) -> Reads {
+        MODEL_READS
+    }
+
     fn event(&mut self, row: &Row<'_>) {
         let c = &mut self.c;
         if c.rcpt_off.is_empty() {
@@ -423,6 +454,10 @@ impl Collector for ModelCollector {
 
     fn finish(&self, sink: ChunkBuilder, _ctx: &EntryCtx<'_>, _kind: LogKind) -> Result<Chunk> {
         Ok(sink.finish())
+    }
+
+    fn reads(&self) -> Reads {
+        MODEL_READS
     }
 }
 

@@ -33,8 +33,8 @@ use crate::ingest::evidence::Record;
 use crate::ingest::layout::server_from_path;
 use crate::ingest::schema::{self, col, Field, Row};
 use crate::ingest::{
-    inventory, servers_of, vstack, Collector, EntryCtx, EntryNote, FileInfo, Input, Inventory,
-    LogKind, Malformed, Options, Outcome, Parsed, Progress, ProtoLine, ReadOut, Sink,
+    inventory, servers_of, Collector, EntryCtx, EntryNote, FileInfo, Input, Inventory, LogKind,
+    Malformed, Options, Outcome, Parsed, Progress, ProtoLine, ReadOut, Sink,
 };
 
 /// The Parquet exports `path` holds: itself, or the exports in folders below it. `None` when
@@ -101,8 +101,9 @@ fn hidden(p: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
-/// A row's place: (entry, line, row of the stacked frame). Sorted, it is the logs' order.
-type Key = (u32, u32, u32);
+/// A row's place: (entry, line, file, row of that file's frame). Sorted, it is the logs'
+/// order.
+type Key = (u32, u32, u32, u32);
 
 /// The dataset a frame is read from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -140,11 +141,22 @@ fn dtype_of(t: &str) -> DataType {
 /// Columns without which a row cannot be placed or traced back.
 const REQUIRED: [&str; 3] = [col::TIME, col::ENTRY, col::LINE];
 
-/// Every Parquet file of a dataset folder, conformed to the canonical columns and stacked in
-/// path order. `None` when the folder is missing or holds no file.
-fn read_table(dir: &Path, table: Table, progress: &dyn Progress) -> Result<Option<DataFrame>> {
+/// Columns every row is read with, whatever the collector reads: its time, server and
+/// provenance.
+const ALWAYS: [&str; 5] = [col::TIME, col::SERVER, col::LOG_KIND, col::ENTRY, col::LINE];
+
+/// Every Parquet file of a dataset folder in path order, each conformed to the canonical
+/// columns among `want` (all of them for `None`) and in one chunk, so that its rows are fetched
+/// by position in constant time. The files are not stacked: stacking would copy every column
+/// once more. Empty when the folder is missing or holds no file.
+fn read_table(
+    dir: &Path,
+    table: Table,
+    want: Option<&[&str]>,
+    progress: &dyn Progress,
+) -> Result<Vec<DataFrame>> {
     if !dir.is_dir() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let mut files = Vec::new();
     for e in WalkDir::new(dir).min_depth(1).sort_by_file_name() {
@@ -163,29 +175,39 @@ fn read_table(dir: &Path, table: Table, progress: &dyn Progress) -> Result<Optio
         }
         files.push(e.path().to_path_buf());
     }
-    let frames: Vec<DataFrame> = files
+    files
         .par_iter()
         .map(|f| {
-            let df = read_file(f, dir, table)?;
+            let mut df = read_file(f, dir, table, want)?;
+            df.rechunk_mut_par();
             progress.advance(std::fs::metadata(f).map_or(0, |m| m.len()));
             Ok(df)
         })
-        .collect::<Result<_>>()?;
-    vstack(frames)
+        .collect()
 }
 
-fn read_file(path: &Path, root: &Path, table: Table) -> Result<DataFrame> {
+fn read_file(path: &Path, root: &Path, table: Table, want: Option<&[&str]>) -> Result<DataFrame> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|source| Error::ParquetRead {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    conform(df, &partitions(path, root), table, path)
+    let bad = |source| Error::ParquetRead {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = ParquetReader::new(file);
+    if let Some(want) = want {
+        // Only the wanted columns the file has; the others read as empty in `conform`.
+        let schema = reader.schema().map_err(bad)?;
+        let present = want
+            .iter()
+            .filter(|c| schema.contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        reader = reader.with_columns(Some(present));
+    }
+    let df = reader.finish().map_err(bad)?;
+    conform(df, &partitions(path, root), table, want, path)
 }
 
 /// `key=value` folders between the dataset folder and the file, values percent-decoded.
@@ -222,12 +244,14 @@ fn percent_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The file's columns in the canonical order and types: a missing column reads as empty, the
-/// server comes from the path where the file does not hold it, unknown columns are left out.
+/// The file's columns in the canonical order and types, those of `want` only (all for `None`):
+/// a missing column reads as empty, the server comes from the path where the file does not
+/// hold it, unknown columns are left out.
 fn conform(
     df: DataFrame,
     parts: &HashMap<String, Option<String>>,
     table: Table,
+    want: Option<&[&str]>,
     path: &Path,
 ) -> Result<DataFrame> {
     let n = df.height();
@@ -238,6 +262,9 @@ fn conform(
     };
     let mut cols = Vec::new();
     for (name, t) in table.columns() {
+        if want.is_some_and(|w| !w.contains(&name)) {
+            continue;
+        }
         let want = dtype_of(t);
         let c = match df.column(name) {
             Ok(c) => {
@@ -324,32 +351,54 @@ impl<'a> Lists<'a> {
     }
 }
 
-/// The events frame's columns, to make rows from.
+/// One file's events columns, to make rows from; those the collector does not read were not
+/// read ([`Reads::columns`]).
 struct EventCols<'a> {
     time: &'a Int64Chunked,
     server: &'a StringChunked,
-    text: Vec<&'a StringChunked>,
+    text: Vec<Option<&'a StringChunked>>,
     recipients: Lists<'a>,
     statuses: Lists<'a>,
-    count: &'a UInt32Chunked,
-    bytes: &'a UInt64Chunked,
-    extra: &'a StringChunked,
+    count: Option<&'a UInt32Chunked>,
+    bytes: Option<&'a UInt64Chunked>,
+    extra: Option<&'a StringChunked>,
 }
 
 impl<'a> EventCols<'a> {
     fn new(df: &'a DataFrame) -> Result<EventCols<'a>> {
+        let text = |name: &str| -> Result<Option<&'a StringChunked>> {
+            df.column(name)
+                .ok()
+                .map(|c| c.str())
+                .transpose()
+                .map_err(Into::into)
+        };
+        let lists = |name: &str| -> Result<Lists<'a>> {
+            match df.column(name) {
+                Ok(c) => Lists::new(c),
+                Err(_) => Ok(Lists { arr: None }),
+            }
+        };
         Ok(EventCols {
             time: df.column(col::TIME)?.datetime()?.physical(),
             server: df.column(col::SERVER)?.str()?,
             text: Field::ALL
                 .iter()
-                .map(|f| Ok(df.column(f.column())?.str()?))
+                .map(|f| text(f.column()))
                 .collect::<Result<_>>()?,
-            recipients: Lists::new(df.column(col::RECIPIENTS)?)?,
-            statuses: Lists::new(df.column(col::RECIPIENT_STATUS)?)?,
-            count: df.column(col::RECIPIENT_COUNT)?.u32()?,
-            bytes: df.column(col::TOTAL_BYTES)?.u64()?,
-            extra: df.column(col::EXTRA)?.str()?,
+            recipients: lists(col::RECIPIENTS)?,
+            statuses: lists(col::RECIPIENT_STATUS)?,
+            count: df
+                .column(col::RECIPIENT_COUNT)
+                .ok()
+                .map(|c| c.u32())
+                .transpose()?,
+            bytes: df
+                .column(col::TOTAL_BYTES)
+                .ok()
+                .map(|c| c.u64())
+                .transpose()?,
+            extra: text(col::EXTRA)?,
         })
     }
 }
@@ -399,8 +448,9 @@ struct Export {
     dir: PathBuf,
     inventory: Option<Inventory>,
     notes: Vec<EntryNote>,
-    events: Option<DataFrame>,
-    protocol: Option<DataFrame>,
+    /// One frame per file, in path order.
+    events: Vec<DataFrame>,
+    protocol: Vec<DataFrame>,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
@@ -419,20 +469,21 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
         })
 }
 
-fn read_export(dir: &Path, progress: &dyn Progress) -> Result<Export> {
+fn read_export(dir: &Path, events: &[&str], progress: &dyn Progress) -> Result<Export> {
     Ok(Export {
         dir: dir.to_path_buf(),
         inventory: read_json(&dir.join(INVENTORY_FILE))?,
         notes: read_json(&dir.join(NOTES_FILE))?.unwrap_or_default(),
-        events: read_table(&dir.join(EVENTS), Table::Events, progress)?,
-        protocol: read_table(&dir.join(PROTOCOL), Table::Protocol, progress)?,
+        events: read_table(&dir.join(EVENTS), Table::Events, Some(events), progress)?,
+        protocol: read_table(&dir.join(PROTOCOL), Table::Protocol, None, progress)?,
     })
 }
 
 /// The evidence columns of the events read, to answer for the rows that become evidence.
 pub struct Rows {
-    df: DataFrame,
-    /// (entry, line, row of `df`), sorted.
+    /// One frame per file read.
+    dfs: Vec<DataFrame>,
+    /// (entry, line, file, row of that file's frame), sorted.
     keys: Vec<Key>,
 }
 
@@ -443,18 +494,17 @@ impl Rows {
             .keys
             .binary_search_by(|k| (k.0, k.1).cmp(&(entry, line)))
             .ok()?;
-        let row = self.keys[at].2 as usize;
+        let (_, _, file, row) = self.keys[at];
+        let (df, row) = (self.dfs.get(file as usize)?, row as usize);
         let text = |f: Field| -> String {
-            self.df
-                .column(f.column())
+            df.column(f.column())
                 .ok()
                 .and_then(|c| c.str().ok()?.get(row).map(str::to_string))
                 .unwrap_or_default()
         };
         let list = |name: &str| -> String {
             let mut buf = String::new();
-            self.df
-                .column(name)
+            df.column(name)
                 .ok()
                 .and_then(|c| Lists::new(c).ok()?.join(row, &mut buf).map(str::to_string))
                 .unwrap_or_default()
@@ -499,13 +549,36 @@ pub fn read<C: Collector>(
         .filter_map(|e| e.metadata().ok().map(|m| m.len()))
         .sum();
     progress.start(total);
-    let exports: Vec<Export> = dirs
+    // What every row needs, what the collector reads, and what evidence shows.
+    let mut want: Vec<&str> = ALWAYS.to_vec();
+    for c in collector
+        .reads()
+        .columns()
+        .into_iter()
+        .chain(EVIDENCE_COLUMNS)
+    {
+        if !want.contains(&c) {
+            want.push(c);
+        }
+    }
+    let mut exports: Vec<Export> = dirs
         .iter()
-        .map(|d| read_export(d, progress))
+        .map(|d| read_export(d, &want, progress))
         .collect::<Result<_>>()?;
     progress.finish();
 
     let indexed: Vec<Indexed> = exports.iter().map(index_export).collect::<Result<_>>()?;
+    // The paths and kinds are in the index now: their columns go.
+    for df in exports
+        .iter_mut()
+        .flat_map(|e| e.events.iter_mut().chain(e.protocol.iter_mut()))
+    {
+        for name in [col::ENTRY, col::LOG_KIND] {
+            if df.get_column_index(name).is_some() {
+                df.drop_in_place(name)?;
+            }
+        }
+    }
     // Paths that two exports share get the export's folder in front, so evidence stays
     // unambiguous.
     let clash = exports.len() > 1 && {
@@ -589,38 +662,30 @@ pub fn read<C: Collector>(
                 malformed: Vec::new(),
             });
         }
-        for (df, entries, keys) in [
-            (&e.events, x.events, &mut ev_keys),
-            (&e.protocol, x.protocol, &mut pr_keys),
+        for (dfs, entries, keys, first) in [
+            (&e.events, x.events, &mut ev_keys, events.len()),
+            (&e.protocol, x.protocol, &mut pr_keys, protocol.len()),
         ] {
-            let Some(df) = df else { continue };
-            let line = df.column(col::LINE)?.u32()?;
-            let height = keys.len() as u32;
-            keys.extend(
-                entries
-                    .iter()
-                    .zip(line.iter())
-                    .enumerate()
-                    .map(|(i, (&idx, l))| (base + idx, l.unwrap_or(0), height + i as u32)),
-            );
+            for (j, (df, entries)) in dfs.iter().zip(entries).enumerate() {
+                let line = df.column(col::LINE)?.u32()?;
+                let file = (first + j) as u32;
+                keys.extend(
+                    entries
+                        .iter()
+                        .zip(line.iter())
+                        .enumerate()
+                        .map(|(i, (&idx, l))| (base + idx, l.unwrap_or(0), file, i as u32)),
+                );
+            }
         }
         events.extend(e.events);
         protocol.extend(e.protocol);
     }
-    // One chunk each: rows are then fetched by position in constant time.
-    let one_chunk = |df: Option<DataFrame>| {
-        df.map(|mut d| {
-            d.rechunk_mut_par();
-            d
-        })
-    };
-    let events = one_chunk(vstack(events)?);
-    let protocol = one_chunk(vstack(protocol)?);
     ev_keys.par_sort_unstable();
     pr_keys.par_sort_unstable();
 
-    let ev_cols = events.as_ref().map(EventCols::new).transpose()?;
-    let pr_cols = protocol.as_ref().map(ProtoCols::new).transpose()?;
+    let ev_cols: Vec<EventCols> = events.iter().map(EventCols::new).collect::<Result<_>>()?;
+    let pr_cols: Vec<ProtoCols> = protocol.iter().map(ProtoCols::new).collect::<Result<_>>()?;
     let ranges = |keys: &[Key]| {
         let mut r: Vec<(usize, usize)> = vec![(0, 0); specs.len()];
         let mut i = 0;
@@ -641,18 +706,21 @@ pub fn read<C: Collector>(
             let (a, b) = ev_ranges[i];
             let (c, d) = pr_ranges[i];
             let rows = Feed {
-                events: ev_cols.as_ref().map(|cols| (cols, &ev_keys[a..b])),
-                protocol: pr_cols.as_ref().map(|cols| (cols, &pr_keys[c..d])),
+                events: (&ev_cols, &ev_keys[a..b]),
+                protocol: (&pr_cols, &pr_keys[c..d]),
             };
             outcome(spec, rows, opts, collector)
         })
         .collect::<Result<_>>()?;
+    drop(ev_cols);
+    drop(pr_cols);
+    drop(protocol);
 
     let rows = Rows {
-        df: match events {
-            Some(df) => df.select(EVIDENCE_COLUMNS)?,
-            None => DataFrame::empty(),
-        },
+        dfs: events
+            .into_iter()
+            .map(|df| df.select(EVIDENCE_COLUMNS))
+            .collect::<PolarsResult<_>>()?,
         keys: ev_keys,
     };
     let display = crate::error::printable(&path.display().to_string());
@@ -671,10 +739,10 @@ struct Indexed {
     /// Entries only the rows name (an engine's output has no inventory), in path order, with
     /// their kind; they come after the inventory's.
     unlisted: Vec<(String, LogKind)>,
-    /// Per row of the events and the protocol table: its entry (inventory entries first, then
-    /// `unlisted`).
-    events: Vec<u32>,
-    protocol: Vec<u32>,
+    /// Per file of the events and the protocol table, per row: its entry (inventory entries
+    /// first, then `unlisted`).
+    events: Vec<Vec<u32>>,
+    protocol: Vec<Vec<u32>>,
 }
 
 fn index_export(e: &Export) -> Result<Indexed> {
@@ -690,21 +758,21 @@ fn index_export(e: &Export) -> Result<Indexed> {
         .map(|(i, p)| (*p, i as u32))
         .collect();
     let mut met: Vec<(&str, LogKind)> = Vec::new();
-    let mut tables: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
-    for (df, rows) in [&e.events, &e.protocol].into_iter().zip(&mut tables) {
-        let Some(df) = df else { continue };
-        let entry = df.column(col::ENTRY)?.str()?;
-        let kinds = df.column(col::LOG_KIND)?.str()?;
-        rows.reserve_exact(df.height());
-        let mut last: Option<(&str, u32)> = None;
-        for (p, k) in entry.iter().zip(kinds.iter()) {
-            let p = p.unwrap_or("");
-            let id = match last {
-                Some((q, id)) if q == p => id,
-                _ => match ids.get(p) {
-                    Some(&id) => id,
-                    None => {
-                        let kind = k
+    let mut tables: [Vec<Vec<u32>>; 2] = [Vec::new(), Vec::new()];
+    for (dfs, per_file) in [&e.events, &e.protocol].into_iter().zip(&mut tables) {
+        for df in dfs {
+            let entry = df.column(col::ENTRY)?.str()?;
+            let kinds = df.column(col::LOG_KIND)?.str()?;
+            let mut rows = Vec::with_capacity(df.height());
+            let mut last: Option<(&str, u32)> = None;
+            for (p, k) in entry.iter().zip(kinds.iter()) {
+                let p = p.unwrap_or("");
+                let id = match last {
+                    Some((q, id)) if q == p => id,
+                    _ => match ids.get(p) {
+                        Some(&id) => id,
+                        None => {
+                            let kind = k
                             .and_then(LogKind::parse)
                             .filter(|k| *k != LogKind::Skipped)
                             .ok_or_else(|| Error::ParquetColumn {
@@ -716,15 +784,17 @@ fn index_export(e: &Export) -> Result<Indexed> {
                                     crate::error::printable(k.unwrap_or(""))
                                 ),
                             })?;
-                        let id = (listed.len() + met.len()) as u32;
-                        met.push((p, kind));
-                        ids.insert(p, id);
-                        id
-                    }
-                },
-            };
-            last = Some((p, id));
-            rows.push(id);
+                            let id = (listed.len() + met.len()) as u32;
+                            met.push((p, kind));
+                            ids.insert(p, id);
+                            id
+                        }
+                    },
+                };
+                last = Some((p, id));
+                rows.push(id);
+            }
+            per_file.push(rows);
         }
     }
     // Unlisted entries in path order: provisional id -> final id.
@@ -736,7 +806,7 @@ fn index_export(e: &Export) -> Result<Indexed> {
     }
     let n = listed.len() as u32;
     let [mut events, mut protocol] = tables;
-    for id in events.iter_mut().chain(protocol.iter_mut()) {
+    for id in events.iter_mut().chain(protocol.iter_mut()).flatten() {
         if *id >= n {
             *id = final_id[(*id - n) as usize];
         }
@@ -751,10 +821,10 @@ fn index_export(e: &Export) -> Result<Indexed> {
     })
 }
 
-/// The rows of one entry, in line order.
+/// The rows of one entry, in line order, and the files' columns they are in.
 struct Feed<'a> {
-    events: Option<(&'a EventCols<'a>, &'a [Key])>,
-    protocol: Option<(&'a ProtoCols<'a>, &'a [Key])>,
+    events: (&'a [EventCols<'a>], &'a [Key]),
+    protocol: (&'a [ProtoCols<'a>], &'a [Key]),
 }
 
 fn outcome<C: Collector>(
@@ -774,30 +844,30 @@ fn outcome<C: Collector>(
             server: folder.as_deref(),
             opts,
         };
-        let n = feed.events.map_or(0, |f| f.1.len()) + feed.protocol.map_or(0, |f| f.1.len());
+        let n = feed.events.1.len() + feed.protocol.1.len();
         let mut sink = collector.sink(&ctx, spec.kind, &|| n);
-        if let Some((c, keys)) = feed.events {
-            let (mut rb, mut sb) = (String::new(), String::new());
-            for &(_, line, r) in keys {
-                let r = r as usize;
-                let mut row = Row::new(c.time.get(r).unwrap_or(0), line);
-                row.server = c.server.get(r).unwrap_or("");
-                for (slot, ca) in row.text.iter_mut().zip(&c.text) {
-                    *slot = ca.get(r);
-                }
-                row.recipients = c.recipients.join(r, &mut rb);
-                row.recipient_status = c.statuses.join(r, &mut sb);
-                row.recipient_count = c.count.get(r);
-                row.total_bytes = c.bytes.get(r);
-                row.extra = c.extra.get(r);
-                parsed.rows += 1;
-                parsed.saw(row.time_ms, line as u64, row.server);
-                sink.event(&row);
+        let (files, keys) = feed.events;
+        let (mut rb, mut sb) = (String::new(), String::new());
+        for &(_, line, file, r) in keys {
+            let (c, r) = (&files[file as usize], r as usize);
+            let mut row = Row::new(c.time.get(r).unwrap_or(0), line);
+            row.server = c.server.get(r).unwrap_or("");
+            for (slot, ca) in row.text.iter_mut().zip(&c.text) {
+                *slot = ca.and_then(|ca| ca.get(r));
             }
+            row.recipients = c.recipients.join(r, &mut rb);
+            row.recipient_status = c.statuses.join(r, &mut sb);
+            row.recipient_count = c.count.and_then(|ca| ca.get(r));
+            row.total_bytes = c.bytes.and_then(|ca| ca.get(r));
+            row.extra = c.extra.and_then(|ca| ca.get(r));
+            parsed.rows += 1;
+            parsed.saw(row.time_ms, line as u64, row.server);
+            sink.event(&row);
         }
-        if let Some((c, keys)) = feed.protocol {
-            for &(_, line, r) in keys {
-                let r = r as usize;
+        let (files, keys) = feed.protocol;
+        {
+            for &(_, line, file, r) in keys {
+                let (c, r) = (&files[file as usize], r as usize);
                 let t = |i: usize| c.text[i].get(r).unwrap_or("");
                 let l = ProtoLine {
                     time_ms: c.time.get(r).unwrap_or(0),
