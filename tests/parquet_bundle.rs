@@ -350,3 +350,97 @@ fn exports_naming_the_same_files_are_told_apart_by_their_folder() {
         .as_str()
         .is_some_and(|p| p.starts_with("A/") || p.starts_with("B/"))));
 }
+
+/// Every Parquet file of `dir`'s `events/` and `protocol/` datasets, re-written by `change`
+/// into the files it returns (relative names in the same folder); the originals are removed.
+fn rewrite(dir: &Path, change: impl Fn(DataFrame) -> Vec<(String, DataFrame)>) {
+    for t in ["events", "protocol"] {
+        let files: Vec<PathBuf> = walkdir::WalkDir::new(dir.join(t))
+            .into_iter()
+            .map(|e| e.expect("walk").into_path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect();
+        for p in files {
+            let df = ParquetReader::new(File::open(&p).expect("open"))
+                .finish()
+                .expect("read");
+            std::fs::remove_file(&p).expect("rm");
+            for (name, mut part) in change(df) {
+                let to = p.parent().expect("dir").join(name);
+                ParquetWriter::new(File::create(to).expect("create"))
+                    .with_row_group_size(Some(500))
+                    .finish(&mut part)
+                    .expect("write");
+            }
+        }
+    }
+}
+
+/// An engine may hand rows back in another order and spread one log's rows over several files
+/// (a shuffle, a repartition), in row groups of its own size: the rows are put back in the
+/// logs' order and each log is fed from every file it is in, so the findings are the zip's.
+#[test]
+fn rows_reordered_and_spread_over_files_give_the_findings_of_the_zip() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("export");
+    export(&sample(), &out);
+    let mut spread = 0;
+    rewrite(&out, |df| {
+        // Rows in reverse, dealt round-robin into three files.
+        let n = df.height() as u32;
+        (0..3u32)
+            .map(|k| {
+                let rows: Vec<u32> = (0..n).rev().filter(|i| i % 3 == k).collect();
+                let idx = IdxCa::from_vec("idx".into(), rows);
+                (format!("part-{k}.parquet"), df.take(&idx).expect("take"))
+            })
+            .collect()
+    });
+    for t in ["events", "protocol"] {
+        spread += walkdir::WalkDir::new(out.join(t))
+            .into_iter()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+            })
+            .count();
+    }
+    assert!(spread >= 6, "{spread} files");
+    assert_eq!(comparable(findings(&out)), comparable(findings(&sample())));
+    let inv = |b: &Path| -> Value {
+        let mut v = common::inspect_json(b);
+        v["bundle"] = Value::Null;
+        v
+    };
+    assert_eq!(inv(&out), inv(&sample()));
+}
+
+/// A bundle big enough for its files to be read in several units, with logs whose rows cross
+/// from one unit into the next: the findings are the zip's.
+#[test]
+fn an_export_read_in_several_units_gives_the_findings_of_its_zip() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let zip = dir.path().join("big.zip");
+    common::stdout_of(
+        common::bin()
+            .args(["simulate", "--scenario", "incident"])
+            .args(["--events", "300000", "--no-protocol-logs", "-o"])
+            .arg(&zip),
+    );
+    let out = dir.path().join("export");
+    export(&zip, &out);
+    // Each server's file holds more rows than one unit (131,072).
+    let biggest = walkdir::WalkDir::new(out.join("events"))
+        .into_iter()
+        .map(|e| e.expect("walk").into_path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| {
+            ParquetReader::new(File::open(&p).expect("open"))
+                .num_rows()
+                .expect("rows")
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(biggest > 131_072, "{biggest} rows");
+    assert_eq!(comparable(findings(&out)), comparable(findings(&zip)));
+}

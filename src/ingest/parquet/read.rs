@@ -18,6 +18,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, ListArray, Utf8ViewArray};
@@ -101,8 +102,8 @@ fn hidden(p: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
-/// A row's place: (entry, line, file, row of that file's frame). Sorted, it is the logs'
-/// order.
+/// A row's place: (entry, line, file, row of the file) as first read, then (entry, line, unit,
+/// row of the unit). Sorted, it is the logs' order.
 type Key = (u32, u32, u32, u32);
 
 /// The dataset a frame is read from.
@@ -127,6 +128,35 @@ impl Table {
     }
 }
 
+/// Whether a column of type `got` is read as the canonical `want`: any datetime (only its unit
+/// and zone may differ), any integer for an integer, a list of strings for a list.
+fn fits(got: &DataType, want: &DataType) -> bool {
+    match (got, want) {
+        (DataType::Datetime(..), DataType::Datetime(..)) => true,
+        (DataType::List(a), DataType::List(_)) => **a == DataType::String,
+        (a, b) if b.is_integer() => a.is_integer(),
+        (a, b) => a == b,
+    }
+}
+
+/// Checks the type of every canonical column the file has from its schema, whether or not
+/// this run reads the column: a file is refused for a bad column by every command alike.
+fn check_types(schema: &ArrowSchema, table: Table, path: &Path) -> Result<()> {
+    for (name, t) in table.columns() {
+        if let Some(field) = schema.get(name) {
+            let got = DataType::from_arrow_field(field);
+            if !fits(&got, &dtype_of(t)) {
+                return Err(Error::ParquetColumn {
+                    path: path.to_path_buf(),
+                    column: name.to_string(),
+                    detail: format!("is {got}, expected {t}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The type a column of the canonical schema has, from the schema table's spelling.
 fn dtype_of(t: &str) -> DataType {
     match t {
@@ -145,16 +175,99 @@ const REQUIRED: [&str; 3] = [col::TIME, col::ENTRY, col::LINE];
 /// provenance.
 const ALWAYS: [&str; 5] = [col::TIME, col::SERVER, col::LOG_KIND, col::ENTRY, col::LINE];
 
-/// Every Parquet file of a dataset folder in path order, each conformed to the canonical
-/// columns among `want` (all of them for `None`) and in one chunk, so that its rows are fetched
-/// by position in constant time. The files are not stacked: stacking would copy every column
-/// once more. Empty when the folder is missing or holds no file.
-fn read_table(
-    dir: &Path,
+/// Rows read at once at most. The rows of a unit are read, handed to their entries' sinks and
+/// dropped before the next unit but one is read, so memory holds a unit or two of the columns,
+/// never the whole export (the strings of a Parquet column take 16 bytes a value and more).
+const UNIT_ROWS: usize = 1 << 17;
+
+/// Rows of one file read back together for evidence.
+const EVIDENCE_BLOCK: usize = 4096;
+
+/// One Parquet file of a dataset, as first seen.
+struct FileRef {
+    path: PathBuf,
+    /// The dataset folder (for `key=value` partition folders).
+    root: PathBuf,
     table: Table,
-    want: Option<&[&str]>,
-    progress: &dyn Progress,
-) -> Result<Vec<DataFrame>> {
+    rows: usize,
+    bytes: u64,
+    /// Its size and modification time: a file changed since is not read back for evidence.
+    stamp: (u64, Option<std::time::SystemTime>),
+    /// Rows per row group, in order.
+    groups: Vec<usize>,
+}
+
+impl FileRef {
+    /// Reads `want` of rows `start..start + len`, conformed, in one chunk.
+    fn read(&self, want: &[&str], start: usize, len: usize) -> Result<DataFrame> {
+        let mut df = read_file(
+            &self.path,
+            &self.root,
+            self.table,
+            Some(want),
+            Some((start, len)),
+        )?;
+        if df.height() != len {
+            return Err(Error::ParquetExport {
+                path: self.path.clone(),
+                detail: format!(
+                    "gave {} rows where {len} were expected: changed while being read",
+                    df.height()
+                ),
+            });
+        }
+        df.rechunk_mut_par();
+        Ok(df)
+    }
+
+    /// Whether the file is the one read.
+    fn unchanged(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| (m.len(), m.modified().ok()) == self.stamp)
+    }
+}
+
+/// Rows `start..start + len` of file `file`: what is read at once.
+#[derive(Debug, Clone, Copy)]
+struct Unit {
+    file: u32,
+    start: usize,
+    len: usize,
+}
+
+/// The units of a file: runs of whole row groups of at most [`UNIT_ROWS`] rows (a row group is
+/// read whole to read any of its rows), a longer group cut; fixed cuts if the row groups do not
+/// add up to the file's rows.
+fn units_of(file: u32, f: &FileRef, out: &mut Vec<Unit>) {
+    let push = |start: usize, len: usize, out: &mut Vec<Unit>| {
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(UNIT_ROWS);
+            out.push(Unit {
+                file,
+                start: start + at,
+                len: n,
+            });
+            at += n;
+        }
+    };
+    if f.groups.iter().sum::<usize>() != f.rows {
+        return push(0, f.rows, out);
+    }
+    let (mut start, mut len) = (0, 0);
+    for &g in &f.groups {
+        if len > 0 && len + g > UNIT_ROWS {
+            push(start, len, out);
+            (start, len) = (start + len, 0);
+        }
+        len += g;
+    }
+    push(start, len, out);
+}
+
+/// Every Parquet file of a dataset folder in path order, with its provenance columns
+/// ([`ALWAYS`], conformed: a bad or missing one is an error here, before anything is fed).
+/// Empty when the folder is missing or holds no file.
+fn scan_table(dir: &Path, table: Table) -> Result<Vec<(FileRef, DataFrame)>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
@@ -177,16 +290,50 @@ fn read_table(
     }
     files
         .par_iter()
-        .map(|f| {
-            let mut df = read_file(f, dir, table, want)?;
-            df.rechunk_mut_par();
-            progress.advance(std::fs::metadata(f).map_or(0, |m| m.len()));
-            Ok(df)
+        .map(|path| {
+            let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let groups = {
+                let file = File::open(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let bad = |source| Error::ParquetRead {
+                    path: path.clone(),
+                    source,
+                };
+                let mut reader = ParquetReader::new(file);
+                let schema = reader.schema().map_err(bad)?;
+                check_types(&schema, table, path)?;
+                let md = reader.get_metadata().map_err(bad)?;
+                md.row_groups.iter().map(|g| g.num_rows()).collect()
+            };
+            let df = read_file(path, dir, table, Some(&ALWAYS), None)?;
+            let f = FileRef {
+                path: path.clone(),
+                root: dir.to_path_buf(),
+                table,
+                rows: df.height(),
+                bytes: meta.len(),
+                stamp: (meta.len(), meta.modified().ok()),
+                groups,
+            };
+            Ok((f, df))
         })
         .collect()
 }
 
-fn read_file(path: &Path, root: &Path, table: Table, want: Option<&[&str]>) -> Result<DataFrame> {
+/// Reads the canonical columns among `want` (all for `None`) of one file, rows `slice`
+/// (offset, length; all for `None`).
+fn read_file(
+    path: &Path,
+    root: &Path,
+    table: Table,
+    want: Option<&[&str]>,
+    slice: Option<(usize, usize)>,
+) -> Result<DataFrame> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -195,7 +342,7 @@ fn read_file(path: &Path, root: &Path, table: Table, want: Option<&[&str]>) -> R
         path: path.to_path_buf(),
         source,
     };
-    let mut reader = ParquetReader::new(file);
+    let mut reader = ParquetReader::new(file).with_slice(slice);
     if let Some(want) = want {
         // Only the wanted columns the file has; the others read as empty in `conform`.
         let schema = reader.schema().map_err(bad)?;
@@ -269,13 +416,7 @@ fn conform(
         let c = match df.column(name) {
             Ok(c) => {
                 let got = c.dtype().clone();
-                let ok = match (&got, &want) {
-                    (DataType::Datetime(..), DataType::Datetime(..)) => true,
-                    (DataType::List(a), DataType::List(_)) => **a == DataType::String,
-                    (a, b) if b.is_integer() => a.is_integer(),
-                    (a, b) => a == b,
-                };
-                if !ok {
+                if !fits(&got, &want) {
                     return Err(bad(name, format!("is {got}, expected {t}")));
                 }
                 // A datetime's physical value is the UTC instant whatever its zone; only the
@@ -443,14 +584,14 @@ struct EntrySpec {
     note: EntryNote,
 }
 
-/// What one export folder holds, read.
+/// What one export folder holds: its inventory and notes, and per file of each dataset the
+/// provenance of its rows (the other columns are read unit by unit later).
 struct Export {
     dir: PathBuf,
     inventory: Option<Inventory>,
     notes: Vec<EntryNote>,
-    /// One frame per file, in path order.
-    events: Vec<DataFrame>,
-    protocol: Vec<DataFrame>,
+    events: Vec<(FileRef, DataFrame)>,
+    protocol: Vec<(FileRef, DataFrame)>,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
@@ -469,60 +610,117 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
         })
 }
 
-fn read_export(dir: &Path, events: &[&str], progress: &dyn Progress) -> Result<Export> {
+fn read_export(dir: &Path) -> Result<Export> {
     Ok(Export {
         dir: dir.to_path_buf(),
         inventory: read_json(&dir.join(INVENTORY_FILE))?,
         notes: read_json(&dir.join(NOTES_FILE))?.unwrap_or_default(),
-        events: read_table(&dir.join(EVENTS), Table::Events, Some(events), progress)?,
-        protocol: read_table(&dir.join(PROTOCOL), Table::Protocol, None, progress)?,
+        events: scan_table(&dir.join(EVENTS), Table::Events)?,
+        protocol: scan_table(&dir.join(PROTOCOL), Table::Protocol)?,
     })
 }
 
-/// The evidence columns of the events read, to answer for the rows that become evidence.
+/// The events' evidence, read back from the files for the few rows that become evidence (as
+/// rows of logs are read back from the bundle), a block of rows at a time: holding the
+/// evidence columns of every row would cost more memory than the rest of the report.
 pub struct Rows {
-    /// One frame per file read.
-    dfs: Vec<DataFrame>,
-    /// (entry, line, file, row of that file's frame), sorted.
+    files: Vec<FileRef>,
+    units: Vec<Unit>,
+    /// (entry, line, unit, row within the unit), sorted.
     keys: Vec<Key>,
+    /// The records of a block of rows by (unit, block), with their lines; `None` where the
+    /// file changed or could not be read.
+    blocks: Mutex<HashMap<(u32, u32), Option<Block>>>,
 }
 
+/// The records of a block of rows, with their lines.
+type Block = Arc<Vec<(u32, Record)>>;
+
+/// An entry's rows taken out of the units it has rows in: (unit, rows).
+type Parts = Vec<(u32, DataFrame)>;
+
 impl Rows {
+    fn block(&self, unit: u32, block: u32) -> Option<Block> {
+        if let Some(known) = self.blocks.lock().ok()?.get(&(unit, block)) {
+            return known.clone();
+        }
+        // Read without holding anything: Polars decodes on its own threads, and a thread
+        // waiting for them runs other evidence look-ups meanwhile, which must not wait for
+        // this one. Two look-ups of one new block may both read it; the first kept wins.
+        let read = || {
+            let u = self.units.get(unit as usize)?;
+            let f = self.files.get(u.file as usize)?;
+            let at = block as usize * EVIDENCE_BLOCK;
+            let len = u.len.checked_sub(at)?.min(EVIDENCE_BLOCK);
+            // Changed since it was read: its rows are no longer the rows analysed.
+            if !f.unchanged() {
+                return None;
+            }
+            let mut want = vec![col::LINE];
+            want.extend(EVIDENCE_COLUMNS);
+            let df = f.read(&want, u.start + at, len).ok()?;
+            records(&df).map(Arc::new)
+        };
+        let records = read();
+        self.blocks
+            .lock()
+            .ok()?
+            .entry((unit, block))
+            .or_insert(records)
+            .clone()
+    }
+
     /// The record of the row read from `entry` at `line`.
     pub fn record(&self, entry: u32, line: u32) -> Option<Record> {
         let at = self
             .keys
             .binary_search_by(|k| (k.0, k.1).cmp(&(entry, line)))
             .ok()?;
-        let (_, _, file, row) = self.keys[at];
-        let (df, row) = (self.dfs.get(file as usize)?, row as usize);
-        let text = |f: Field| -> String {
-            df.column(f.column())
-                .ok()
-                .and_then(|c| c.str().ok()?.get(row).map(str::to_string))
-                .unwrap_or_default()
-        };
-        let list = |name: &str| -> String {
-            let mut buf = String::new();
-            df.column(name)
-                .ok()
-                .and_then(|c| Lists::new(c).ok()?.join(row, &mut buf).map(str::to_string))
-                .unwrap_or_default()
-        };
-        Some(Record {
-            event_id: text(Field::EventId),
-            source: text(Field::Source),
-            message_id: text(Field::MessageId),
-            sender: text(Field::Sender),
-            recipients: list(col::RECIPIENTS),
-            status: list(col::RECIPIENT_STATUS),
-            subject: text(Field::Subject),
-            source_context: text(Field::SourceContext),
-        })
+        let (_, _, unit, row) = self.keys[at];
+        let block = self.block(unit, row / EVIDENCE_BLOCK as u32)?;
+        let (at_line, record) = block.get(row as usize % EVIDENCE_BLOCK)?;
+        // The block is the rows analysed: their line numbers say so.
+        (*at_line == line).then(|| record.clone())
     }
 }
 
-/// The columns [`Rows`] keeps.
+/// Every row of a frame of [`EVIDENCE_COLUMNS`] (and `line`) as a record, with its line.
+fn records(df: &DataFrame) -> Option<Vec<(u32, Record)>> {
+    let line = df.column(col::LINE).ok()?.u32().ok()?;
+    let text = |f: Field| df.column(f.column()).ok()?.str().ok();
+    let (event_id, source, message_id, sender, subject, context) = (
+        text(Field::EventId)?,
+        text(Field::Source)?,
+        text(Field::MessageId)?,
+        text(Field::Sender)?,
+        text(Field::Subject)?,
+        text(Field::SourceContext)?,
+    );
+    let recipients = Lists::new(df.column(col::RECIPIENTS).ok()?).ok()?;
+    let statuses = Lists::new(df.column(col::RECIPIENT_STATUS).ok()?).ok()?;
+    let mut buf = String::new();
+    let s = |ca: &StringChunked, i: usize| ca.get(i).unwrap_or_default().to_string();
+    Some(
+        (0..df.height())
+            .map(|i| {
+                let mut list = |l: &Lists| l.join(i, &mut buf).unwrap_or_default().to_string();
+                let record = Record {
+                    event_id: s(event_id, i),
+                    source: s(source, i),
+                    message_id: s(message_id, i),
+                    sender: s(sender, i),
+                    recipients: list(&recipients),
+                    status: list(&statuses),
+                    subject: s(subject, i),
+                    source_context: s(context, i),
+                };
+                (line.get(i).unwrap_or(0), record)
+            })
+            .collect(),
+    )
+}
+
+/// The columns evidence shows ([`Rows`]).
 const EVIDENCE_COLUMNS: [&str; 8] = [
     "event_id",
     "source",
@@ -535,6 +733,13 @@ const EVIDENCE_COLUMNS: [&str; 8] = [
 ];
 
 /// Reads the exports through `collector`, entry by entry as the logs were read.
+///
+/// First the provenance of every row (`entry`, `line`) is read and sorted into the logs'
+/// order; then the columns the collector reads come unit by unit ([`UNIT_ROWS`]), the next one
+/// read while the rows of this one are handed to their entries' sinks. An entry whose rows
+/// all lie in one unit is fed from it; an entry spread over units (a file cut by a partition
+/// boundary, or rows an engine reordered) has its rows taken out of each unit it touches and
+/// is fed after its last one.
 pub fn read<C: Collector>(
     path: &Path,
     dirs: &[PathBuf],
@@ -542,43 +747,8 @@ pub fn read<C: Collector>(
     collector: &C,
     progress: &dyn Progress,
 ) -> Result<ReadOut<C::Chunk>> {
-    let total: u64 = dirs
-        .iter()
-        .flat_map(|d| WalkDir::new(d).into_iter().flatten())
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
-        .sum();
-    progress.start(total);
-    // What every row needs, what the collector reads, and what evidence shows.
-    let mut want: Vec<&str> = ALWAYS.to_vec();
-    for c in collector
-        .reads()
-        .columns()
-        .into_iter()
-        .chain(EVIDENCE_COLUMNS)
-    {
-        if !want.contains(&c) {
-            want.push(c);
-        }
-    }
-    let mut exports: Vec<Export> = dirs
-        .iter()
-        .map(|d| read_export(d, &want, progress))
-        .collect::<Result<_>>()?;
-    progress.finish();
-
+    let exports: Vec<Export> = dirs.iter().map(|d| read_export(d)).collect::<Result<_>>()?;
     let indexed: Vec<Indexed> = exports.iter().map(index_export).collect::<Result<_>>()?;
-    // The paths and kinds are in the index now: their columns go.
-    for df in exports
-        .iter_mut()
-        .flat_map(|e| e.events.iter_mut().chain(e.protocol.iter_mut()))
-    {
-        for name in [col::ENTRY, col::LOG_KIND] {
-            if df.get_column_index(name).is_some() {
-                df.drop_in_place(name)?;
-            }
-        }
-    }
     // Paths that two exports share get the export's folder in front, so evidence stays
     // unambiguous.
     let clash = exports.len() > 1 && {
@@ -599,8 +769,7 @@ pub fn read<C: Collector>(
         _ => None,
     };
     let mut specs: Vec<EntrySpec> = Vec::new();
-    let mut events = Vec::new();
-    let mut protocol = Vec::new();
+    let mut files: Vec<FileRef> = Vec::new();
     let mut ev_keys: Vec<Key> = Vec::new();
     let mut pr_keys: Vec<Key> = Vec::new();
     let mut unknown_origin = false;
@@ -662,13 +831,13 @@ pub fn read<C: Collector>(
                 malformed: Vec::new(),
             });
         }
-        for (dfs, entries, keys, first) in [
-            (&e.events, x.events, &mut ev_keys, events.len()),
-            (&e.protocol, x.protocol, &mut pr_keys, protocol.len()),
+        for (tables, entries, keys) in [
+            (e.events, x.events, &mut ev_keys),
+            (e.protocol, x.protocol, &mut pr_keys),
         ] {
-            for (j, (df, entries)) in dfs.iter().zip(entries).enumerate() {
+            for ((f, df), entries) in tables.into_iter().zip(entries) {
                 let line = df.column(col::LINE)?.u32()?;
-                let file = (first + j) as u32;
+                let file = files.len() as u32;
                 keys.extend(
                     entries
                         .iter()
@@ -676,16 +845,30 @@ pub fn read<C: Collector>(
                         .enumerate()
                         .map(|(i, (&idx, l))| (base + idx, l.unwrap_or(0), file, i as u32)),
                 );
+                files.push(f);
             }
         }
-        events.extend(e.events);
-        protocol.extend(e.protocol);
+    }
+    progress.start(files.iter().map(|f| f.bytes).sum());
+
+    // The units, and each row's place as (unit, row within it), in the logs' order.
+    let mut units: Vec<Unit> = Vec::new();
+    let mut first_unit: Vec<usize> = Vec::with_capacity(files.len() + 1);
+    for (i, f) in files.iter().enumerate() {
+        first_unit.push(units.len());
+        units_of(i as u32, f, &mut units);
+    }
+    first_unit.push(units.len());
+    for k in ev_keys.iter_mut().chain(pr_keys.iter_mut()) {
+        let (a, b) = (first_unit[k.2 as usize], first_unit[k.2 as usize + 1]);
+        let u = a + units[a..b]
+            .partition_point(|u| u.start <= k.3 as usize)
+            .saturating_sub(1);
+        k.3 -= units[u].start as u32;
+        k.2 = u as u32;
     }
     ev_keys.par_sort_unstable();
     pr_keys.par_sort_unstable();
-
-    let ev_cols: Vec<EventCols> = events.iter().map(EventCols::new).collect::<Result<_>>()?;
-    let pr_cols: Vec<ProtoCols> = protocol.iter().map(ProtoCols::new).collect::<Result<_>>()?;
     let ranges = |keys: &[Key]| {
         let mut r: Vec<(usize, usize)> = vec![(0, 0); specs.len()];
         let mut i = 0;
@@ -697,31 +880,137 @@ pub fn read<C: Collector>(
         }
         r
     };
-    let ev_ranges = ranges(&ev_keys);
-    let pr_ranges = ranges(&pr_keys);
-    let outcomes: Vec<Outcome<C::Chunk>> = specs
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let (a, b) = ev_ranges[i];
-            let (c, d) = pr_ranges[i];
-            let rows = Feed {
-                events: (&ev_cols, &ev_keys[a..b]),
-                protocol: (&pr_cols, &pr_keys[c..d]),
-            };
-            outcome(spec, rows, opts, collector)
+    let (ev_ranges, pr_ranges) = (ranges(&ev_keys), ranges(&pr_keys));
+    // Events before protocol lines, as the logs' readers hand them over.
+    let keys_of = |e: usize| {
+        let ((a, b), (c, d)) = (ev_ranges[e], pr_ranges[e]);
+        ev_keys[a..b].iter().chain(&pr_keys[c..d])
+    };
+
+    // Each entry is fed in the last unit it has rows in; one with rows in several has them
+    // taken out of each.
+    let mut finishing: Vec<Vec<usize>> = vec![Vec::new(); units.len()];
+    let mut spread: Vec<Vec<usize>> = vec![Vec::new(); units.len()];
+    for e in 0..specs.len() {
+        let mut touched: Vec<u32> = keys_of(e).map(|k| k.2).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        if let Some(&last) = touched.last() {
+            finishing[last as usize].push(e);
+        }
+        if touched.len() > 1 {
+            for u in touched {
+                spread[u as usize].push(e);
+            }
+        }
+    }
+
+    // Columns read per unit: what every row needs and what the collector reads.
+    let provenance = [col::ENTRY, col::LOG_KIND];
+    let mut ev_want: Vec<&str> = ALWAYS.to_vec();
+    ev_want.extend(collector.reads().columns());
+    ev_want.retain(|c| !provenance.contains(c));
+    let pr_want: Vec<&str> = Table::Protocol
+        .columns()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|c| !provenance.contains(c))
+        .collect();
+    let read_unit = |u: usize| -> Result<DataFrame> {
+        let unit = units[u];
+        let f = &files[unit.file as usize];
+        let want = match f.table {
+            Table::Events => &ev_want,
+            Table::Protocol => &pr_want,
+        };
+        let df = f.read(want, unit.start, unit.len)?;
+        progress.advance(f.bytes * unit.len as u64 / f.rows.max(1) as u64);
+        Ok(df)
+    };
+
+    let mut specs: Vec<Option<EntrySpec>> = specs.into_iter().map(Some).collect();
+    let mut outcomes: Vec<Option<Outcome<C::Chunk>>> = (0..specs.len()).map(|_| None).collect();
+    let mut parts: HashMap<usize, Parts> = HashMap::new();
+    let mut next = (!units.is_empty()).then(|| read_unit(0));
+    for u in 0..units.len() {
+        let Some(df) = next.take().transpose()? else {
+            break;
+        };
+        let table = files[units[u].file as usize].table;
+        for &e in &spread[u] {
+            let rows: Vec<IdxSize> = keys_of(e)
+                .filter(|k| k.2 == u as u32)
+                .map(|k| k.3)
+                .collect();
+            let part = df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, rows))?;
+            parts.entry(e).or_default().push((u as u32, part));
+        }
+        let jobs: Vec<(usize, EntrySpec, Option<Parts>)> = finishing[u]
+            .iter()
+            .filter_map(|&e| Some((e, specs[e].take()?, parts.remove(&e))))
+            .collect();
+        let cols = Cols::new(&df, table)?;
+        let (done, read) = rayon::join(
+            || {
+                jobs.into_par_iter()
+                    .map(|(e, spec, spread)| {
+                        let o = match spread {
+                            None => {
+                                let rows: Vec<(u32, &Cols, usize)> =
+                                    keys_of(e).map(|k| (k.1, &cols, k.3 as usize)).collect();
+                                outcome(spec, &rows, opts, collector)?
+                            }
+                            Some(parts) => {
+                                let pcols = parts
+                                    .iter()
+                                    .map(|(pu, df)| {
+                                        let f = &files[units[*pu as usize].file as usize];
+                                        Cols::new(df, f.table)
+                                    })
+                                    .collect::<Result<Vec<_>>>()?;
+                                let mut cursor = vec![0usize; parts.len()];
+                                let mut rows = Vec::new();
+                                for k in keys_of(e) {
+                                    let Some(p) = parts.iter().position(|(pu, _)| *pu == k.2)
+                                    else {
+                                        continue;
+                                    };
+                                    rows.push((k.1, &pcols[p], cursor[p]));
+                                    cursor[p] += 1;
+                                }
+                                outcome(spec, &rows, opts, collector)?
+                            }
+                        };
+                        Ok((e, o))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            },
+            || (u + 1 < units.len()).then(|| read_unit(u + 1)),
+        );
+        next = read;
+        for (e, o) in done? {
+            outcomes[e] = Some(o);
+        }
+    }
+    progress.finish();
+    release_freed();
+    // Entries without rows (an empty log, a skipped file).
+    let outcomes: Vec<Outcome<C::Chunk>> = outcomes
+        .into_iter()
+        .zip(specs)
+        .map(|(o, spec)| match (o, spec) {
+            (Some(o), _) => Ok(Some(o)),
+            (None, Some(spec)) => outcome(spec, &[], opts, collector).map(Some),
+            (None, None) => Ok(None),
         })
+        .filter_map(Result::transpose)
         .collect::<Result<_>>()?;
-    drop(ev_cols);
-    drop(pr_cols);
-    drop(protocol);
 
     let rows = Rows {
-        dfs: events
-            .into_iter()
-            .map(|df| df.select(EVIDENCE_COLUMNS))
-            .collect::<PolarsResult<_>>()?,
+        files,
+        units,
         keys: ev_keys,
+        blocks: Mutex::new(HashMap::new()),
     };
     let display = crate::error::printable(&path.display().to_string());
     let mut out = inventory::assemble(display, sha256, Input::Parquet(rows), outcomes)?;
@@ -759,8 +1048,8 @@ fn index_export(e: &Export) -> Result<Indexed> {
         .collect();
     let mut met: Vec<(&str, LogKind)> = Vec::new();
     let mut tables: [Vec<Vec<u32>>; 2] = [Vec::new(), Vec::new()];
-    for (dfs, per_file) in [&e.events, &e.protocol].into_iter().zip(&mut tables) {
-        for df in dfs {
+    for (files, per_file) in [&e.events, &e.protocol].into_iter().zip(&mut tables) {
+        for (_, df) in files {
             let entry = df.column(col::ENTRY)?.str()?;
             let kinds = df.column(col::LOG_KIND)?.str()?;
             let mut rows = Vec::with_capacity(df.height());
@@ -821,15 +1110,37 @@ fn index_export(e: &Export) -> Result<Indexed> {
     })
 }
 
-/// The rows of one entry, in line order, and the files' columns they are in.
-struct Feed<'a> {
-    events: (&'a [EventCols<'a>], &'a [Key]),
-    protocol: (&'a [ProtoCols<'a>], &'a [Key]),
+/// Gives the memory the units were read into back to the system. The columns were decoded on
+/// every thread, and glibc keeps what a thread's arena freed unless it lies at the arena's top:
+/// without this the model would be built on top of the freed units, and the report's peak
+/// would be theirs plus the model's.
+fn release_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
+/// A unit's columns (or the rows taken out of it), of either table.
+enum Cols<'a> {
+    Events(EventCols<'a>),
+    Protocol(ProtoCols<'a>),
+}
+
+impl<'a> Cols<'a> {
+    fn new(df: &'a DataFrame, table: Table) -> Result<Cols<'a>> {
+        Ok(match table {
+            Table::Events => Cols::Events(EventCols::new(df)?),
+            Table::Protocol => Cols::Protocol(ProtoCols::new(df)?),
+        })
+    }
+}
+
+/// Feeds one entry's rows, (line, columns, row) in the logs' order, to a sink of its own.
 fn outcome<C: Collector>(
     spec: EntrySpec,
-    feed: Feed<'_>,
+    rows: &[(u32, &Cols<'_>, usize)],
     opts: &Options,
     collector: &C,
 ) -> Result<Outcome<C::Chunk>> {
@@ -844,49 +1155,47 @@ fn outcome<C: Collector>(
             server: folder.as_deref(),
             opts,
         };
-        let n = feed.events.1.len() + feed.protocol.1.len();
+        let n = rows.len();
         let mut sink = collector.sink(&ctx, spec.kind, &|| n);
-        let (files, keys) = feed.events;
         let (mut rb, mut sb) = (String::new(), String::new());
-        for &(_, line, file, r) in keys {
-            let (c, r) = (&files[file as usize], r as usize);
-            let mut row = Row::new(c.time.get(r).unwrap_or(0), line);
-            row.server = c.server.get(r).unwrap_or("");
-            for (slot, ca) in row.text.iter_mut().zip(&c.text) {
-                *slot = ca.and_then(|ca| ca.get(r));
-            }
-            row.recipients = c.recipients.join(r, &mut rb);
-            row.recipient_status = c.statuses.join(r, &mut sb);
-            row.recipient_count = c.count.and_then(|ca| ca.get(r));
-            row.total_bytes = c.bytes.and_then(|ca| ca.get(r));
-            row.extra = c.extra.and_then(|ca| ca.get(r));
-            parsed.rows += 1;
-            parsed.saw(row.time_ms, line as u64, row.server);
-            sink.event(&row);
-        }
-        let (files, keys) = feed.protocol;
-        {
-            for &(_, line, file, r) in keys {
-                let (c, r) = (&files[file as usize], r as usize);
-                let t = |i: usize| c.text[i].get(r).unwrap_or("");
-                let l = ProtoLine {
-                    time_ms: c.time.get(r).unwrap_or(0),
-                    line,
-                    server: c.server.get(r).unwrap_or(""),
-                    kind: spec.kind,
-                    connector: t(0),
-                    session: t(1),
-                    sequence: c.seq.get(r),
-                    local: t(2),
-                    remote: t(3),
-                    event: t(4),
-                    data: t(5),
-                    context: t(6),
-                    extra: t(7),
-                };
-                parsed.rows += 1;
-                parsed.saw(l.time_ms, line as u64, l.server);
-                sink.protocol(&l);
+        for &(line, cols, r) in rows {
+            match cols {
+                Cols::Events(c) => {
+                    let mut row = Row::new(c.time.get(r).unwrap_or(0), line);
+                    row.server = c.server.get(r).unwrap_or("");
+                    for (slot, ca) in row.text.iter_mut().zip(&c.text) {
+                        *slot = ca.and_then(|ca| ca.get(r));
+                    }
+                    row.recipients = c.recipients.join(r, &mut rb);
+                    row.recipient_status = c.statuses.join(r, &mut sb);
+                    row.recipient_count = c.count.and_then(|ca| ca.get(r));
+                    row.total_bytes = c.bytes.and_then(|ca| ca.get(r));
+                    row.extra = c.extra.and_then(|ca| ca.get(r));
+                    parsed.rows += 1;
+                    parsed.saw(row.time_ms, line as u64, row.server);
+                    sink.event(&row);
+                }
+                Cols::Protocol(c) => {
+                    let t = |i: usize| c.text[i].get(r).unwrap_or("");
+                    let l = ProtoLine {
+                        time_ms: c.time.get(r).unwrap_or(0),
+                        line,
+                        server: c.server.get(r).unwrap_or(""),
+                        kind: spec.kind,
+                        connector: t(0),
+                        session: t(1),
+                        sequence: c.seq.get(r),
+                        local: t(2),
+                        remote: t(3),
+                        event: t(4),
+                        data: t(5),
+                        context: t(6),
+                        extra: t(7),
+                    };
+                    parsed.rows += 1;
+                    parsed.saw(l.time_ms, line as u64, l.server);
+                    sink.protocol(&l);
+                }
             }
         }
         Some(collector.finish(sink, &ctx, spec.kind)?)
@@ -929,8 +1238,146 @@ fn outcome<C: Collector>(
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use super::*;
     use crate::ingest::parquet::partition_value;
+    use polars_io::parquet::write::ParquetWriter;
+
+    /// Rows of evidence in one file: `line` 10, 20, ... and the evidence columns.
+    fn evidence_file(dir: &Path, rows: usize) -> FileRef {
+        let path = dir.join("part-0.parquet");
+        let text = |p: &str| {
+            Column::new(
+                p.into(),
+                (0..rows).map(|i| format!("{p}{i}")).collect::<Vec<_>>(),
+            )
+        };
+        let list = |p: &str| {
+            let s: Vec<Series> = (0..rows)
+                .map(|i| Series::new("".into(), [format!("{p}{i}a"), format!("{p}{i}b")]))
+                .collect();
+            Column::new(p.into(), s)
+        };
+        let mut df = DataFrame::new(
+            rows,
+            vec![
+                Column::new(
+                    col::LINE.into(),
+                    (0..rows as u32).map(|i| 10 * (i + 1)).collect::<Vec<_>>(),
+                ),
+                text("event_id"),
+                text("source"),
+                text("message_id"),
+                text("sender"),
+                list(col::RECIPIENTS),
+                list(col::RECIPIENT_STATUS),
+                text("subject"),
+                text("source_context"),
+            ],
+        )
+        .expect("frame");
+        ParquetWriter::new(File::create(&path).expect("create"))
+            .with_row_group_size(Some(1000))
+            .finish(&mut df)
+            .expect("write");
+        let meta = std::fs::metadata(&path).expect("meta");
+        FileRef {
+            path,
+            root: dir.to_path_buf(),
+            table: Table::Events,
+            rows,
+            bytes: meta.len(),
+            stamp: (meta.len(), meta.modified().ok()),
+            groups: vec![1000; rows / 1000],
+        }
+    }
+
+    fn rows_of(f: FileRef) -> Rows {
+        let mut units = Vec::new();
+        units_of(0, &f, &mut units);
+        let rows = f.rows as u32;
+        // Entry 0, line 10 (i + 1), unit and row within it.
+        let keys = (0..rows)
+            .map(|i| {
+                let u = units
+                    .iter()
+                    .rposition(|u| u.start <= i as usize)
+                    .unwrap_or(0);
+                (0, 10 * (i + 1), u as u32, i - units[u].start as u32)
+            })
+            .collect();
+        Rows {
+            files: vec![f],
+            units,
+            keys,
+            blocks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Evidence is read back from the file by line, a block at a time, across units and
+    /// blocks; a line the rows do not have, or a file changed since, gives nothing.
+    #[test]
+    fn evidence_is_read_back_by_line_unless_the_file_changed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rows = rows_of(evidence_file(dir.path(), 3000));
+        for i in [0u32, 1, 999, 1000, 2999] {
+            let r = rows.record(0, 10 * (i + 1)).expect("a record");
+            assert_eq!(r.subject, format!("subject{i}"));
+            assert_eq!(r.source_context, format!("source_context{i}"));
+            assert_eq!(r.recipients, format!("recipients{i}a;recipients{i}b"));
+            assert_eq!(
+                r.status,
+                format!("recipient_status{i}a;recipient_status{i}b")
+            );
+        }
+        assert!(rows.record(0, 15).is_none(), "no such line");
+        assert!(rows.record(1, 10).is_none(), "no such entry");
+
+        let dir2 = tempfile::tempdir().expect("tmp");
+        let f = evidence_file(dir2.path(), 2000);
+        let path = f.path.clone();
+        let rows = rows_of(f);
+        std::fs::write(&path, b"changed").expect("overwrite");
+        assert!(
+            rows.record(0, 10).is_none(),
+            "a changed file is not read back"
+        );
+    }
+
+    /// Units are runs of whole row groups up to the unit size; a longer group is cut.
+    #[test]
+    fn units_are_runs_of_whole_row_groups() {
+        let f = |groups: Vec<usize>, rows: usize| FileRef {
+            path: PathBuf::new(),
+            root: PathBuf::new(),
+            table: Table::Events,
+            rows,
+            bytes: 0,
+            stamp: (0, None),
+            groups,
+        };
+        let units = |f: FileRef| {
+            let mut out = Vec::new();
+            units_of(3, &f, &mut out);
+            out.iter()
+                .map(|u| {
+                    assert_eq!(u.file, 3);
+                    (u.start, u.len)
+                })
+                .collect::<Vec<_>>()
+        };
+        let g = 1 << 16;
+        assert_eq!(
+            units(f(vec![g, g, g, 5], 3 * g + 5)),
+            [(0, 2 * g), (2 * g, g + 5)]
+        );
+        assert_eq!(
+            units(f(vec![3 * g], 3 * g)),
+            [(0, UNIT_ROWS), (UNIT_ROWS, g)]
+        );
+        // Groups that do not add up: fixed cuts over the rows read.
+        assert_eq!(units(f(vec![10], 3 * g)), [(0, UNIT_ROWS), (UNIT_ROWS, g)]);
+        assert_eq!(units(f(vec![], 0)), []);
+    }
 
     #[test]
     fn partition_values_decode_to_what_was_encoded() {
