@@ -10,8 +10,9 @@
 #   SIZES="1000000 2000000" bash bench/run.sh  # pick the sizes
 #   EVENTS=1000000 RUNS=5 bash bench/run.sh    # one size (EVENTS is SIZES with one size)
 #   PROTOCOL=1 EVENTS=1000000 bash bench/run.sh  # with SMTP protocol logs on every connector
+#   PARQUET=1 bash bench/run.sh                # also `report` on each bundle's Parquet export
 #
-# Knobs: SIZES (or EVENTS), RUNS (3), PROTOCOL (0), SCENARIO (mixed), SEED (1),
+# Knobs: SIZES (or EVENTS), RUNS (3), PROTOCOL (0), PARQUET (0), SCENARIO (mixed), SEED (1),
 # PEER (all needed: which peer variants to run; `PEER=` skips the peer), WORK (scratch folder).
 #
 # Generated bundles are cached in bench/.cache/ (gitignored), keyed by size, scenario, protocol
@@ -28,6 +29,7 @@ SIZES="${SIZES:-${EVENTS:-1000000 2000000 4000000}}"
 RUNS="${RUNS:-3}"
 SCENARIO="${SCENARIO:-mixed}"
 PROTOCOL="${PROTOCOL:-0}"
+PARQUET="${PARQUET:-0}"
 SEED="${SEED:-1}"
 PEER="${PEER-all needed}"
 WORK="${WORK:-${TMPDIR:-/tmp}/mailforensics-bench}"
@@ -74,6 +76,12 @@ for EVENTS in $SIZES; do
   ZIP_BYTES=$(stat -c %s "$BUNDLE")
 
   names=(floor inspect report)
+  if [ "$PARQUET" = 1 ]; then
+    # Exported afresh (the export is the binary's own): not part of the timings.
+    rm -rf "$WORK/export"
+    "$BIN" export -q "$BUNDLE" -o "$WORK/export" > /dev/null
+    names+=(parquet)
+  fi
   for v in $PEER; do names+=("peer-$v"); done
   # Round robin (floor, inspect, report, peer, floor, ...): a burst of load from others on this
   # shared machine then hits every command of a size alike instead of all runs of one command.
@@ -85,12 +93,35 @@ for EVENTS in $SIZES; do
         floor) r=$(measure /dev/null unzip -p "$BUNDLE") ;;
         inspect) r=$(measure "$WORK/inspect.json" "$BIN" inspect -q --json "$BUNDLE") ;;
         report) r=$(measure /dev/null "$BIN" report -q "$BUNDLE" -o "$WORK/report.html" --json "$WORK/findings.json") ;;
+        parquet) r=$(measure /dev/null "$BIN" report -q "$WORK/export" -o "$WORK/report-parquet.html" --json "$WORK/findings-parquet.json") ;;
         peer-*) r=$(measure "$WORK/$name.json" python3 bench/peer.py "$BUNDLE" --columns "${name#peer-}") ;;
       esac
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EVENTS" "$ROWS" "$LOG_BYTES" "$ZIP_BYTES" "$name" \
         "${r// /$'\t'}" "$load" "$(stat -c %s "$WORK/report.html" 2> /dev/null || echo 0)" >> "$RESULTS"
     done
   done
+  if [ "$PARQUET" = 1 ]; then
+    { echo "report on the Parquet export of the $EVENTS-event bundle:"
+      python3 - "$WORK/findings.json" "$WORK/findings-parquet.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for f in (a, b):
+    f["bundle"]["bundle"] = None
+    # evidence shows addresses lower-cased from an export (the frames store them so)
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in ("sender", "recipients") and isinstance(x, str):
+                    v[k] = x.lower()
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(f)
+print("  the same findings as the zip" if a == b else "  DIFFERENT findings from the zip")
+PY
+    } >> "$WORK/checks.txt"
+  fi
   for v in $PEER; do
     { echo "peer-$v on the $EVENTS-event bundle ($ROWS rows):"
       python3 bench/peer.py --compare "$WORK/peer-$v.json" "$WORK/inspect.json" "$WORK/findings.json" || true
@@ -108,6 +139,7 @@ label = {
     "floor": "unzip -p bundle.zip > /dev/null",
     "inspect": "mailforensics inspect",
     "report": "mailforensics report (+ --json)",
+    "parquet": "report on its Parquet export",
     "peer-all": "Python Polars peer, all columns",
     "peer-needed": "Python Polars peer, 2 columns",
 }
@@ -153,6 +185,6 @@ for events, s in sizes.items():
     prev = s
 PY
 if [ -s "$WORK/checks.txt" ]; then
-  echo "peer results against mailforensics inspect --json and the report's event counts:"
+  echo "checks: the peer against mailforensics inspect --json and the report's event counts; the Parquet export's findings against the zip's:"
   cat "$WORK/checks.txt"
 fi
