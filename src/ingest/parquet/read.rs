@@ -296,18 +296,10 @@ fn scan_table(dir: &Path, table: Table) -> Result<Vec<(FileRef, DataFrame)>> {
                 source,
             })?;
             let groups = {
-                let file = File::open(path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                let bad = |source| Error::ParquetRead {
-                    path: path.clone(),
-                    source,
-                };
-                let mut reader = ParquetReader::new(file);
-                let schema = reader.schema().map_err(bad)?;
+                let mut reader = open(path)?;
+                let schema = reader.schema().map_err(unreadable(path))?;
                 check_types(&schema, table, path)?;
-                let md = reader.get_metadata().map_err(bad)?;
+                let md = reader.get_metadata().map_err(unreadable(path))?;
                 md.row_groups.iter().map(|g| g.num_rows()).collect()
             };
             let df = read_file(path, dir, table, Some(&ALWAYS), None)?;
@@ -325,6 +317,23 @@ fn scan_table(dir: &Path, table: Table) -> Result<Vec<(FileRef, DataFrame)>> {
         .collect()
 }
 
+/// A reader of the Parquet file `path`.
+fn open(path: &Path) -> Result<ParquetReader<File>> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(ParquetReader::new(file))
+}
+
+/// The error of a file Polars cannot read as Parquet.
+fn unreadable(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
+    move |source| Error::ParquetRead {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// Reads the canonical columns among `want` (all for `None`) of one file, rows `slice`
 /// (offset, length; all for `None`).
 fn read_file(
@@ -334,18 +343,10 @@ fn read_file(
     want: Option<&[&str]>,
     slice: Option<(usize, usize)>,
 ) -> Result<DataFrame> {
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bad = |source| Error::ParquetRead {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut reader = ParquetReader::new(file).with_slice(slice);
+    let mut reader = open(path)?.with_slice(slice);
     if let Some(want) = want {
         // Only the wanted columns the file has; the others read as empty in `conform`.
-        let schema = reader.schema().map_err(bad)?;
+        let schema = reader.schema().map_err(unreadable(path))?;
         let present = want
             .iter()
             .filter(|c| schema.contains(c))
@@ -353,7 +354,7 @@ fn read_file(
             .collect();
         reader = reader.with_columns(Some(present));
     }
-    let df = reader.finish().map_err(bad)?;
+    let df = reader.finish().map_err(unreadable(path))?;
     conform(df, &partitions(path, root), table, want, path)
 }
 
@@ -735,7 +736,7 @@ const EVIDENCE_COLUMNS: [&str; 8] = [
 /// Reads the exports through `collector`, entry by entry as the logs were read.
 ///
 /// First the provenance of every row (`entry`, `line`) is read and sorted into the logs'
-/// order; then the columns the collector reads come unit by unit ([`UNIT_ROWS`]), the next one
+/// order; then the columns the collector reads come unit by unit (`UNIT_ROWS`), the next one
 /// read while the rows of this one are handed to their entries' sinks. An entry whose rows
 /// all lie in one unit is fed from it; an entry spread over units (a file cut by a partition
 /// boundary, or rows an engine reordered) has its rows taken out of each unit it touches and
