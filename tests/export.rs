@@ -142,12 +142,42 @@ fn export_writes_every_row_with_its_types_partitioned_by_server_and_date() {
         ev.column("time").expect("time").dtype(),
         DataType::Datetime(TimeUnit::Milliseconds, Some(_))
     ));
+    // Events and protocol lines are written as each log is read: a file per log and
+    // partition, which holds that log's rows only.
+    for name in ["events", "protocol"] {
+        for (p, _, _) in parts(&out.join(name)) {
+            let entries = read(&p)
+                .column("entry")
+                .expect("entry")
+                .n_unique()
+                .expect("n");
+            assert_eq!(entries, 1, "{}", p.display());
+        }
+    }
     // Nothing else was left beside the export (the staging folder is renamed, not copied).
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .expect("dir")
         .map(|e| e.expect("e").file_name().to_string_lossy().to_string())
         .collect();
     assert_eq!(names, ["export"]);
+    // The same bundle gives the same files, byte for byte.
+    let again = dir.path().join("again");
+    assert!(export(&sample(), &again).status.success());
+    let files = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.expect("walk").into_path())
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let bytes = std::fs::read(&p).expect("read");
+                (p.strip_prefix(root).expect("below").to_path_buf(), bytes)
+            })
+            .collect()
+    };
+    let (a, b) = (files(&out), files(&again));
+    assert!(a.len() > 10, "{} files", a.len());
+    assert!(a == b, "two exports of one bundle differ");
 }
 
 #[test]

@@ -167,7 +167,11 @@ fn an_engines_narrowed_copy_is_read_without_an_inventory() {
     let narrowed = dir.path().join("incident");
     let mut kept = 0;
     for t in ["events", "protocol"] {
-        for e in walkdir::WalkDir::new(out.join(t)) {
+        for (i, e) in walkdir::WalkDir::new(out.join(t))
+            .sort_by_file_name()
+            .into_iter()
+            .enumerate()
+        {
             let p = e.expect("walk").into_path();
             if p.extension().is_none_or(|x| x != "parquet") {
                 continue;
@@ -189,7 +193,7 @@ fn an_engines_narrowed_copy_is_read_without_an_inventory() {
             let rel = p.parent().expect("dir").strip_prefix(&out).expect("below");
             let to = narrowed.join(rel);
             std::fs::create_dir_all(&to).expect("mkdir");
-            ParquetWriter::new(File::create(to.join("data_0.parquet")).expect("create"))
+            ParquetWriter::new(File::create(to.join(format!("data_{i}.parquet"))).expect("create"))
                 .finish(&mut part)
                 .expect("write");
         }
@@ -351,24 +355,38 @@ fn exports_naming_the_same_files_are_told_apart_by_their_folder() {
         .is_some_and(|p| p.starts_with("A/") || p.starts_with("B/"))));
 }
 
-/// Every Parquet file of `dir`'s `events/` and `protocol/` datasets, re-written by `change`
-/// into the files it returns (relative names in the same folder); the originals are removed.
-fn rewrite(dir: &Path, change: impl Fn(DataFrame) -> Vec<(String, DataFrame)>) {
+/// The rows of each partition folder of `dir`'s `events/` and `protocol/` datasets (its files
+/// stacked in path order), re-written by `change` into the files it returns (names in the same
+/// folder) in row groups of `group` rows; the original files are removed.
+fn rewrite(dir: &Path, group: usize, change: impl Fn(DataFrame) -> Vec<(String, DataFrame)>) {
     for t in ["events", "protocol"] {
-        let files: Vec<PathBuf> = walkdir::WalkDir::new(dir.join(t))
-            .into_iter()
-            .map(|e| e.expect("walk").into_path())
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .collect();
-        for p in files {
-            let df = ParquetReader::new(File::open(&p).expect("open"))
-                .finish()
-                .expect("read");
-            std::fs::remove_file(&p).expect("rm");
-            for (name, mut part) in change(df) {
-                let to = p.parent().expect("dir").join(name);
-                ParquetWriter::new(File::create(to).expect("create"))
-                    .with_row_group_size(Some(500))
+        let mut folders: std::collections::BTreeMap<PathBuf, Vec<PathBuf>> = Default::default();
+        for e in walkdir::WalkDir::new(dir.join(t)).sort_by_file_name() {
+            let p = e.expect("walk").into_path();
+            if p.extension().is_some_and(|x| x == "parquet") {
+                let folder = p.parent().expect("dir").to_path_buf();
+                folders.entry(folder).or_default().push(p);
+            }
+        }
+        for (folder, files) in folders {
+            let mut all: Option<DataFrame> = None;
+            for p in &files {
+                let df = ParquetReader::new(File::open(p).expect("open"))
+                    .finish()
+                    .expect("read");
+                match &mut all {
+                    Some(a) => {
+                        a.vstack_mut_owned(df).expect("stack");
+                    }
+                    None => all = Some(df),
+                }
+                std::fs::remove_file(p).expect("rm");
+            }
+            let Some(mut all) = all else { continue };
+            all.rechunk_mut();
+            for (name, mut part) in change(all) {
+                ParquetWriter::new(File::create(folder.join(name)).expect("create"))
+                    .with_row_group_size(Some(group))
                     .finish(&mut part)
                     .expect("write");
             }
@@ -385,7 +403,7 @@ fn rows_reordered_and_spread_over_files_give_the_findings_of_the_zip() {
     let out = dir.path().join("export");
     export(&sample(), &out);
     let mut spread = 0;
-    rewrite(&out, |df| {
+    rewrite(&out, 500, |df| {
         // Rows in reverse, dealt round-robin into three files.
         let n = df.height() as u32;
         (0..3u32)
@@ -416,7 +434,8 @@ fn rows_reordered_and_spread_over_files_give_the_findings_of_the_zip() {
 }
 
 /// A bundle big enough for its files to be read in several units, with logs whose rows cross
-/// from one unit into the next: the findings are the zip's.
+/// from one unit into the next: the findings are the zip's. (`export` writes a file per log
+/// and partition, read as groups of small units; this is the other shape.)
 #[test]
 fn an_export_read_in_several_units_gives_the_findings_of_its_zip() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -429,7 +448,9 @@ fn an_export_read_in_several_units_gives_the_findings_of_its_zip() {
     );
     let out = dir.path().join("export");
     export(&zip, &out);
-    // Each server's file holds more rows than one unit (131,072).
+    // Compacted by an engine into one file per partition, in row groups of its own size: each
+    // server's file then holds more rows than one unit (131,072).
+    rewrite(&out, 50_000, |df| vec![("data_0.parquet".to_string(), df)]);
     let biggest = walkdir::WalkDir::new(out.join("events"))
         .into_iter()
         .map(|e| e.expect("walk").into_path())

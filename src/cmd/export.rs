@@ -1,20 +1,24 @@
 //! `export`: the canonical frames as Parquet datasets, for engines beyond one machine.
 //!
 //! The target folder is written whole or not at all: everything goes into a temporary folder
-//! beside it, renamed into place when complete.
+//! beside it, renamed into place when complete. Each entry's rows are written as soon as it is
+//! read, so memory does not grow with the bundle.
 
 use std::path::Path;
 
 use crate::cli::ExportArgs;
 use crate::error::Error;
 use crate::human::thousands;
-use crate::ingest::parquet::{write_dataset, INVENTORY_FILE, NOTES_FILE};
-use crate::ingest::schema::col;
+use crate::ingest;
+use crate::ingest::parquet::{
+    write_dataset, Exporter, EVENTS, INVENTORY_FILE, NOTES_FILE, PROTOCOL, SESSIONS,
+};
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let out = args.output.as_path();
     check_target(&args.input.bundle, out)?;
-    let loaded = super::load(&args.input)?;
+    // Bad options fail before anything is made.
+    super::ingest_options(&args.input)?;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -26,20 +30,37 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             path: parent.to_path_buf(),
             source,
         })?;
-    let f = &loaded.frames;
-    let mut files = 0;
-    let mut counts = Vec::new();
-    for (name, df, time) in [
-        ("events", &f.events, col::TIME),
-        ("protocol", &f.protocol, col::TIME),
-        ("sessions", &f.sessions, "start"),
-    ] {
-        let written = write_dataset(df, time, &stage.path().join(name))?;
-        files += written.len();
-        counts.push((name, df.height()));
+    for dataset in [EVENTS, PROTOCOL, SESSIONS] {
+        let dir = stage.path().join(dataset);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir, source })?;
     }
-    write_json(&stage.path().join(INVENTORY_FILE), &loaded.inventory)?;
-    write_json(&stage.path().join(NOTES_FILE), &loaded.notes)?;
+    let exporter = Exporter {
+        dir: stage.path().to_path_buf(),
+    };
+    let read = super::read(&args.input, &exporter)?;
+    let (mut files, mut events, mut protocol) = (0, 0, 0);
+    let mut sessions = Vec::new();
+    for (_, e) in read.chunks {
+        files += e.files;
+        events += e.events;
+        protocol += e.protocol;
+        sessions.extend(e.sessions);
+    }
+    let sessions = ingest::protocol::merge_sessions(&sessions)?;
+    files += write_dataset(
+        &sessions,
+        "start",
+        &stage.path().join(SESSIONS),
+        "part-0.parquet",
+    )?
+    .len();
+    let counts = [
+        (EVENTS, events),
+        (PROTOCOL, protocol),
+        (SESSIONS, sessions.height()),
+    ];
+    write_json(&stage.path().join(INVENTORY_FILE), &read.inventory)?;
+    write_json(&stage.path().join(NOTES_FILE), &read.notes)?;
     // An empty folder the user made for us gives way to the finished export.
     if out.is_dir() {
         std::fs::remove_dir(out).map_err(|source| Error::Write {

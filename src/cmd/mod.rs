@@ -92,6 +92,20 @@ pub(crate) fn load(input: &InputArgs) -> Result<ingest::Loaded> {
     ingest::load(&input.bundle, &ingest_options(input)?)
 }
 
+/// A bundle read through `collector` (`report`, `export`), with the progress bar the flags ask
+/// for.
+pub(crate) fn read<C: ingest::Collector>(
+    input: &InputArgs,
+    collector: &C,
+) -> Result<ingest::ReadOut<C::Chunk>> {
+    ingest::read(
+        &input.bundle,
+        &ingest_options(input)?,
+        collector,
+        &Bar::new(input),
+    )
+}
+
 /// The inventory of a bundle (`inspect`).
 pub(crate) fn inventory(input: &InputArgs) -> Result<ingest::Inventory> {
     ingest::inventory(&input.bundle, &ingest_options(input)?, &Bar::new(input))

@@ -5,7 +5,7 @@ use crate::analyze::model::build::ModelCollector;
 use crate::analyze::model::Model;
 use crate::analyze::{analyze, Params};
 use crate::cli::ReportArgs;
-use crate::{ingest, render};
+use crate::render;
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let mut outs = vec![args.output.as_path()];
@@ -19,13 +19,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         .into());
     }
     let mut sw = crate::timing::Stopwatch::start();
-    let opts = super::ingest_options(&args.input)?;
-    let read = ingest::read(
-        &args.input.bundle,
-        &opts,
-        &ModelCollector,
-        &super::Bar::new(&args.input),
-    )?;
+    let read = super::read(&args.input, &ModelCollector)?;
     sw.lap("ingest");
     let model = Model::from_chunks(read.chunks, read.entries);
     sw.lap("model");

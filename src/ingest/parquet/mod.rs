@@ -6,7 +6,7 @@
 pub mod read;
 mod write;
 
-pub use write::{partition_value, write_dataset, Written};
+pub use write::{partition_value, write_dataset, Exported, Exporter, Written};
 
 /// Hive's name for a partition whose value is missing.
 const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";

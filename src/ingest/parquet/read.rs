@@ -175,9 +175,10 @@ const REQUIRED: [&str; 3] = [col::TIME, col::ENTRY, col::LINE];
 /// provenance.
 const ALWAYS: [&str; 5] = [col::TIME, col::SERVER, col::LOG_KIND, col::ENTRY, col::LINE];
 
-/// Rows read at once at most. The rows of a unit are read, handed to their entries' sinks and
-/// dropped before the next unit but one is read, so memory holds a unit or two of the columns,
-/// never the whole export (the strings of a Parquet column take 16 bytes a value and more).
+/// Rows read at once at most (a unit, or a group of small units read side by side). The rows
+/// read are handed to their entries' sinks and dropped before the next read but one, so memory
+/// holds a unit or two of the columns, never the whole export (the strings of a Parquet column
+/// take 16 bytes a value and more).
 const UNIT_ROWS: usize = 1 << 17;
 
 /// Rows of one file read back together for evidence.
@@ -928,37 +929,60 @@ pub fn read<C: Collector>(
         progress.advance(f.bytes * unit.len as u64 / f.rows.max(1) as u64);
         Ok(df)
     };
+    // Small units (small files: an engine's output, an export of short logs) are read a
+    // group at a time, side by side, up to a unit's worth of rows.
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut rows_in = 0;
+    for (u, unit) in units.iter().enumerate() {
+        match groups.last_mut() {
+            Some(g) if rows_in + unit.len <= UNIT_ROWS => {
+                g.end = u + 1;
+                rows_in += unit.len;
+            }
+            _ => {
+                groups.push(u..u + 1);
+                rows_in = unit.len;
+            }
+        }
+    }
+    let read_group = |g: &std::ops::Range<usize>| -> Result<Vec<DataFrame>> {
+        g.clone().into_par_iter().map(read_unit).collect()
+    };
 
     let mut specs: Vec<Option<EntrySpec>> = specs.into_iter().map(Some).collect();
     let mut outcomes: Vec<Option<Outcome<C::Chunk>>> = (0..specs.len()).map(|_| None).collect();
     let mut parts: HashMap<usize, Parts> = HashMap::new();
-    let mut next = (!units.is_empty()).then(|| read_unit(0));
-    for u in 0..units.len() {
-        let Some(df) = next.take().transpose()? else {
+    let mut next = groups.first().map(read_group);
+    for (gi, g) in groups.iter().enumerate() {
+        let Some(dfs) = next.take().transpose()? else {
             break;
         };
-        let table = files[units[u].file as usize].table;
-        for &e in &spread[u] {
-            let rows: Vec<IdxSize> = keys_of(e)
-                .filter(|k| k.2 == u as u32)
-                .map(|k| k.3)
-                .collect();
-            let part = df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, rows))?;
-            parts.entry(e).or_default().push((u as u32, part));
+        let mut cols = Vec::with_capacity(dfs.len());
+        let mut jobs: Vec<(usize, EntrySpec, Option<Parts>, usize)> = Vec::new();
+        for (u, df) in g.clone().zip(&dfs) {
+            for &e in &spread[u] {
+                let rows: Vec<IdxSize> = keys_of(e)
+                    .filter(|k| k.2 == u as u32)
+                    .map(|k| k.3)
+                    .collect();
+                let part = df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, rows))?;
+                parts.entry(e).or_default().push((u as u32, part));
+            }
+            jobs.extend(
+                finishing[u]
+                    .iter()
+                    .filter_map(|&e| Some((e, specs[e].take()?, parts.remove(&e), u - g.start))),
+            );
+            cols.push(Cols::new(df, files[units[u].file as usize].table)?);
         }
-        let jobs: Vec<(usize, EntrySpec, Option<Parts>)> = finishing[u]
-            .iter()
-            .filter_map(|&e| Some((e, specs[e].take()?, parts.remove(&e))))
-            .collect();
-        let cols = Cols::new(&df, table)?;
         let (done, read) = rayon::join(
             || {
                 jobs.into_par_iter()
-                    .map(|(e, spec, spread)| {
+                    .map(|(e, spec, spread, at)| {
                         let o = match spread {
                             None => {
                                 let rows: Vec<(u32, &Cols, usize)> =
-                                    keys_of(e).map(|k| (k.1, &cols, k.3 as usize)).collect();
+                                    keys_of(e).map(|k| (k.1, &cols[at], k.3 as usize)).collect();
                                 outcome(spec, &rows, opts, collector)?
                             }
                             Some(parts) => {
@@ -986,7 +1010,7 @@ pub fn read<C: Collector>(
                     })
                     .collect::<Result<Vec<_>>>()
             },
-            || (u + 1 < units.len()).then(|| read_unit(u + 1)),
+            || groups.get(gi + 1).map(read_group),
         );
         next = read;
         for (e, o) in done? {

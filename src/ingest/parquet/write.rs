@@ -1,8 +1,9 @@
 //! The canonical frames as Parquet datasets, for the engines that take over where one machine
-//! stops (Spark, Trino, DuckDB, Polars, DataFusion). Hive layout: one file per server and UTC
-//! date, the partition values in the path (`server=EX01/date=2026-11-16/part-0.parquet`) and not
-//! in the file, as Spark and Trino expect. Timestamps stay timestamps (milliseconds, UTC), lists
-//! stay lists.
+//! stops (Spark, Trino, DuckDB, Polars, DataFusion). Hive layout: a folder per server and UTC
+//! date, the partition values in the path (`server=EX01/date=2026-11-16/part-….parquet`) and
+//! not in the file, as Spark and Trino expect; events and protocol lines in a file per log
+//! ([`Exporter`], written as each log is read), sessions in one file. Timestamps stay
+//! timestamps (milliseconds, UTC), lists stay lists.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -12,7 +13,9 @@ use polars::prelude::*;
 use polars_io::parquet::write::{ParquetCompression, ParquetWriter};
 
 use crate::error::{Error, Result};
+use crate::ingest::builders::{FrameSink, FramesCollector};
 use crate::ingest::schema::col;
+use crate::ingest::{Collector, EntryCtx, LogKind};
 
 use super::DEFAULT_PARTITION;
 
@@ -51,9 +54,15 @@ pub fn partition_value(v: &str) -> String {
     s
 }
 
-/// Writes `df` under `dir`, one file per value of `server` and UTC date of `time_col`.
-/// An empty frame writes no file (the folder is still made).
-pub fn write_dataset(df: &DataFrame, time_col: &str, dir: &Path) -> Result<Vec<Written>> {
+/// Writes `df` under `dir`, one file named `name` per value of `server` and UTC date of
+/// `time_col`. An empty frame writes no file (the folder is still made). A file already there
+/// is an error, never overwritten.
+pub fn write_dataset(
+    df: &DataFrame,
+    time_col: &str,
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<Written>> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.to_path_buf(),
         source,
@@ -85,8 +94,8 @@ pub fn write_dataset(df: &DataFrame, time_col: &str, dir: &Path) -> Result<Vec<W
             path: folder.clone(),
             source,
         })?;
-        let path = folder.join("part-0.parquet");
-        let file = File::create(&path).map_err(|source| Error::Write {
+        let path = folder.join(name);
+        let file = File::create_new(&path).map_err(|source| Error::Write {
             path: path.clone(),
             source,
         })?;
@@ -105,6 +114,61 @@ pub fn write_dataset(df: &DataFrame, time_col: &str, dir: &Path) -> Result<Vec<W
         });
     }
     Ok(out)
+}
+
+/// Writes each entry's rows as soon as the entry is read, into `DIR/events/` and
+/// `DIR/protocol/`, one file per entry and partition (`part-<digest of the entry's path>`), so
+/// that memory holds the entries being read and not the bundle. Sessions can span files; their
+/// per-entry parts come back to be joined ([`crate::ingest::protocol::merge_sessions`]).
+pub struct Exporter {
+    pub dir: PathBuf,
+}
+
+/// What [`Exporter`] did with one entry.
+#[derive(Default)]
+pub struct Exported {
+    pub files: usize,
+    pub events: usize,
+    pub protocol: usize,
+    pub sessions: Option<DataFrame>,
+}
+
+impl Exporter {
+    /// The file name of an entry's rows in each partition: the same bundle gives the same names.
+    fn file_name(entry: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(entry.as_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("part-{hex}.parquet")
+    }
+}
+
+impl Collector for Exporter {
+    type Sink = FrameSink;
+    type Chunk = Exported;
+
+    fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: &dyn Fn() -> usize) -> FrameSink {
+        FramesCollector.sink(ctx, kind, lines)
+    }
+
+    fn finish(&self, sink: FrameSink, ctx: &EntryCtx<'_>, kind: LogKind) -> Result<Exported> {
+        let chunk = FramesCollector.finish(sink, ctx, kind)?;
+        let name = Exporter::file_name(ctx.path);
+        let mut out = Exported {
+            sessions: chunk.sessions,
+            ..Exported::default()
+        };
+        for (dataset, df, rows) in [
+            (super::EVENTS, chunk.events, &mut out.events),
+            (super::PROTOCOL, chunk.protocol, &mut out.protocol),
+        ] {
+            if let Some(df) = df.filter(|d| d.height() > 0) {
+                *rows = df.height();
+                out.files += write_dataset(&df, col::TIME, &self.dir.join(dataset), &name)?.len();
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
