@@ -47,13 +47,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         sessions.extend(e.sessions);
     }
     let sessions = ingest::protocol::merge_sessions(&sessions)?;
-    files += write_dataset(
-        &sessions,
-        "start",
-        &stage.path().join(SESSIONS),
-        "part-0.parquet",
-    )?
-    .len();
+    let dir = stage.path().join(SESSIONS);
+    files += write_dataset(&sessions, "start", &dir, "part-0.parquet", true)?.len();
     let counts = [
         (EVENTS, events),
         (PROTOCOL, protocol),
