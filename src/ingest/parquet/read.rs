@@ -10,6 +10,11 @@
 //! wrote the folder without them, the entries are those the rows name, and the report says what
 //! is not known.
 //!
+//! Memory follows what a run reads, not the export: only the provenance of every row is held
+//! (to put the rows in the logs' order); the columns the collector reads come a unit of row
+//! groups at a time and are dropped once their rows are fed, and the few evidence rows are read
+//! back from the files when asked for ([`Rows`]), as log lines are read back from a bundle.
+//!
 //! What an engine may change is accepted: other file names, the partition columns inside the
 //! files or only in the path, timestamps in microseconds, columns dropped (read as empty) or
 //! added (ignored). What it may not is refused with the file and column named: a file that is
