@@ -26,7 +26,7 @@
 use std::borrow::Cow;
 
 use mailforensics::ingest::fields::{open_quote, split_line, SplitError};
-use mailforensics::ingest::schema::{Field, Row};
+use mailforensics::ingest::schema::{Field, Reads, Row};
 use mailforensics::ingest::{EntryCtx, LogKind, LogReader, Options, Sink, READERS};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -233,6 +233,7 @@ fn read_tracking(text: &str) -> Read {
         path: "EX01/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG",
         server: Some("EX01"),
         opts: &opts,
+        reads: Reads::ALL,
     };
     let reader: &dyn LogReader = READERS[0];
     let mut sink = Collect::default();

@@ -13,7 +13,7 @@ use mailforensics::analyze::model::build::ModelCollector;
 use mailforensics::analyze::model::Model;
 use mailforensics::analyze::{analyze, Params};
 use mailforensics::bundle::Limits;
-use mailforensics::ingest::schema::Row;
+use mailforensics::ingest::schema::{Reads, Row};
 use mailforensics::ingest::{
     self, EntryCtx, Inventory, LogKind, Options, Parsed, ProtoLine, Quiet, Sink,
 };
@@ -200,6 +200,7 @@ pub fn check_reader(
         path: &path,
         server,
         opts,
+        reads: Reads::ALL,
     };
     let kind = format.kind();
     let reader = ingest::reader_for(kind).expect("a reader for every format");

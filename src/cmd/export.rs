@@ -18,7 +18,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let out = args.output.as_path();
     check_target(&args.input.bundle, out)?;
     // Bad options fail before anything is made.
-    super::ingest_options(&args.input)?;
+    let opts = super::ingest_options(&args.input)?;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -37,7 +37,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let exporter = Exporter {
         dir: stage.path().to_path_buf(),
     };
-    let read = super::read(&args.input, &exporter)?;
+    let read = super::read(&args.input, &opts, &exporter)?;
     let (mut files, mut events, mut protocol) = (0, 0, 0);
     let mut sessions = Vec::new();
     for (_, e) in read.chunks {

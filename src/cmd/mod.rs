@@ -92,18 +92,14 @@ pub(crate) fn load(input: &InputArgs) -> Result<ingest::Loaded> {
     ingest::load(&input.bundle, &ingest_options(input)?)
 }
 
-/// A bundle read through `collector` (`report`, `export`), with the progress bar the flags ask
-/// for.
+/// A bundle read with `opts` ([`ingest_options`]) through `collector` (`report`, `export`),
+/// with the progress bar the flags ask for.
 pub(crate) fn read<C: ingest::Collector>(
     input: &InputArgs,
+    opts: &Options,
     collector: &C,
 ) -> Result<ingest::ReadOut<C::Chunk>> {
-    ingest::read(
-        &input.bundle,
-        &ingest_options(input)?,
-        collector,
-        &Bar::new(input),
-    )
+    ingest::read(&input.bundle, opts, collector, &Bar::new(input))
 }
 
 /// The inventory of a bundle (`inspect`).

@@ -19,7 +19,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         .into());
     }
     let mut sw = crate::timing::Stopwatch::start();
-    let read = super::read(&args.input, &ModelCollector)?;
+    let ingest_opts = super::ingest_options(&args.input)?;
+    let read = super::read(&args.input, &ingest_opts, &ModelCollector)?;
     sw.lap("ingest");
     let model = Model::from_chunks(read.chunks, read.entries);
     sw.lap("model");

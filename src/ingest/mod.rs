@@ -227,6 +227,9 @@ pub struct EntryCtx<'a> {
     /// Server named by the bundle's folder layout, if any.
     pub server: Option<&'a str>,
     pub opts: &'a Options,
+    /// The parts of a row the sink reads ([`Collector::reads`]): a reader may place only these
+    /// and what the inventory itself needs (the time, the server, the schema version).
+    pub reads: Reads,
 }
 
 /// One SMTP protocol log line on its way into a sink.
@@ -250,20 +253,12 @@ pub struct ProtoLine<'a> {
 pub trait Sink {
     fn event(&mut self, row: &Row<'_>);
     fn protocol(&mut self, _line: &ProtoLine<'_>) {}
-    /// The parts of a row `event` reads; a reader may place only these and what the inventory
-    /// itself needs (the time, the server, the schema version).
-    fn reads(&self) -> Reads {
-        Reads::ALL
-    }
 }
 
 /// A sink that keeps nothing (the inventory's counts are in [`Parsed`]).
 pub struct Discard;
 impl Sink for Discard {
     fn event(&mut self, _row: &Row<'_>) {}
-    fn reads(&self) -> Reads {
-        Reads::NOTHING
-    }
 }
 
 /// Decides what is built from the rows of each entry, and hands the result back per entry.
@@ -274,8 +269,9 @@ pub trait Collector: Sync {
     /// only when asked for (it is a pass over the entry's bytes).
     fn sink(&self, ctx: &EntryCtx<'_>, kind: LogKind, lines: &dyn Fn() -> usize) -> Self::Sink;
     fn finish(&self, sink: Self::Sink, ctx: &EntryCtx<'_>, kind: LogKind) -> Result<Self::Chunk>;
-    /// The parts of an event row its sinks read ([`Sink::reads`]): the columns a Parquet export
-    /// is read for.
+    /// The parts of an event row its sinks read: what readers place ([`EntryCtx::reads`]), and
+    /// the columns a Parquet export is read for. One a sink reads and this does not name reads
+    /// as absent from every input alike.
     fn reads(&self) -> Reads {
         Reads::ALL
     }
@@ -518,6 +514,7 @@ fn read_entry<C: Collector>(
         path: &entry.path,
         server: folder_server.as_deref(),
         opts,
+        reads: collector.reads(),
     };
     let lines = || memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
     let mut sink = collector.sink(&ctx, kind, &lines);

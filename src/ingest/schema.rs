@@ -420,7 +420,32 @@ impl<'a> Row<'a> {
 
     /// A field's value; empty values read as absent.
     pub fn get(&self, f: Field) -> Option<&'a str> {
+        #[cfg(test)]
+        FIELDS_ASKED.with(|a| a.set(a.get() | 1 << f as u32));
         self.text[f as usize].filter(|v| !v.is_empty())
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The text fields [`Row::get`] was asked for on this thread (bit `f as usize`), so that a
+    /// test can hold a sink to the parts it says it reads ([`Reads`]).
+    pub static FIELDS_ASKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+impl Reads {
+    /// The text fields asked for on this thread since the last call.
+    pub fn asked() -> Reads {
+        Reads {
+            fields: FIELDS_ASKED.with(|a| a.replace(0)),
+            ..Reads::NOTHING
+        }
+    }
+
+    /// Whether every text field of `self` is one of `other`'s.
+    pub fn within(self, other: Reads) -> bool {
+        self.fields & !other.fields == 0
     }
 }
 
@@ -539,18 +564,15 @@ impl Mapping {
             return;
         }
         for &i in &self.part_cols {
-            let Some(v) = values.get(i) else { break };
-            let v: &'a str = v.as_ref();
-            match self.slots[i] {
-                Slot::Recipients if reads.lists => row.recipients = Some(v),
-                Slot::RecipientStatus if reads.lists => row.recipient_status = Some(v),
-                Slot::RecipientCount if reads.counts => {
-                    row.recipient_count = super::fields::trim(v).parse().ok()
-                }
-                Slot::TotalBytes if reads.counts => {
-                    row.total_bytes = super::fields::trim(v).parse().ok()
-                }
-                _ => {}
+            let (Some(v), slot) = (values.get(i), self.slots[i]) else {
+                break;
+            };
+            let wanted = match slot {
+                Slot::Recipients | Slot::RecipientStatus => reads.lists,
+                _ => reads.counts,
+            };
+            if wanted {
+                place(slot, v.as_ref(), row);
             }
         }
     }
@@ -558,22 +580,27 @@ impl Mapping {
     /// Places a row's values (all but the time and the server) into `row`.
     pub fn fill<'a>(&self, values: &'a [std::borrow::Cow<'a, str>], row: &mut Row<'a>) {
         for (slot, v) in self.slots.iter().zip(values) {
-            let v: &'a str = v.as_ref();
-            match *slot {
-                Slot::Text(f) => row.set(f, v),
-                Slot::Recipients => row.recipients = Some(v),
-                Slot::RecipientStatus => row.recipient_status = Some(v),
-                Slot::RecipientCount => row.recipient_count = super::fields::trim(v).parse().ok(),
-                Slot::TotalBytes => row.total_bytes = super::fields::trim(v).parse().ok(),
-                Slot::TraceStatus => {
-                    row.recipient_status = Some(v);
-                    if row.get(Field::EventId).is_none() {
-                        row.set(Field::EventId, trace_status_event(v));
-                    }
-                }
-                Slot::Time | Slot::Server | Slot::Extra => {}
+            place(*slot, v.as_ref(), row);
+        }
+    }
+}
+
+/// Places one value by its slot: the one rule [`Mapping::fill`] and [`Mapping::fill_reads`]
+/// share.
+fn place<'a>(slot: Slot, v: &'a str, row: &mut Row<'a>) {
+    match slot {
+        Slot::Text(f) => row.set(f, v),
+        Slot::Recipients => row.recipients = Some(v),
+        Slot::RecipientStatus => row.recipient_status = Some(v),
+        Slot::RecipientCount => row.recipient_count = super::fields::trim(v).parse().ok(),
+        Slot::TotalBytes => row.total_bytes = super::fields::trim(v).parse().ok(),
+        Slot::TraceStatus => {
+            row.recipient_status = Some(v);
+            if row.get(Field::EventId).is_none() {
+                row.set(Field::EventId, trace_status_event(v));
             }
         }
+        Slot::Time | Slot::Server | Slot::Extra => {}
     }
 }
 

@@ -82,13 +82,18 @@ impl LogReader for TrackingReader {
         ctx: &EntryCtx<'_>,
         sink: &mut dyn Sink,
     ) -> Result<Parsed> {
-        Ok(w3c::read(text, ctx, &mut Tracking::default(), sink))
+        let mut dialect = Tracking {
+            extra: String::new(),
+            reads: ctx.reads.union(INVENTORY_READS),
+        };
+        Ok(w3c::read(text, ctx, &mut dialect, sink))
     }
 }
 
-#[derive(Default)]
 struct Tracking {
     extra: String,
+    /// What the sink reads and the inventory needs, placed in every row.
+    reads: Reads,
 }
 
 impl Dialect for Tracking {
@@ -128,9 +133,8 @@ impl Dialect for Tracking {
             }
         };
         let mut row = Row::new(stamp.ms, line.min(u32::MAX as u64) as u32);
-        let reads = sink.reads();
-        m.fill_reads(vals, &mut row, reads.union(INVENTORY_READS));
-        if reads.extra {
+        m.fill_reads(vals, &mut row, self.reads);
+        if self.reads.extra {
             m.extra_into(vals, &mut self.extra);
             if !self.extra.is_empty() {
                 row.extra = Some(&self.extra);

@@ -174,10 +174,6 @@ pub const MODEL_READS: Reads = Reads::fields(&[
 .with_counts();
 
 impl Sink for ChunkBuilder {
-    fn reads(&self) -> Reads {
-        MODEL_READS
-    }
-
     fn event(&mut self, row: &Row<'_>) {
         let c = &mut self.c;
         if c.rcpt_off.is_empty() {
@@ -768,6 +764,75 @@ pub fn merge(mut chunks: Vec<(u32, Chunk)>, entries: Vec<crate::ingest::EntryRef
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The model asks a row only for fields `MODEL_READS` names: one it asked for and the list
+    /// missed would be left unplaced by the readers and unread from Parquet, absent from every
+    /// input alike, and no comparison between inputs would notice.
+    #[test]
+    fn the_model_reads_only_what_it_says_it_reads() {
+        let mut asked = Reads::NOTHING;
+        // Every field set, in shapes that take the model's branches: a DSN answering a message,
+        // with latency parts, a loop-header count, a mailbox rule, a SEND with DSN ids.
+        let rows: [&[(Field, &str)]; 4] = [
+            &[
+                (Field::EventId, "DSN"),
+                (Field::Source, "DSN"),
+                (Field::Reference, "<orig@corp.example>"),
+                (Field::MessageLatency, "00:00:01.2340000"),
+                (Field::MessageLatencyType, "EndToEnd"),
+            ],
+            &[
+                (Field::EventId, "THROTTLE"),
+                (Field::Reference, "XLoopHeaderCount:3/3"),
+            ],
+            &[
+                (Field::EventId, "RECEIVE"),
+                (Field::Source, "MAILBOXRULE"),
+                (Field::Directionality, "Incoming"),
+            ],
+            &[
+                (Field::EventId, "SEND"),
+                (Field::Source, "SMTP"),
+                (Field::Reference, "<dsn@corp.example>"),
+            ],
+        ];
+        for shape in rows {
+            let mut b = ChunkBuilder::with_capacity(1);
+            let mut row = Row::new(1_794_816_000_000, 1);
+            row.server = "EX01";
+            for f in Field::ALL {
+                row.set(f, "x@corp.example");
+            }
+            row.set(
+                Field::MessageInfo,
+                "2026-11-16T08:00:00.000Z;SRV=ex01.corp:TOTAL-HUB=0.2",
+            );
+            row.set(Field::ReturnPath, "<>");
+            for &(f, v) in shape {
+                row.set(f, v);
+            }
+            row.recipients = Some("a@corp.example;b@corp.example");
+            row.recipient_status = Some("550 5.2.2 full;250 2.1.5 OK");
+            row.recipient_count = Some(2);
+            Reads::asked();
+            b.event(&row);
+            asked = asked.union(Reads::asked());
+        }
+        assert!(
+            asked.within(MODEL_READS),
+            "the model asked for {:?}, beyond {:?}",
+            asked.text_fields().collect::<Vec<_>>(),
+            MODEL_READS.text_fields().collect::<Vec<_>>()
+        );
+        assert!(
+            MODEL_READS.within(asked),
+            "MODEL_READS names fields the model never asks for: {:?}",
+            MODEL_READS
+                .text_fields()
+                .filter(|&f| !asked.has(f))
+                .collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn lower_copies_only_names_with_capitals() {

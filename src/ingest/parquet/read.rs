@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, ListArray, Utf8ViewArray};
+use polars_io::parquet::metadata::FileMetadataRef;
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 use rayon::prelude::*;
@@ -176,9 +177,11 @@ fn dtype_of(t: &str) -> DataType {
 /// Columns without which a row cannot be placed or traced back.
 const REQUIRED: [&str; 3] = [col::TIME, col::ENTRY, col::LINE];
 
-/// Columns every row is read with, whatever the collector reads: its time, server and
-/// provenance.
-const ALWAYS: [&str; 5] = [col::TIME, col::SERVER, col::LOG_KIND, col::ENTRY, col::LINE];
+/// Where each row comes from, read first for every row, to put the rows in the logs' order.
+const PROVENANCE: [&str; 3] = [col::ENTRY, col::LOG_KIND, col::LINE];
+
+/// Columns every row is read with later, whatever the collector reads.
+const ROW: [&str; 2] = [col::TIME, col::SERVER];
 
 /// Rows read at once at most (a unit, or a group of small units read side by side). The rows
 /// read are handed to their entries' sinks and dropped before the next read but one, so memory
@@ -199,20 +202,16 @@ struct FileRef {
     bytes: u64,
     /// Its size and modification time: a file changed since is not read back for evidence.
     stamp: (u64, Option<std::time::SystemTime>),
-    /// Rows per row group, in order.
-    groups: Vec<usize>,
+    /// Its footer, parsed once: every later read of the file starts from it.
+    metadata: FileMetadataRef,
 }
 
 impl FileRef {
     /// Reads `want` of rows `start..start + len`, conformed, in one chunk.
     fn read(&self, want: &[&str], start: usize, len: usize) -> Result<DataFrame> {
-        let mut df = read_file(
-            &self.path,
-            &self.root,
-            self.table,
-            Some(want),
-            Some((start, len)),
-        )?;
+        let mut reader = open(&self.path)?.with_slice(Some((start, len)));
+        reader.set_metadata(self.metadata.clone());
+        let mut df = read_conformed(reader, &self.path, &self.root, self.table, want)?;
         if df.height() != len {
             return Err(Error::ParquetExport {
                 path: self.path.clone(),
@@ -243,7 +242,7 @@ struct Unit {
 /// The units of a file: runs of whole row groups of at most [`UNIT_ROWS`] rows (a row group is
 /// read whole to read any of its rows), a longer group cut; fixed cuts if the row groups do not
 /// add up to the file's rows.
-fn units_of(file: u32, f: &FileRef, out: &mut Vec<Unit>) {
+fn units_of(file: u32, rows: usize, groups: &[usize], out: &mut Vec<Unit>) {
     let push = |start: usize, len: usize, out: &mut Vec<Unit>| {
         let mut at = 0;
         while at < len {
@@ -256,11 +255,11 @@ fn units_of(file: u32, f: &FileRef, out: &mut Vec<Unit>) {
             at += n;
         }
     };
-    if f.groups.iter().sum::<usize>() != f.rows {
-        return push(0, f.rows, out);
+    if groups.iter().sum::<usize>() != rows {
+        return push(0, rows, out);
     }
     let (mut start, mut len) = (0, 0);
-    for &g in &f.groups {
+    for &g in groups {
         if len > 0 && len + g > UNIT_ROWS {
             push(start, len, out);
             (start, len) = (start + len, 0);
@@ -270,9 +269,9 @@ fn units_of(file: u32, f: &FileRef, out: &mut Vec<Unit>) {
     push(start, len, out);
 }
 
-/// Every Parquet file of a dataset folder in path order, with its provenance columns
-/// ([`ALWAYS`], conformed: a bad or missing one is an error here, before anything is fed).
-/// Empty when the folder is missing or holds no file.
+/// Every Parquet file of a dataset folder in path order, with its [`PROVENANCE`] columns
+/// (conformed: a bad or missing one is an error here, before anything is fed; so is a column
+/// of the wrong type, read or not). Empty when the folder is missing or holds no file.
 fn scan_table(dir: &Path, table: Table) -> Result<Vec<(FileRef, DataFrame)>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
@@ -301,14 +300,11 @@ fn scan_table(dir: &Path, table: Table) -> Result<Vec<(FileRef, DataFrame)>> {
                 path: path.clone(),
                 source,
             })?;
-            let groups = {
-                let mut reader = open(path)?;
-                let schema = reader.schema().map_err(unreadable(path))?;
-                check_types(&schema, table, path)?;
-                let md = reader.get_metadata().map_err(unreadable(path))?;
-                md.row_groups.iter().map(|g| g.num_rows()).collect()
-            };
-            let df = read_file(path, dir, table, Some(&ALWAYS), None)?;
+            let mut reader = open(path)?;
+            let schema = reader.schema().map_err(unreadable(path))?;
+            check_types(&schema, table, path)?;
+            let metadata = reader.get_metadata().map_err(unreadable(path))?.clone();
+            let df = read_conformed(reader, path, dir, table, &PROVENANCE)?;
             let f = FileRef {
                 path: path.clone(),
                 root: dir.to_path_buf(),
@@ -316,7 +312,7 @@ fn scan_table(dir: &Path, table: Table) -> Result<Vec<(FileRef, DataFrame)>> {
                 rows: df.height(),
                 bytes: meta.len(),
                 stamp: (meta.len(), meta.modified().ok()),
-                groups,
+                metadata,
             };
             Ok((f, df))
         })
@@ -340,27 +336,25 @@ fn unreadable(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
     }
 }
 
-/// Reads the canonical columns among `want` (all for `None`) of one file, rows `slice`
-/// (offset, length; all for `None`).
-fn read_file(
+/// Reads the canonical columns among `want` through `reader` (of the file `path`), conformed.
+fn read_conformed(
+    mut reader: ParquetReader<File>,
     path: &Path,
     root: &Path,
     table: Table,
-    want: Option<&[&str]>,
-    slice: Option<(usize, usize)>,
+    want: &[&str],
 ) -> Result<DataFrame> {
-    let mut reader = open(path)?.with_slice(slice);
-    if let Some(want) = want {
-        // Only the wanted columns the file has; the others read as empty in `conform`.
-        let schema = reader.schema().map_err(unreadable(path))?;
-        let present = want
-            .iter()
-            .filter(|c| schema.contains(c))
-            .map(|c| c.to_string())
-            .collect();
-        reader = reader.with_columns(Some(present));
-    }
-    let df = reader.finish().map_err(unreadable(path))?;
+    // Only the wanted columns the file has; the others read as empty in `conform`.
+    let schema = reader.schema().map_err(unreadable(path))?;
+    let present = want
+        .iter()
+        .filter(|c| schema.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    let df = reader
+        .with_columns(Some(present))
+        .finish()
+        .map_err(unreadable(path))?;
     conform(df, &partitions(path, root), table, want, path)
 }
 
@@ -398,14 +392,14 @@ fn percent_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The file's columns in the canonical order and types, those of `want` only (all for `None`):
-/// a missing column reads as empty, the server comes from the path where the file does not
-/// hold it, unknown columns are left out.
+/// The file's columns in the canonical order and types, those of `want` only: a missing column
+/// reads as empty, the server comes from the path where the file does not hold it, unknown
+/// columns are left out.
 fn conform(
     df: DataFrame,
     parts: &HashMap<String, Option<String>>,
     table: Table,
-    want: Option<&[&str]>,
+    want: &[&str],
     path: &Path,
 ) -> Result<DataFrame> {
     let n = df.height();
@@ -416,7 +410,7 @@ fn conform(
     };
     let mut cols = Vec::new();
     for (name, t) in table.columns() {
-        if want.is_some_and(|w| !w.contains(&name)) {
+        if !want.contains(&name) {
             continue;
         }
         let want = dtype_of(t);
@@ -863,7 +857,8 @@ pub fn read<C: Collector>(
     let mut first_unit: Vec<usize> = Vec::with_capacity(files.len() + 1);
     for (i, f) in files.iter().enumerate() {
         first_unit.push(units.len());
-        units_of(i as u32, f, &mut units);
+        let groups: Vec<usize> = f.metadata.row_groups.iter().map(|g| g.num_rows()).collect();
+        units_of(i as u32, f.rows, &groups, &mut units);
     }
     first_unit.push(units.len());
     for k in ev_keys.iter_mut().chain(pr_keys.iter_mut()) {
@@ -895,33 +890,40 @@ pub fn read<C: Collector>(
     };
 
     // Each entry is fed in the last unit it has rows in; one with rows in several has them
-    // taken out of each.
+    // taken out of each (`spread`: per unit, each such entry's rows there, in line order).
     let mut finishing: Vec<Vec<usize>> = vec![Vec::new(); units.len()];
-    let mut spread: Vec<Vec<usize>> = vec![Vec::new(); units.len()];
+    let mut spread: Vec<Vec<(usize, Vec<IdxSize>)>> = vec![Vec::new(); units.len()];
     for e in 0..specs.len() {
-        let mut touched: Vec<u32> = keys_of(e).map(|k| k.2).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        if let Some(&last) = touched.last() {
-            finishing[last as usize].push(e);
+        let Some(first) = keys_of(e).next() else {
+            continue;
+        };
+        if keys_of(e).all(|k| k.2 == first.2) {
+            finishing[first.2 as usize].push(e);
+            continue;
         }
-        if touched.len() > 1 {
-            for u in touched {
-                spread[u as usize].push(e);
+        let mut by_unit: Vec<(u32, Vec<IdxSize>)> = Vec::new();
+        for k in keys_of(e) {
+            match by_unit.iter_mut().find(|(u, _)| *u == k.2) {
+                Some((_, rows)) => rows.push(k.3),
+                None => by_unit.push((k.2, vec![k.3])),
             }
+        }
+        let last = by_unit.iter().map(|(u, _)| *u).max().unwrap_or(first.2);
+        finishing[last as usize].push(e);
+        for (u, rows) in by_unit {
+            spread[u as usize].push((e, rows));
         }
     }
 
-    // Columns read per unit: what every row needs and what the collector reads.
-    let provenance = [col::ENTRY, col::LOG_KIND];
-    let mut ev_want: Vec<&str> = ALWAYS.to_vec();
+    // Columns read per unit: what every row needs and what the collector reads (the
+    // provenance is in the keys already).
+    let mut ev_want: Vec<&str> = ROW.to_vec();
     ev_want.extend(collector.reads().columns());
-    ev_want.retain(|c| !provenance.contains(c));
     let pr_want: Vec<&str> = Table::Protocol
         .columns()
         .into_iter()
         .map(|(n, _)| n)
-        .filter(|c| !provenance.contains(c))
+        .filter(|c| !PROVENANCE.contains(c))
         .collect();
     let read_unit = |u: usize| -> Result<DataFrame> {
         let unit = units[u];
@@ -965,11 +967,7 @@ pub fn read<C: Collector>(
         let mut cols = Vec::with_capacity(dfs.len());
         let mut jobs: Vec<(usize, EntrySpec, Option<Parts>, usize)> = Vec::new();
         for (u, df) in g.clone().zip(&dfs) {
-            for &e in &spread[u] {
-                let rows: Vec<IdxSize> = keys_of(e)
-                    .filter(|k| k.2 == u as u32)
-                    .map(|k| k.3)
-                    .collect();
+            for (e, rows) in std::mem::take(&mut spread[u]) {
                 let part = df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, rows))?;
                 parts.entry(e).or_default().push((u as u32, part));
             }
@@ -1184,6 +1182,7 @@ fn outcome<C: Collector>(
             path: &spec.path,
             server: folder.as_deref(),
             opts,
+            reads: collector.reads(),
         };
         let n = rows.len();
         let mut sink = collector.sink(&ctx, spec.kind, &|| n);
@@ -1310,6 +1309,11 @@ mod tests {
             .finish(&mut df)
             .expect("write");
         let meta = std::fs::metadata(&path).expect("meta");
+        let metadata = open(&path)
+            .expect("open")
+            .get_metadata()
+            .expect("footer")
+            .clone();
         FileRef {
             path,
             root: dir.to_path_buf(),
@@ -1317,13 +1321,24 @@ mod tests {
             rows,
             bytes: meta.len(),
             stamp: (meta.len(), meta.modified().ok()),
-            groups: vec![1000; rows / 1000],
+            metadata,
         }
     }
 
-    fn rows_of(f: FileRef) -> Rows {
-        let mut units = Vec::new();
-        units_of(0, &f, &mut units);
+    /// The file's rows as two units, cut at `cut` (not at a block's edge).
+    fn rows_of(f: FileRef, cut: usize) -> Rows {
+        let units = vec![
+            Unit {
+                file: 0,
+                start: 0,
+                len: cut,
+            },
+            Unit {
+                file: 0,
+                start: cut,
+                len: f.rows - cut,
+            },
+        ];
         let rows = f.rows as u32;
         // Entry 0, line 10 (i + 1), unit and row within it.
         let keys = (0..rows)
@@ -1348,8 +1363,9 @@ mod tests {
     #[test]
     fn evidence_is_read_back_by_line_unless_the_file_changed() {
         let dir = tempfile::tempdir().expect("tmp");
-        let rows = rows_of(evidence_file(dir.path(), 3000));
-        for i in [0u32, 1, 999, 1000, 2999] {
+        let rows = rows_of(evidence_file(dir.path(), 9000), 3000);
+        // The first unit's ends; the second unit's ends and both sides of its block edge.
+        for i in [0u32, 1, 2999, 3000, 7095, 7096, 8999] {
             let r = rows.record(0, 10 * (i + 1)).expect("a record");
             assert_eq!(r.subject, format!("subject{i}"));
             assert_eq!(r.source_context, format!("source_context{i}"));
@@ -1359,13 +1375,18 @@ mod tests {
                 format!("recipient_status{i}a;recipient_status{i}b")
             );
         }
+        assert_eq!(
+            rows.blocks.lock().map(|b| b.len()).ok(),
+            Some(3),
+            "one block of the first unit, two of the second"
+        );
         assert!(rows.record(0, 15).is_none(), "no such line");
         assert!(rows.record(1, 10).is_none(), "no such entry");
 
         let dir2 = tempfile::tempdir().expect("tmp");
         let f = evidence_file(dir2.path(), 2000);
         let path = f.path.clone();
-        let rows = rows_of(f);
+        let rows = rows_of(f, 1000);
         std::fs::write(&path, b"changed").expect("overwrite");
         assert!(
             rows.record(0, 10).is_none(),
@@ -1376,18 +1397,10 @@ mod tests {
     /// Units are runs of whole row groups up to the unit size; a longer group is cut.
     #[test]
     fn units_are_runs_of_whole_row_groups() {
-        let f = |groups: Vec<usize>, rows: usize| FileRef {
-            path: PathBuf::new(),
-            root: PathBuf::new(),
-            table: Table::Events,
-            rows,
-            bytes: 0,
-            stamp: (0, None),
-            groups,
-        };
-        let units = |f: FileRef| {
+        let f = |groups: Vec<usize>, rows: usize| (groups, rows);
+        let units = |(groups, rows): (Vec<usize>, usize)| {
             let mut out = Vec::new();
-            units_of(3, &f, &mut out);
+            units_of(3, rows, &groups, &mut out);
             out.iter()
                 .map(|u| {
                     assert_eq!(u.file, 3);

@@ -164,10 +164,8 @@ pub struct Exported {
 impl Exporter {
     /// The file name of an entry's rows in each partition: the same bundle gives the same names.
     fn file_name(entry: &str) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(entry.as_bytes());
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!("part-{hex}.parquet")
+        let hex = crate::bundle::sha256_hex(entry.as_bytes());
+        format!("part-{}.parquet", &hex[..16])
     }
 }
 
