@@ -73,9 +73,9 @@ pub(crate) struct FolderEntry {
     pub not_read: Option<&'static str>,
 }
 
-/// Everything below `root` that is not a folder, in a fixed order (by displayed path, then by
-/// the real name for two names that display alike), whatever order the file system lists them
-/// in. Symbolic links are listed, not followed: a link out of the folder is not part of what the
+/// Everything below `root` that is not a folder, in a fixed order (by displayed path in
+/// [`super::names::path_order`], then by the real name for two names that display alike),
+/// whatever order the file system lists them in. Symbolic links are listed, not followed: a link out of the folder is not part of what the
 /// admin collected.
 pub(crate) fn list_folder(root: &Path) -> Result<Vec<FolderEntry>> {
     let mut out = Vec::new();
@@ -102,8 +102,7 @@ pub(crate) fn list_folder(root: &Path) -> Result<Vec<FolderEntry>> {
         });
     }
     out.sort_by(|a, b| {
-        a.display
-            .cmp(&b.display)
+        super::names::path_order(&a.display, &b.display)
             .then_with(|| a.full.as_os_str().cmp(b.full.as_os_str()))
     });
     Ok(out)

@@ -402,6 +402,34 @@ pub fn folder_digest<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> S
     format!("{:x}", h.finalize())
 }
 
+/// The names of a zip's entries, by index, spelt as [`names::entry_name`] spells them (empty
+/// for an entry whose header cannot be read: reading it fails later, with the reason).
+fn zip_names(zip: &SharedZip) -> Vec<String> {
+    let meta = zip.metadata();
+    (0..zip.len())
+        .map(|i| {
+            meta.entry(i)
+                .map_or_else(|_| String::new(), |e| names::entry_name(e.name_raw()))
+        })
+        .collect()
+}
+
+/// The indexes of `names` in path order (ties by index).
+pub(crate) fn in_path_order<S: AsRef<str>>(names: &[S]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| names::path_order(names[a].as_ref(), names[b].as_ref()).then(a.cmp(&b)));
+    order
+}
+
+/// Each name's place in path order.
+fn ranks(names: &[String]) -> Vec<usize> {
+    let mut rank = vec![0; names.len()];
+    for (r, i) in in_path_order(names).into_iter().enumerate() {
+        rank[i] = r;
+    }
+    rank
+}
+
 fn is_zip_magic(head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")
 }
@@ -607,17 +635,19 @@ impl Bundle {
         }
     }
 
-    /// Runs `f` on every entry, in parallel, and returns the results in bundle order (so output
-    /// does not depend on thread timing). Archives inside the bundle are opened and their members
-    /// passed to `f` as well; the archive itself is passed too, with `container` set.
+    /// Runs `f` on every entry, in parallel, and returns the results in path order
+    /// ([`names::path_order`]; so output depends neither on thread timing nor on the order the
+    /// archive happens to list its entries in). Archives inside the bundle are opened and their
+    /// members passed to `f` as well, also in path order; the archive itself is passed too, with
+    /// `container` set.
     pub fn par_map<T, F>(&self, f: F) -> Result<Vec<T>>
     where
         T: Send,
         F: Fn(Entry<'_>) -> Result<T> + Sync,
     {
         // Largest entries first, handed out one at a time as threads free up: a big log left
-        // for last would keep one core busy while the other idles. Results are put back in
-        // bundle order below.
+        // for last would keep one core busy while the other idles. Results are put in path
+        // order below.
         let sizes = self.entry_sizes();
         let mut order: Vec<usize> = (0..self.entry_count()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
@@ -625,7 +655,8 @@ impl Bundle {
         // free, beside the entries, instead of before them.
         let (mut per_index, digest) = rayon::join(|| self.read_in(order, &f), || self.hash_zip());
         digest?;
-        per_index.sort_unstable_by_key(|(i, _)| *i);
+        let rank = self.path_ranks();
+        per_index.sort_unstable_by_key(|(i, _)| (rank.get(*i).copied().unwrap_or(usize::MAX), *i));
         let mut all = Vec::new();
         for (_, r) in per_index {
             all.extend(r?);
@@ -667,6 +698,15 @@ impl Bundle {
                 },
             )
             .collect()
+    }
+
+    /// Each top-level entry's place in path order. A folder is listed in that order already.
+    fn path_ranks(&self) -> Vec<usize> {
+        match &self.source {
+            Source::Zip(z) => ranks(&zip_names(z)),
+            Source::Dir(files) => (0..files.len()).collect(),
+            Source::File { .. } => vec![0],
+        }
     }
 
     /// Each top-level entry's size as listed (uncompressed size in a zip's directory, file size
@@ -890,7 +930,7 @@ impl Bundle {
                 top,
             })?);
             let mut inner_buf = Buf::default();
-            for i in 0..zip.len() {
+            for i in in_path_order(&zip_names(&zip)) {
                 let mut file = zip.by_index(i).map_err(|e| zip_error(&path, e))?;
                 if file.is_dir() {
                     continue;

@@ -4,6 +4,7 @@
 //! the first. So every name gets one spelling before anything is checked or shown, and the
 //! archive is refused when two entries end up with the same one.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::error::{printable, Error, Result};
@@ -42,6 +43,45 @@ fn collapse(slashed: &str) -> String {
         .filter(|c| !c.is_empty() && *c != ".")
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// The one order of entries in every bundle, whatever order the zip's directory or the file
+/// system lists them in: by path, with runs of digits compared as numbers, as Windows Explorer
+/// shows them (`MSGTRK2026111608-2.LOG` before `-10.LOG`, so a server's logs come in the order
+/// they were written). Findings must not depend on how the admin happened to zip the logs: rows
+/// are numbered, and ties broken, in this order. Two paths equal but for leading zeros are
+/// ordered by their bytes, so the order is total.
+pub(crate) fn path_order(a: &str, b: &str) -> Ordering {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        if x[i].is_ascii_digit() && y[j].is_ascii_digit() {
+            let run = |s: &[u8], at: usize| {
+                let end = s[at..]
+                    .iter()
+                    .position(|c| !c.is_ascii_digit())
+                    .map_or(s.len(), |n| at + n);
+                let zeros = s[at..end].iter().take_while(|&&c| c == b'0').count();
+                (at + zeros, end)
+            };
+            let ((xs, xe), (ys, ye)) = (run(x, i), run(y, j));
+            // Without leading zeros, the longer number is the larger; then digit by digit.
+            let by_value = (xe - xs)
+                .cmp(&(ye - ys))
+                .then_with(|| x[xs..xe].cmp(&y[ys..ye]));
+            if by_value != Ordering::Equal {
+                return by_value;
+            }
+            (i, j) = (xe, ye);
+        } else {
+            if x[i] != y[j] {
+                return x[i].cmp(&y[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (x.len() - i).cmp(&(y.len() - j)).then_with(|| x.cmp(y))
 }
 
 /// Refuses an archive with an unsafe name, an encrypted entry, or two entries that are one file
@@ -133,5 +173,38 @@ mod tests {
         );
         assert_eq!(entry_name(b"EX01/"), "EX01");
         assert_eq!(entry_name(b"caf\xe9.LOG"), "caf\u{fffd}.LOG");
+    }
+
+    #[test]
+    fn paths_are_ordered_with_numbers_as_numbers() {
+        use std::cmp::Ordering::*;
+        let log = |n: &str| format!("EX01/MSGTRK2026111608-{n}.LOG");
+        assert_eq!(path_order(&log("2"), &log("10")), Less);
+        assert_eq!(path_order(&log("10"), &log("9")), Greater);
+        assert_eq!(path_order(&log("10"), &log("10")), Equal);
+        assert_eq!(path_order("EX01/a", "EX02/a"), Less);
+        assert_eq!(path_order("EX9/z", "EX10/a"), Less);
+        assert_eq!(path_order("a", "a1"), Less);
+        assert_eq!(path_order("a1", "a1b"), Less);
+        // Equal as numbers: the bytes decide, so that two names never compare equal.
+        assert_eq!(path_order("x-01", "x-1"), Less);
+        assert_eq!(path_order("x-1", "x-01"), Greater);
+        // Numbers longer than any integer type.
+        assert_eq!(path_order("n123456789012345678901234", "n99"), Greater);
+        // A total order: sorting agrees with every pair, whatever order it started from.
+        let names = [
+            "b", "a10", "a2", "a02", "a", "a-1", "a1b", "A1", "a1", "1", "01", "", "a/b", "a-c/x",
+            "10", "9", "a002", "a2x", "a2/x",
+        ];
+        let mut sorted: Vec<&str> = names.to_vec();
+        sorted.sort_by(|a, b| path_order(a, b));
+        let mut again: Vec<&str> = names.iter().rev().copied().collect();
+        again.sort_by(|a, b| path_order(a, b));
+        assert_eq!(sorted, again);
+        for (i, a) in sorted.iter().enumerate() {
+            for (j, b) in sorted.iter().enumerate() {
+                assert_eq!(path_order(a, b), i.cmp(&j), "{a:?} {b:?}");
+            }
+        }
     }
 }

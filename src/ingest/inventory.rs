@@ -71,11 +71,14 @@ pub(super) fn assemble<C>(
         });
     }
     let sha256 = sha256.unwrap_or_else(|| {
-        folder_digest(
-            outcomes
-                .iter()
-                .map(|o| (o.info.path.as_str(), o.info.sha256.as_str())),
-        )
+        // Lines sorted by their bytes, whatever order the entries are listed in, so a folder's
+        // digest stays what it always was.
+        let mut lines: Vec<(&str, &str)> = outcomes
+            .iter()
+            .map(|o| (o.info.path.as_str(), o.info.sha256.as_str()))
+            .collect();
+        lines.sort_unstable();
+        folder_digest(lines.into_iter())
     });
     let mut files = Vec::with_capacity(outcomes.len());
     let mut entries = Vec::with_capacity(outcomes.len());

@@ -34,6 +34,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use super::{DEFAULT_PARTITION, EVENTS, INVENTORY_FILE, NOTES_FILE, PROTOCOL};
+use crate::bundle::in_path_order;
 use crate::error::{Error, Result};
 use crate::human::rfc3339;
 use crate::ingest::evidence::Record;
@@ -850,6 +851,20 @@ pub fn read<C: Collector>(
             }
         }
     }
+    // The entries in path order, as a bundle of the same logs lists them, whatever order the
+    // exports side by side (or an older export's inventory) list them in: rows are numbered,
+    // and ties broken, in this order.
+    let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
+    let order = in_path_order(&paths);
+    let mut new_id = vec![0u32; specs.len()];
+    for (rank, &old) in order.iter().enumerate() {
+        new_id[old] = rank as u32;
+    }
+    let mut slots: Vec<Option<EntrySpec>> = specs.into_iter().map(Some).collect();
+    let specs: Vec<EntrySpec> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    for k in ev_keys.iter_mut().chain(pr_keys.iter_mut()) {
+        k.0 = new_id[k.0 as usize];
+    }
     progress.start(files.iter().map(|f| f.bytes).sum());
 
     // The units, and each row's place as (unit, row within it), in the logs' order.
@@ -1115,8 +1130,8 @@ fn index_export(e: &Export) -> Result<Indexed> {
         }
     }
     // Unlisted entries in path order: provisional id -> final id.
-    let mut order: Vec<usize> = (0..met.len()).collect();
-    order.sort_by_key(|&k| met[k].0);
+    let paths: Vec<&str> = met.iter().map(|m| m.0).collect();
+    let order = in_path_order(&paths);
     let mut final_id: Vec<u32> = vec![0; met.len()];
     for (rank, &k) in order.iter().enumerate() {
         final_id[k] = (listed.len() + rank) as u32;

@@ -1,0 +1,201 @@
+//! The order a bundle lists its logs in is an accident of the tool that zipped them (Explorer,
+//! 7-Zip, `Compress-Archive`, a script walking the folders), so findings must not depend on it:
+//! the same logs zipped in any order, or left in a folder, give the same findings. And where a
+//! figure takes "the first" of several rows, it is the earliest one, not the one whose file
+//! happens to come first.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+mod common;
+
+fn sample() -> PathBuf {
+    common::repo("samples/incident.zip")
+}
+
+/// The members of a zip, in its own order.
+fn members(zip: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = ::zip::ZipArchive::new(std::fs::File::open(zip).expect("open")).expect("zip");
+    (0..z.len())
+        .filter_map(|i| {
+            let mut e = z.by_index(i).expect("entry");
+            if e.is_dir() {
+                return None;
+            }
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).expect("read");
+            Some((e.name().expect("name").to_string(), data))
+        })
+        .collect()
+}
+
+fn write_zip(path: &Path, members: &[(String, Vec<u8>)]) {
+    let mut w = ::zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+    for (name, data) in members {
+        w.start_file(name, ::zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(data).expect("write");
+    }
+    w.finish().expect("finish");
+}
+
+fn write_folder(dir: &Path, members: &[(String, Vec<u8>)]) {
+    for (name, data) in members {
+        let to = dir.join(name);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::write(to, data).expect("write");
+    }
+}
+
+/// The findings without what names the container itself (its path and the zip's digest).
+fn findings(bundle: &Path) -> Value {
+    let mut f = common::findings(bundle);
+    f["bundle"]["bundle"] = Value::Null;
+    f["bundle"]["sha256"] = Value::Null;
+    f
+}
+
+#[test]
+fn the_same_logs_in_any_order_give_the_same_findings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let original = members(&sample());
+    assert!(original.len() > 20, "{} members", original.len());
+    let mut reversed = original.clone();
+    reversed.reverse();
+    // By name, as most zip tools add a folder's files: MSGTRK…-10.LOG before MSGTRK…-2.LOG.
+    let mut by_name = original.clone();
+    by_name.sort_by(|a, b| a.0.cmp(&b.0));
+    // Dealt out: every third member, then the rest.
+    let dealt: Vec<_> = (0..3)
+        .flat_map(|k| original.iter().skip(k).step_by(3).cloned())
+        .collect();
+    let want = findings(&sample());
+    for (name, order) in [
+        ("reversed", &reversed),
+        ("by-name", &by_name),
+        ("dealt", &dealt),
+    ] {
+        assert_ne!(
+            order.iter().map(|m| &m.0).collect::<Vec<_>>(),
+            original.iter().map(|m| &m.0).collect::<Vec<_>>(),
+            "{name} is another order"
+        );
+        let zip = dir.path().join(format!("{name}.zip"));
+        write_zip(&zip, order);
+        assert!(
+            findings(&zip) == want,
+            "the {name} zip gives other findings"
+        );
+    }
+    // The same inside a zip inside the bundle (an admin zipping each server's zip).
+    let nested = |order: &[(String, Vec<u8>)], name: &str| {
+        let inner = dir.path().join(format!("{name}-inner.zip"));
+        write_zip(&inner, order);
+        let outer = dir.path().join(format!("{name}-outer.zip"));
+        write_zip(
+            &outer,
+            &[(
+                "logs.zip".to_string(),
+                std::fs::read(&inner).expect("inner"),
+            )],
+        );
+        let mut f = findings(&outer);
+        // The inner zip is a file of its own, with its own digest.
+        for file in f["bundle"]["files"].as_array_mut().expect("files") {
+            if file["path"] == "logs.zip" {
+                file["sha256"] = Value::Null;
+            }
+        }
+        f
+    };
+    assert!(
+        nested(&original, "original") == nested(&dealt, "dealt"),
+        "a nested zip gives findings that depend on its order"
+    );
+    let folder = dir.path().join("folder");
+    write_folder(&folder, &dealt);
+    assert!(findings(&folder) == want, "the folder gives other findings");
+}
+
+const FIELDS: &str = "date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,network-message-id,recipient-address,recipient-status,total-bytes,recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info,directionality,tenant-id,original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,schema-version";
+
+/// A tracking log of EX01 with one DELIVER row per `(time, recipient, TOTAL-HUB seconds)`, all
+/// of one message submitted at 08:00:00.
+fn deliveries(rows: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut text = format!("#Software: Microsoft Exchange Server\r\n#Version: 15.01.2507.039\r\n#Log-type: Message Tracking Log\r\n#Date: 2026-11-16T08:00:00.000Z\r\n#Fields: {FIELDS}\r\n");
+    for (time, rcpt, hub) in rows {
+        text.push_str(&format!(
+            "2026-11-16T{time}Z,10.0.1.11,EX01.corp.example,10.0.1.11,EX01,,,STOREDRIVER,DELIVER,7,<one@corp.example>,0f0e0d0c-0000-4000-8000-000000000001,{rcpt},250 2.1.5 Recipient OK,1000,1,,,hello,ana@corp.example,ana@corp.example,2026-11-16T08:00:00.000Z;SRV=EX01.corp.example:TOTAL-HUB={hub},Originating,,,,,Email,,15.01.2507.039\r\n"
+        ));
+    }
+    text.into_bytes()
+}
+
+#[test]
+fn a_message_delivered_in_two_rows_counts_its_earliest_latency() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The later delivery (a retry, 40 minutes on) sits in the file whose name comes first.
+    let logs = vec![
+        (
+            "EX01/a.LOG".to_string(),
+            deliveries(&[("08:40:00.000", "bo@corp.example", "2400.000")]),
+        ),
+        (
+            "EX01/b.LOG".to_string(),
+            deliveries(&[("08:00:02.500", "cy@corp.example", "2.500")]),
+        ),
+    ];
+    let zip = dir.path().join("bundle.zip");
+    write_zip(&zip, &logs);
+    let f = common::findings(&zip);
+    let hub: Vec<&Value> = f["latency"]["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter(|c| c["component"] == "TOTAL-HUB" && c["server"] == "EX01")
+        .collect();
+    assert_eq!(hub.len(), 1, "{hub:?}");
+    assert_eq!(hub[0]["messages"], 1, "counted once per message and server");
+    assert_eq!(hub[0]["max_ms"], 2500, "the earliest delivery's latency");
+}
+
+#[test]
+fn logs_are_listed_in_the_order_they_were_written() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = |n: u32| format!("EX01/MessageTracking/MSGTRK2026111608-{n}.LOG");
+    // Zipped by name: -1, -10, -2 (and a server folder that sorts after EX01 first).
+    let logs: Vec<(String, Vec<u8>)> = [
+        "EX02/MessageTracking/MSGTRK2026111608-1.LOG".to_string(),
+        name(1),
+        name(10),
+        name(2),
+    ]
+    .into_iter()
+    .map(|n| {
+        (
+            n,
+            deliveries(&[("08:00:01.000", "bo@corp.example", "1.000")]),
+        )
+    })
+    .collect();
+    let zip = dir.path().join("bundle.zip");
+    write_zip(&zip, &logs);
+    let inv = common::inspect_json(&zip);
+    let paths: Vec<&str> = inv["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            name(1).as_str(),
+            name(2).as_str(),
+            name(10).as_str(),
+            "EX02/MessageTracking/MSGTRK2026111608-1.LOG"
+        ]
+    );
+}
