@@ -38,6 +38,14 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         dir: stage.path().to_path_buf(),
     };
     let read = super::read(&args.input, &opts, &exporter)?;
+    // A log that is a copy of another was written as soon as it was read, before the copies
+    // were known: its files go, so the export holds its rows once, as the inventory says.
+    for f in read.inventory.files.iter().filter(|f| f.copy_of.is_some()) {
+        let name = Exporter::file_name(&f.path);
+        for dataset in [EVENTS, PROTOCOL] {
+            remove_named(&stage.path().join(dataset), &name)?;
+        }
+    }
     let (mut files, mut events, mut protocol) = (0, 0, 0);
     let mut sessions = Vec::new();
     for (_, e) in read.chunks {
@@ -80,6 +88,23 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         what.join(", "),
         crate::error::printable(&out.display().to_string())
     );
+    Ok(())
+}
+
+/// Removes every file called `name` below `dir` (the partition folders of one dataset).
+fn remove_named(dir: &Path, name: &str) -> crate::error::Result<()> {
+    for e in walkdir::WalkDir::new(dir).min_depth(1) {
+        let e = e.map_err(|e| Error::Write {
+            path: dir.to_path_buf(),
+            source: e.into(),
+        })?;
+        if e.file_type().is_file() && e.file_name() == name {
+            std::fs::remove_file(e.path()).map_err(|source| Error::Write {
+                path: e.path().to_path_buf(),
+                source,
+            })?;
+        }
+    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! from every entry's outcome once reading is done; `inspect` prints it, and it is the `bundle`
 //! part of the findings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,35 @@ pub struct Period {
     pub rows: u64,
 }
 
+/// Turns every log whose bytes an earlier one (in bundle order) already holds into a skipped
+/// entry naming that one, its rows dropped: admins collect the same logs twice (a copy in
+/// another folder, one server's zip added again, two collection runs), and counting such rows
+/// twice would double the very figures a postmortem rests on.
+fn set_copies_aside<C>(outcomes: &mut [Outcome<C>]) {
+    let mut first: HashMap<String, String> = HashMap::new();
+    for o in outcomes.iter_mut() {
+        if o.info.kind == LogKind::Skipped || o.info.bytes == 0 {
+            continue;
+        }
+        let Some(of) = first.get(&o.info.sha256) else {
+            first.insert(o.info.sha256.clone(), o.info.path.clone());
+            continue;
+        };
+        let info = &mut o.info;
+        info.skipped = Some(format!(
+            "a copy of {of} (the same SHA-256): its rows are read from there only"
+        ));
+        info.copy_of = Some(of.clone());
+        info.kind = LogKind::Skipped;
+        info.version = None;
+        (info.rows, info.malformed) = (0, 0);
+        (info.start, info.end) = (None, None);
+        o.servers.clear();
+        o.parsed = Parsed::default();
+        o.chunk = None;
+    }
+}
+
 /// Joins the entries' outcomes, in bundle order, into the inventory. `sha256` is the input's
 /// own digest where it has one (a zip or a file); a folder's is derived from its entries'.
 pub(super) fn assemble<C>(
@@ -70,6 +99,8 @@ pub(super) fn assemble<C>(
             ),
         });
     }
+    let mut outcomes = outcomes;
+    set_copies_aside(&mut outcomes);
     let sha256 = sha256.unwrap_or_else(|| {
         // Lines sorted by their bytes, whatever order the entries are listed in, so a folder's
         // digest stays what it always was.
@@ -166,6 +197,20 @@ pub(super) fn assemble<C>(
     if leap > 0 {
         warnings.push(format!(
             "{leap} rows stamped with a leap second (23:59:60) were kept as 23:59:59.999"
+        ));
+    }
+    // From the files, not from this run's finds: an export's inventory brings its copies along.
+    let copies: Vec<(&str, &str)> = files
+        .iter()
+        .filter_map(|f| Some((f.path.as_str(), f.copy_of.as_deref()?)))
+        .collect();
+    if let Some((copy, of)) = copies.first() {
+        let (n, are) = match copies.len() {
+            1 => ("1 file is a copy of another".to_string(), "was"),
+            n => (format!("{n} files are copies of others"), "were"),
+        };
+        warnings.push(format!(
+            "{n} (the same SHA-256) and {are} not read again: {copy} is {of} again (see files[].copy_of)"
         ));
     }
     let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();

@@ -148,6 +148,10 @@ pub struct FileInfo {
     /// Why a skipped entry was not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The entry this one is a byte-for-byte copy of (the same SHA-256), which was read in its
+    /// place: a log collected twice is counted once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<String>,
 }
 
 /// Where each physical line of a file went. `total = rows + malformed + directives + blank`.
@@ -467,6 +471,7 @@ fn skipped<C>(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome<C> {
             start: None,
             end: None,
             skipped: Some(reason.into()),
+            copy_of: None,
         },
         servers: Vec::new(),
         parsed: Parsed::default(),
@@ -537,6 +542,7 @@ fn read_entry<C: Collector>(
             start: parsed.start.map(rfc3339),
             end: parsed.end.map(rfc3339),
             skipped: None,
+            copy_of: None,
         },
         servers,
         parsed,

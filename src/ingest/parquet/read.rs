@@ -1265,6 +1265,7 @@ fn outcome<C: Collector>(
         start: None,
         end: None,
         skipped: None,
+        copy_of: None,
     });
     if !skipped {
         info.rows = parsed.rows;

@@ -163,7 +163,7 @@ pub struct Exported {
 
 impl Exporter {
     /// The file name of an entry's rows in each partition: the same bundle gives the same names.
-    fn file_name(entry: &str) -> String {
+    pub fn file_name(entry: &str) -> String {
         let hex = crate::bundle::sha256_hex(entry.as_bytes());
         format!("part-{}.parquet", &hex[..16])
     }

@@ -1,8 +1,10 @@
-//! The order a bundle lists its logs in is an accident of the tool that zipped them (Explorer,
-//! 7-Zip, `Compress-Archive`, a script walking the folders), so findings must not depend on it:
-//! the same logs zipped in any order, or left in a folder, give the same findings. And where a
-//! figure takes "the first" of several rows, it is the earliest one, not the one whose file
-//! happens to come first.
+//! How the logs were packed is an accident of the admin's day, so findings must not depend on
+//! it. The order a bundle lists its logs in comes from the tool that zipped them (Explorer,
+//! 7-Zip, `Compress-Archive`, a script walking the folders): the same logs zipped in any order,
+//! nested in a zip, or left in a folder give the same findings, and where a figure takes "the
+//! first" of several rows it is the earliest one, not the one whose file happens to come first.
+//! And logs are often collected twice (a copy in another folder, a server's zip added again, the
+//! same export side by side): a copy is read once, and said so.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -198,4 +200,134 @@ fn logs_are_listed_in_the_order_they_were_written() {
             "EX02/MessageTracking/MSGTRK2026111608-1.LOG"
         ]
     );
+}
+
+/// The sample with one tracking log and one protocol log added again under `copy/`.
+fn with_copies(dir: &Path) -> (PathBuf, Vec<String>) {
+    let mut logs = members(&sample());
+    let copied: Vec<(String, Vec<u8>)> = logs
+        .iter()
+        .filter(|(n, _)| {
+            n.starts_with("EX01/")
+                && (n.ends_with("MessageTracking/MSGTRK2026111614-1.LOG")
+                    || n.ends_with("FrontEnd/ProtocolLog/SmtpReceive/RECV2026111614-1.LOG"))
+        })
+        .map(|(n, d)| (format!("copy/{n}"), d.clone()))
+        .collect();
+    assert_eq!(copied.len(), 2, "a tracking log and a protocol log");
+    let names = copied.iter().map(|c| c.0.clone()).collect();
+    logs.extend(copied);
+    let zip = dir.join("twice.zip");
+    write_zip(&zip, &logs);
+    (zip, names)
+}
+
+/// Findings without the `bundle` part (which lists the copies).
+fn analysis(mut f: Value) -> Value {
+    f["bundle"] = Value::Null;
+    f
+}
+
+#[test]
+fn a_log_collected_twice_is_read_once_and_said_so() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (zip, copies) = with_copies(dir.path());
+    let f = common::findings(&zip);
+    assert!(analysis(f.clone()) == analysis(common::findings(&sample())));
+    let want = common::inspect_json(&sample());
+    assert_eq!(f["bundle"]["events"], want["events"]);
+    assert_eq!(f["bundle"]["protocol_lines"], want["protocol_lines"]);
+    let files = f["bundle"]["files"].as_array().expect("files");
+    for copy in &copies {
+        let e = files
+            .iter()
+            .find(|x| x["path"] == copy.as_str())
+            .expect("listed");
+        let of = copy.strip_prefix("copy/").expect("copy");
+        assert_eq!(e["copy_of"], of, "{e}");
+        assert_eq!(e["kind"], "skipped");
+        assert_eq!(e["rows"], 0);
+        let original = files.iter().find(|x| x["path"] == of).expect("original");
+        assert_eq!(e["sha256"], original["sha256"]);
+        assert!(original["rows"].as_u64() > Some(0) && original.get("copy_of").is_none());
+    }
+    let warnings = f["bundle"]["warnings"].to_string();
+    assert!(
+        warnings
+            .contains("2 files are copies of others (the same SHA-256) and were not read again"),
+        "{warnings}"
+    );
+    // `inspect` says the same.
+    let inv = common::inspect_json(&zip);
+    assert_eq!(inv["events"], want["events"]);
+    assert_eq!(inv["warnings"], f["bundle"]["warnings"]);
+}
+
+#[test]
+fn an_export_holds_a_copied_log_once_and_two_exports_of_the_same_logs_count_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (zip, _) = with_copies(dir.path());
+    let export = |bundle: &Path, out: &Path| {
+        let st = common::bin()
+            .args(["export", "-q"])
+            .arg(bundle)
+            .arg("-o")
+            .arg(out)
+            .output()
+            .expect("run");
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    };
+    let parquet_files = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .map(|e| e.expect("walk"))
+            .filter(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+            .map(|e| {
+                let rel = e.path().strip_prefix(dir).expect("below");
+                rel.to_string_lossy().into_owned()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (twice, once) = (dir.path().join("twice"), dir.path().join("once"));
+    export(&zip, &twice);
+    export(&sample(), &once);
+    // The copies' rows are not in the export: the same files, byte for byte.
+    let files = parquet_files(&twice);
+    assert_eq!(files, parquet_files(&once));
+    for f in &files {
+        assert!(
+            std::fs::read(twice.join(f)).expect("read")
+                == std::fs::read(once.join(f)).expect("read"),
+            "{f}"
+        );
+    }
+    let zip_findings = analysis(common::findings(&zip));
+    // Exports keep addresses lower-cased (as Exchange compares them).
+    let lower = |v: Value| -> String { v.to_string().to_lowercase() };
+    assert!(
+        lower(analysis(common::findings(&twice))) == lower(zip_findings.clone()),
+        "the export of a bundle with copies gives other findings than the bundle"
+    );
+    // The same export twice, side by side: read once.
+    let month = dir.path().join("month");
+    std::fs::create_dir(&month).expect("mkdir");
+    for side in ["a", "b"] {
+        export(&sample(), &month.join(side));
+    }
+    let f = common::findings(&month);
+    // Evidence names the export it was read from (`a/EX01/...`): two exports name the same files.
+    let unprefixed = lower(analysis(f.clone())).replace("\"path\":\"a/", "\"path\":\"");
+    assert!(
+        unprefixed == lower(zip_findings),
+        "the same export twice gives other findings than once"
+    );
+    assert!(f["bundle"]["warnings"]
+        .to_string()
+        .contains("files are copies of others"));
 }
