@@ -202,7 +202,9 @@ fn logs_are_listed_in_the_order_they_were_written() {
     );
 }
 
-/// The sample with one tracking log and one protocol log added again under `copy/`.
+/// The sample with one tracking log and one protocol log added again under `copy/`, and the
+/// first 60% of another tracking log under `early/` (collected while it was being written, cut
+/// in the middle of a line).
 fn with_copies(dir: &Path) -> (PathBuf, Vec<String>) {
     let mut logs = members(&sample());
     let copied: Vec<(String, Vec<u8>)> = logs
@@ -215,7 +217,16 @@ fn with_copies(dir: &Path) -> (PathBuf, Vec<String>) {
         .map(|(n, d)| (format!("copy/{n}"), d.clone()))
         .collect();
     assert_eq!(copied.len(), 2, "a tracking log and a protocol log");
-    let names = copied.iter().map(|c| c.0.clone()).collect();
+    let mut names: Vec<String> = copied.iter().map(|c| c.0.clone()).collect();
+    let (name, data) = logs
+        .iter()
+        .find(|(n, _)| n == "EX02/TransportRoles/Logs/MessageTracking/MSGTRK2026111615-1.LOG")
+        .expect("log")
+        .clone();
+    let cut = data.len() * 3 / 5;
+    assert!(data[cut - 1] != b'\n', "cut inside a line");
+    logs.push((format!("early/{name}"), data[..cut].to_vec()));
+    names.push(format!("early/{name}"));
     logs.extend(copied);
     let zip = dir.join("twice.zip");
     write_zip(&zip, &logs);
@@ -243,18 +254,29 @@ fn a_log_collected_twice_is_read_once_and_said_so() {
             .iter()
             .find(|x| x["path"] == copy.as_str())
             .expect("listed");
-        let of = copy.strip_prefix("copy/").expect("copy");
+        let of = copy.split_once('/').expect("folder").1;
         assert_eq!(e["copy_of"], of, "{e}");
         assert_eq!(e["kind"], "skipped");
         assert_eq!(e["rows"], 0);
         let original = files.iter().find(|x| x["path"] == of).expect("original");
-        assert_eq!(e["sha256"], original["sha256"]);
         assert!(original["rows"].as_u64() > Some(0) && original.get("copy_of").is_none());
+        let why = e["skipped"].as_str().expect("why");
+        if copy.starts_with("early/") {
+            assert_ne!(e["sha256"], original["sha256"]);
+            assert!(
+                why.contains("its bytes are the start of that file"),
+                "{why}"
+            );
+        } else {
+            assert_eq!(e["sha256"], original["sha256"]);
+            assert!(why.contains("the same SHA-256"), "{why}");
+        }
     }
+    // The line cut short is not a malformed line of the bundle: the copy is not read.
+    assert_eq!(f["bundle"]["malformed_total"], want["malformed_total"]);
     let warnings = f["bundle"]["warnings"].to_string();
     assert!(
-        warnings
-            .contains("2 files are copies of others (the same SHA-256) and were not read again"),
+        warnings.contains("3 files are copies of others and were not read again"),
         "{warnings}"
     );
     // `inspect` says the same.

@@ -57,23 +57,91 @@ fn set_copies_aside<C>(outcomes: &mut [Outcome<C>]) {
         if o.info.kind == LogKind::Skipped || o.info.bytes == 0 {
             continue;
         }
-        let Some(of) = first.get(&o.info.sha256) else {
-            first.insert(o.info.sha256.clone(), o.info.path.clone());
-            continue;
-        };
-        let info = &mut o.info;
-        info.skipped = Some(format!(
-            "a copy of {of} (the same SHA-256): its rows are read from there only"
-        ));
-        info.copy_of = Some(of.clone());
-        info.kind = LogKind::Skipped;
-        info.version = None;
-        (info.rows, info.malformed) = (0, 0);
-        (info.start, info.end) = (None, None);
-        o.servers.clear();
-        o.parsed = Parsed::default();
-        o.chunk = None;
+        match first.get(&o.info.sha256) {
+            Some(of) => set_aside(o, of, "the same SHA-256"),
+            None => {
+                first.insert(o.info.sha256.clone(), o.info.path.clone());
+            }
+        }
     }
+}
+
+/// Sets aside every log that is the start of a longer one: a log still being written when the
+/// admin first collected it, collected again later. Candidates share kind, server, file name and
+/// first row's time (so that a server's FrontEnd and Hub logs of one name are not read twice
+/// for nothing); the bytes decide, read again from the bundle.
+fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
+    let Input::Bundle(bundle) = input else {
+        return;
+    };
+    let mut groups: BTreeMap<(&'static str, String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        let f = &o.info;
+        if f.kind == LogKind::Skipped || f.bytes == 0 {
+            continue;
+        }
+        let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+        let key = (
+            f.kind.as_str(),
+            f.server.clone().unwrap_or_default(),
+            name.to_string(),
+            f.start.clone().unwrap_or_default(),
+        );
+        groups.entry(key).or_default().push(i);
+    }
+    for mut group in groups.into_values().filter(|g| g.len() > 1) {
+        // Longest first; of equal length, the first in bundle order.
+        group.sort_by_key(|&i| (std::cmp::Reverse(outcomes[i].info.bytes), i));
+        let mut bytes: HashMap<usize, Option<Vec<u8>>> = HashMap::new();
+        let mut read = |i: usize, outcomes: &[Outcome<C>]| -> Option<Vec<u8>> {
+            bytes
+                .entry(i)
+                .or_insert_with(|| {
+                    let o = &outcomes[i];
+                    let (data, sha) = bundle.read_one(o.top, &o.info.path).ok()??;
+                    // Changed since it was read: not the bytes analysed.
+                    (sha == o.info.sha256).then_some(data)
+                })
+                .clone()
+        };
+        for k in 1..group.len() {
+            let short = group[k];
+            for &long in &group[..k] {
+                let longer = outcomes[long].info.bytes > outcomes[short].info.bytes;
+                if !longer || outcomes[long].info.copy_of.is_some() {
+                    continue;
+                }
+                let (Some(l), Some(s)) = (read(long, outcomes), read(short, outcomes)) else {
+                    continue;
+                };
+                if l.starts_with(&s) {
+                    let of = outcomes[long].info.path.clone();
+                    set_aside(
+                        &mut outcomes[short],
+                        &of,
+                        "its bytes are the start of that file",
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Makes `o` a skipped copy of `of`, its rows dropped.
+fn set_aside<C>(o: &mut Outcome<C>, of: &str, how: &str) {
+    let info = &mut o.info;
+    info.skipped = Some(format!(
+        "a copy of {of} ({how}): its rows are read from there only"
+    ));
+    info.copy_of = Some(of.to_string());
+    info.kind = LogKind::Skipped;
+    info.version = None;
+    (info.rows, info.malformed) = (0, 0);
+    (info.start, info.end) = (None, None);
+    o.servers.clear();
+    o.parsed = Parsed::default();
+    o.chunk = None;
 }
 
 /// Joins the entries' outcomes, in bundle order, into the inventory. `sha256` is the input's
@@ -101,6 +169,7 @@ pub(super) fn assemble<C>(
     }
     let mut outcomes = outcomes;
     set_copies_aside(&mut outcomes);
+    set_snapshots_aside(&mut outcomes, &input);
     let sha256 = sha256.unwrap_or_else(|| {
         // Lines sorted by their bytes, whatever order the entries are listed in, so a folder's
         // digest stays what it always was.
@@ -210,7 +279,7 @@ pub(super) fn assemble<C>(
             n => (format!("{n} files are copies of others"), "were"),
         };
         warnings.push(format!(
-            "{n} (the same SHA-256) and {are} not read again: {copy} is {of} again (see files[].copy_of)"
+            "{n} and {are} not read again: {copy} is {of} again (see files[].copy_of)"
         ));
     }
     let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();
