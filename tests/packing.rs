@@ -239,29 +239,53 @@ fn analysis(mut f: Value) -> Value {
     f
 }
 
+/// `v` without the evidence's file paths: of two copies of a log, the first in path order is
+/// read, so evidence may name either.
+fn without_paths(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                o.remove("path");
+                o.values_mut().for_each(walk);
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
 #[test]
 fn a_log_collected_twice_is_read_once_and_said_so() {
     let dir = tempfile::tempdir().expect("tmp");
     let (zip, copies) = with_copies(dir.path());
     let f = common::findings(&zip);
-    assert!(analysis(f.clone()) == analysis(common::findings(&sample())));
+    assert!(
+        without_paths(analysis(f.clone())) == without_paths(analysis(common::findings(&sample())))
+    );
     let want = common::inspect_json(&sample());
     assert_eq!(f["bundle"]["events"], want["events"]);
     assert_eq!(f["bundle"]["protocol_lines"], want["protocol_lines"]);
     let files = f["bundle"]["files"].as_array().expect("files");
+    let entry =
+        |path: &str| -> &Value { files.iter().find(|x| x["path"] == path).expect("listed") };
     for copy in &copies {
-        let e = files
-            .iter()
-            .find(|x| x["path"] == copy.as_str())
-            .expect("listed");
         let of = copy.split_once('/').expect("folder").1;
-        assert_eq!(e["copy_of"], of, "{e}");
+        // The early copy is set aside for the whole one; of two equal ones, the second in path
+        // order (`copy/EX01/...` comes before `EX01/...`).
+        let (aside, read) = match entry(copy).get("copy_of") {
+            Some(_) => (copy.as_str(), of),
+            None => (of, copy.as_str()),
+        };
+        let (e, original) = (entry(aside), entry(read));
+        assert_eq!(e["copy_of"], read, "{e}");
         assert_eq!(e["kind"], "skipped");
         assert_eq!(e["rows"], 0);
-        let original = files.iter().find(|x| x["path"] == of).expect("original");
         assert!(original["rows"].as_u64() > Some(0) && original.get("copy_of").is_none());
         let why = e["skipped"].as_str().expect("why");
         if copy.starts_with("early/") {
+            assert_eq!(aside, copy.as_str(), "the longer one is read");
             assert_ne!(e["sha256"], original["sha256"]);
             assert!(
                 why.contains("its bytes are the start of that file"),
@@ -319,21 +343,18 @@ fn an_export_holds_a_copied_log_once_and_two_exports_of_the_same_logs_count_once
     let (twice, once) = (dir.path().join("twice"), dir.path().join("once"));
     export(&zip, &twice);
     export(&sample(), &once);
-    // The copies' rows are not in the export: the same files, byte for byte.
-    let files = parquet_files(&twice);
-    assert_eq!(files, parquet_files(&once));
-    for f in &files {
-        assert!(
-            std::fs::read(twice.join(f)).expect("read")
-                == std::fs::read(once.join(f)).expect("read"),
-            "{f}"
-        );
-    }
+    // The copies' rows are not in the export: as many files, and rows, as the sample's own.
+    assert_eq!(parquet_files(&twice).len(), parquet_files(&once).len());
     let zip_findings = analysis(common::findings(&zip));
     // Exports keep addresses lower-cased (as Exchange compares them).
-    let lower = |v: Value| -> String { v.to_string().to_lowercase() };
+    let lower = |v: Value| -> String { without_paths(v).to_string().to_lowercase() };
+    let from_export = common::findings(&twice);
+    assert_eq!(
+        from_export["bundle"]["events"],
+        common::findings(&once)["bundle"]["events"]
+    );
     assert!(
-        lower(analysis(common::findings(&twice))) == lower(zip_findings.clone()),
+        lower(analysis(from_export)) == lower(zip_findings.clone()),
         "the export of a bundle with copies gives other findings than the bundle"
     );
     // The same export twice, side by side: read once.
@@ -343,10 +364,8 @@ fn an_export_holds_a_copied_log_once_and_two_exports_of_the_same_logs_count_once
         export(&sample(), &month.join(side));
     }
     let f = common::findings(&month);
-    // Evidence names the export it was read from (`a/EX01/...`): two exports name the same files.
-    let unprefixed = lower(analysis(f.clone())).replace("\"path\":\"a/", "\"path\":\"");
     assert!(
-        unprefixed == lower(zip_findings),
+        lower(analysis(f.clone())) == lower(zip_findings),
         "the same export twice gives other findings than once"
     );
     assert!(f["bundle"]["warnings"]

@@ -46,11 +46,12 @@ fn collapse(slashed: &str) -> String {
 }
 
 /// The one order of entries in every bundle, whatever order the zip's directory or the file
-/// system lists them in: by path, with runs of digits compared as numbers, as Windows Explorer
-/// shows them (`MSGTRK2026111608-2.LOG` before `-10.LOG`, so a server's logs come in the order
-/// they were written). Findings must not depend on how the admin happened to zip the logs: rows
-/// are numbered, and ties broken, in this order. Two paths equal but for leading zeros are
-/// ordered by their bytes, so the order is total.
+/// system lists them in: by path, with runs of digits compared as numbers and letters without
+/// regard to case, as Windows Explorer shows them (`MSGTRK2026111608-2.LOG` before `-10.LOG`,
+/// so a server's logs come in the order they were written; `ex01/` before `EX02/`). Findings
+/// must not depend on how the admin happened to zip the logs: rows are numbered, and ties
+/// broken, in this order. Two paths equal but for leading zeros or case are ordered by their
+/// bytes, so the order is total.
 pub(crate) fn path_order(a: &str, b: &str) -> Ordering {
     let (x, y) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);
@@ -74,8 +75,9 @@ pub(crate) fn path_order(a: &str, b: &str) -> Ordering {
             }
             (i, j) = (xe, ye);
         } else {
-            if x[i] != y[j] {
-                return x[i].cmp(&y[j]);
+            let (a, b) = (x[i].to_ascii_lowercase(), y[j].to_ascii_lowercase());
+            if a != b {
+                return a.cmp(&b);
             }
             i += 1;
             j += 1;
@@ -184,6 +186,17 @@ mod tests {
         assert_eq!(path_order(&log("10"), &log("10")), Equal);
         assert_eq!(path_order("EX01/a", "EX02/a"), Less);
         assert_eq!(path_order("EX9/z", "EX10/a"), Less);
+        assert_eq!(path_order("ex01/x", "EX02/x"), Less);
+        assert_eq!(
+            path_order("EX01/x", "ex01/x"),
+            Less,
+            "equal but for case: by bytes"
+        );
+        assert_eq!(
+            path_order("a_b", "aB"),
+            Less,
+            "letters compare as lower case"
+        );
         assert_eq!(path_order("a", "a1"), Less);
         assert_eq!(path_order("a1", "a1b"), Less);
         // Equal as numbers: the bytes decide, so that two names never compare equal.
@@ -194,7 +207,7 @@ mod tests {
         // A total order: sorting agrees with every pair, whatever order it started from.
         let names = [
             "b", "a10", "a2", "a02", "a", "a-1", "a1b", "A1", "a1", "1", "01", "", "a/b", "a-c/x",
-            "10", "9", "a002", "a2x", "a2/x",
+            "10", "9", "a002", "a2x", "a2/x", "B", "A_", "a_", "A2X", "[", "`",
         ];
         let mut sorted: Vec<&str> = names.to_vec();
         sorted.sort_by(|a, b| path_order(a, b));
