@@ -47,20 +47,34 @@ pub struct Period {
     pub rows: u64,
 }
 
-/// Turns every log whose bytes an earlier one (in bundle order) already holds into a skipped
-/// entry naming that one, its rows dropped: admins collect the same logs twice (a copy in
-/// another folder, one server's zip added again, two collection runs), and counting such rows
-/// twice would double the very figures a postmortem rests on.
+/// Turns every log whose bytes another one holds into a skipped entry naming that one, its rows
+/// dropped: admins collect the same logs twice (a copy in another folder, one server's zip added
+/// again, two collection runs), and counting such rows twice would double the very figures a
+/// postmortem rests on. Of equal copies the one least deep in folders is read (`EX01/...`
+/// rather than `backup/EX01/...`), then the first in bundle order.
 fn set_copies_aside<C>(outcomes: &mut [Outcome<C>]) {
-    let mut first: HashMap<String, String> = HashMap::new();
-    for o in outcomes.iter_mut() {
+    let depth = |p: &str| p.split('/').count();
+    let mut read: HashMap<&str, usize> = HashMap::new();
+    for (i, o) in outcomes.iter().enumerate() {
         if o.info.kind == LogKind::Skipped || o.info.bytes == 0 {
             continue;
         }
-        match first.get(&o.info.sha256) {
-            Some(of) => set_aside(o, of, "the same SHA-256"),
-            None => {
-                first.insert(o.info.sha256.clone(), o.info.path.clone());
+        let best = read.entry(o.info.sha256.as_str()).or_insert(i);
+        if depth(&o.info.path) < depth(&outcomes[*best].info.path) {
+            *best = i;
+        }
+    }
+    let read: HashMap<String, (usize, String)> = read
+        .into_iter()
+        .map(|(sha, i)| (sha.to_string(), (i, outcomes[i].info.path.clone())))
+        .collect();
+    for (i, o) in outcomes.iter_mut().enumerate() {
+        if o.info.kind == LogKind::Skipped || o.info.bytes == 0 {
+            continue;
+        }
+        if let Some((best, of)) = read.get(&o.info.sha256) {
+            if *best != i {
+                set_aside(o, of, "the same SHA-256");
             }
         }
     }
