@@ -636,7 +636,7 @@ impl Bundle {
     }
 
     /// Runs `f` on every entry, in parallel, and returns the results in path order
-    /// ([`names::path_order`]; so output depends neither on thread timing nor on the order the
+    /// (`names::path_order`; so output depends neither on thread timing nor on the order the
     /// archive happens to list its entries in). Archives inside the bundle are opened and their
     /// members passed to `f` as well, also in path order; the archive itself is passed too, with
     /// `container` set.

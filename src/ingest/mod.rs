@@ -7,8 +7,9 @@
 //! ([`inventory`]), the canonical Polars frames ([`load`]), or the analysis' compact model
 //! (`analyze::model`). Every mode sees exactly the same rows, so `inspect`, `report` and the
 //! frames never disagree on counts. Entries are read in parallel and their results kept in
-//! bundle order: the entries' paths in [`crate::bundle::path_order`], not the order an archive
-//! happens to list them in, so the same logs always give the same output, however zipped.
+//! bundle order: the entries' paths in one fixed order (`bundle::names::path_order`), not the
+//! order an archive happens to list them in, so the same logs always give the same output,
+//! however zipped.
 
 pub mod builders;
 pub mod csv_export;
