@@ -64,13 +64,13 @@ impl Detector for Latency {
         Some(include_str!("../../../templates/sections/latency.html"))
     }
     fn methods(&self, _: &Params) -> String {
-        format!("Exchange's own latency parts from message-info (each part counted once per message and server, from the earliest row that server wrote with it), and Exchange 2010's MessageLatency by its type: p50, p95 and the largest value per server and component. A message whose completing row makes its latency negative or over {} (origination time minus completion time) has a client with a wrong clock: it is listed under its client and left out of every latency figure.", crate::human::span(LATENCY_PLAUSIBLE_MS))
+        format!("Exchange's own latency parts from message-info (each part counted once per message and server, from the last row that server wrote with it: after deferrals, the one that delivered or gave up), and Exchange 2010's MessageLatency by its type: p50, p95 and the largest value per server and component. A message whose completing row makes its latency negative or over {} (origination time minus completion time) has a client with a wrong clock: it is listed under its client and left out of every latency figure.", crate::human::span(LATENCY_PLAUSIBLE_MS))
     }
 
     fn detect(&self, cx: &Cx<'_>) -> Result<Detected> {
         let m = cx.m;
         // A part per row and component: millions. Each message's parts are gathered (a
-        // counting sort by message, keeping row order) and its earliest part per server and
+        // counting sort by message, keeping row order) and its last part per server and
         // component kept; groups are indexed by (server, component) ids, names only at the end.
         let comps = m.components.len();
         let group = |p: &crate::analyze::model::LatencyPart| {
@@ -98,9 +98,10 @@ impl Detector for Latency {
                 next[id as usize] += 1;
             }
         }
-        // A message delivered in several rows by one server (recipients delivered apart, a
-        // retry) counts with its earliest row there, not with whichever row comes first in
-        // the bundle: a server's logs need not be listed in the order they were written.
+        // A message with several rows on one server (deferred and retried, recipients
+        // delivered apart) counts with its last row there, the one that finished with it (its
+        // parts then hold the whole time spent), not with whichever row comes first in the
+        // bundle: a server's logs need not be listed in the order they were written.
         let mut seen: Vec<(usize, i64, u32)> = Vec::new();
         for id in 0..m.msgs.len() {
             if !cx.counts(id) {
@@ -111,7 +112,7 @@ impl Detector for Latency {
                 let p = &m.parts[j as usize];
                 let (g, t) = (group(p), m.time[p.row as usize]);
                 match seen.iter_mut().find(|s| s.0 == g) {
-                    Some(s) if t < s.1 => *s = (g, t, p.ms),
+                    Some(s) if t > s.1 => *s = (g, t, p.ms),
                     Some(_) => {}
                     None => seen.push((g, t, p.ms)),
                 }
