@@ -375,3 +375,35 @@ fn an_export_holds_a_copied_log_once_and_two_exports_of_the_same_logs_count_once
         .to_string()
         .contains("files are copies of others"));
 }
+
+#[test]
+fn files_that_are_only_a_header_are_not_taken_for_copies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Two servers started a log in the same second and wrote nothing more: alike to the byte.
+    let header = deliveries(&[]);
+    let mut logs = members(&sample());
+    for server in ["EX01", "EX02"] {
+        logs.push((
+            format!("{server}/TransportRoles/Logs/MessageTracking/MSGTRK2026111620-1.LOG"),
+            header.clone(),
+        ));
+    }
+    let zip = dir.path().join("headers.zip");
+    write_zip(&zip, &logs);
+    let f = common::findings(&zip);
+    let files = f["bundle"]["files"].as_array().expect("files");
+    let empty: Vec<&Value> = files
+        .iter()
+        .filter(|x| {
+            x["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("MSGTRK2026111620-1.LOG"))
+        })
+        .collect();
+    assert_eq!(empty.len(), 2);
+    assert!(empty
+        .iter()
+        .all(|x| x.get("copy_of").is_none() && x["kind"] == "message_tracking"));
+    assert_eq!(empty[0]["sha256"], empty[1]["sha256"]);
+    assert!(!f["bundle"]["warnings"].to_string().contains("cop"));
+}

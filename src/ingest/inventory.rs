@@ -56,7 +56,7 @@ fn set_copies_aside<C>(outcomes: &mut [Outcome<C>]) {
     let depth = |p: &str| p.split('/').count();
     let mut read: HashMap<&str, usize> = HashMap::new();
     for (i, o) in outcomes.iter().enumerate() {
-        if o.info.kind == LogKind::Skipped || o.info.bytes == 0 {
+        if !has_lines(&o.info) {
             continue;
         }
         let best = read.entry(o.info.sha256.as_str()).or_insert(i);
@@ -69,7 +69,7 @@ fn set_copies_aside<C>(outcomes: &mut [Outcome<C>]) {
         .map(|(sha, i)| (sha.to_string(), (i, outcomes[i].info.path.clone())))
         .collect();
     for (i, o) in outcomes.iter_mut().enumerate() {
-        if o.info.kind == LogKind::Skipped || o.info.bytes == 0 {
+        if !has_lines(&o.info) {
             continue;
         }
         if let Some((best, of)) = read.get(&o.info.sha256) {
@@ -91,7 +91,7 @@ fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
     let mut groups: BTreeMap<(&'static str, String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, o) in outcomes.iter().enumerate() {
         let f = &o.info;
-        if f.kind == LogKind::Skipped || f.bytes == 0 {
+        if !has_lines(f) {
             continue;
         }
         let name = f.path.rsplit('/').next().unwrap_or(&f.path);
@@ -140,6 +140,13 @@ fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
             }
         }
     }
+}
+
+/// Whether a file may be taken for a copy: it was read, its digest is known (an engine's copy
+/// of an export without `inventory.json` has none), and it holds lines (rows or malformed ones).
+/// Two servers can write files that are only a header, alike to the byte.
+fn has_lines(f: &FileInfo) -> bool {
+    f.kind != LogKind::Skipped && !f.sha256.is_empty() && f.rows + f.malformed > 0
 }
 
 /// Makes `o` a skipped copy of `of`, its rows dropped.
