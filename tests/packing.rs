@@ -407,3 +407,43 @@ fn files_that_are_only_a_header_are_not_taken_for_copies() {
     assert_eq!(empty[0]["sha256"], empty[1]["sha256"]);
     assert!(!f["bundle"]["warnings"].to_string().contains("cop"));
 }
+
+/// A `Get-MessageTrackingLog | Export-Csv` of `server`, one DELIVER row at 10:00 UTC.
+fn powershell_export(server: &str) -> Vec<u8> {
+    format!(
+        "#TYPE Microsoft.Exchange.Management.TransportLogSearchTasks.MessageTrackingEvent\r\n\
+\"PSComputerName\",\"Timestamp\",\"Source\",\"EventId\",\"MessageId\",\"Recipients\",\"RecipientStatus\",\"TotalBytes\",\"RecipientCount\",\"MessageSubject\",\"Sender\"\r\n\
+\"{server}\",\"11/16/2026 10:00:00 AM\",\"STOREDRIVER\",\"DELIVER\",\"<ps1@corp.example>\",\"bo@corp.example\",\"250 2.1.5 OK\",\"5000\",\"1\",\"hello\",\"ana@corp.example\"\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn an_export_of_hours_the_logs_hold_too_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let warned = |server: &str| -> String {
+        let mut logs = members(&sample());
+        logs.push((
+            "exports/tracking.csv".to_string(),
+            powershell_export(server),
+        ));
+        let zip = dir.path().join(format!("{server}.zip"));
+        write_zip(&zip, &logs);
+        let f = common::findings(&zip);
+        let kinds: Vec<&Value> = f["bundle"]["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .filter(|x| x["path"] == "exports/tracking.csv")
+            .collect();
+        assert_eq!(kinds[0]["kind"], "powershell_csv", "{kinds:?}");
+        f["bundle"]["warnings"].to_string()
+    };
+    let both = warned("EX01");
+    assert!(
+        both.contains("exports/tracking.csv: a PowerShell export of events that the tracking logs of EX01 in the bundle cover too"),
+        "{both}"
+    );
+    let other = warned("EX09");
+    assert!(!other.contains("PowerShell export of events"), "{other}");
+}

@@ -142,6 +142,53 @@ fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
     }
 }
 
+/// A warning for each PowerShell export of tracking events (`Export-Csv`) that holds hours of a
+/// server whose tracking logs are in the bundle too. Admins sometimes send both; the files
+/// differ, so they are not copies, and the same events would count twice. Said, not guessed
+/// away: the export may also hold what the logs do not.
+fn exports_beside_logs(files: &[FileInfo]) -> Vec<String> {
+    let servers = |f: &FileInfo| -> Vec<String> {
+        f.server
+            .as_deref()
+            .unwrap_or("")
+            .split(", ")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut out = Vec::new();
+    for e in files.iter().filter(|f| f.kind == LogKind::PowershellCsv) {
+        let (Some(from), Some(to)) = (e.start.as_deref(), e.end.as_deref()) else {
+            continue;
+        };
+        // Between a server's first and last logged row, its logs hold every event (a quiet
+        // minute falls between two files). RFC 3339 in UTC with milliseconds: the smaller
+        // string is the earlier time.
+        let both: Vec<String> = servers(e)
+            .into_iter()
+            .filter(|s| {
+                let logs = || {
+                    files.iter().filter(|t| {
+                        t.kind == LogKind::MessageTracking
+                            && servers(t).iter().any(|x| x.eq_ignore_ascii_case(s))
+                    })
+                };
+                let first = logs().filter_map(|t| t.start.as_deref()).min();
+                let last = logs().filter_map(|t| t.end.as_deref()).max();
+                first.is_some_and(|x| x <= to) && last.is_some_and(|x| x >= from)
+            })
+            .collect();
+        if !both.is_empty() {
+            out.push(format!(
+                "{}: a PowerShell export of events that the tracking logs of {} in the bundle cover too (the same hours): rows in both count twice",
+                e.path,
+                both.join(", ")
+            ));
+        }
+    }
+    out
+}
+
 /// Whether a file may be taken for a copy: it was read, its digest is known (an engine's copy
 /// of an export without `inventory.json` has none), and it holds lines (rows or malformed ones).
 /// Two servers can write files that are only a header, alike to the byte.
@@ -303,6 +350,7 @@ pub(super) fn assemble<C>(
             "{n} and {are} not read again: {copy} is {of} again (see files[].copy_of)"
         ));
     }
+    warnings.extend(exports_beside_logs(&files));
     let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();
     if skipped_n > 0 {
         warnings.push(format!(
