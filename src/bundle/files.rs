@@ -75,8 +75,8 @@ pub(crate) struct FolderEntry {
 
 /// Everything below `root` that is not a folder, in a fixed order (by displayed path in
 /// [`super::names::path_order`], then by the real name for two names that display alike),
-/// whatever order the file system lists them in. Symbolic links are listed, not followed: a link out of the folder is not part of what the
-/// admin collected.
+/// whatever order the file system lists them in. Symbolic links are listed, not followed: a
+/// link out of the folder is not part of what the admin collected.
 pub(crate) fn list_folder(root: &Path) -> Result<Vec<FolderEntry>> {
     let mut out = Vec::new();
     for ent in WalkDir::new(root).min_depth(1).follow_links(false) {

@@ -327,9 +327,13 @@ const WHOLE_MAX: u64 = 64 << 20;
 const STEP: u64 = 8 << 20;
 
 enum Source {
-    Zip(SharedZip),
+    /// A zip, with its entries' names by index ([`names::validate`]).
+    Zip(SharedZip, Vec<String>),
     Dir(Vec<files::FolderEntry>),
-    File { path: PathBuf, name: String },
+    File {
+        path: PathBuf,
+        name: String,
+    },
 }
 
 /// An opened bundle. Opening validates the container (zip structure, entry names) but reads no
@@ -402,18 +406,6 @@ pub fn folder_digest<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> S
     format!("{:x}", h.finalize())
 }
 
-/// The names of a zip's entries, by index, spelt as [`names::entry_name`] spells them (empty
-/// for an entry whose header cannot be read: reading it fails later, with the reason).
-fn zip_names(zip: &SharedZip) -> Vec<String> {
-    let meta = zip.metadata();
-    (0..zip.len())
-        .map(|i| {
-            meta.entry(i)
-                .map_or_else(|_| String::new(), |e| names::entry_name(e.name_raw()))
-        })
-        .collect()
-}
-
 /// The indexes of `names` in path order (ties by index).
 pub(crate) fn in_path_order<S: AsRef<str>>(names: &[S]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..names.len()).collect();
@@ -452,10 +444,11 @@ fn zip_error(display: &str, e: ZipError) -> Error {
     }
 }
 
-fn open_zip(display: &str, data: ZipBytes) -> Result<SharedZip> {
+/// An archive, checked, with its entries' names by index.
+fn open_zip(display: &str, data: ZipBytes) -> Result<(SharedZip, Vec<String>)> {
     let zip = ZipArchive::new(data).map_err(|e| zip_error(display, e))?;
-    names::validate(display, &zip)?;
-    Ok(zip)
+    let names = names::validate(display, &zip)?;
+    Ok((zip, names))
 }
 
 fn read_error(path: &Path, e: std::io::Error) -> Error {
@@ -544,7 +537,7 @@ impl Bundle {
                 return Err(too_large());
             }
             let at = FileAt::new(file.clone(), len);
-            let zip = open_zip(&display, ZipBytes::File(at.clone()))?;
+            let (zip, names) = open_zip(&display, ZipBytes::File(at.clone()))?;
             if zip.is_empty() {
                 return Err(Error::EmptyBundle { path: display });
             }
@@ -556,7 +549,7 @@ impl Bundle {
                 sha256: OnceLock::new(),
                 zip_file: Some(at),
                 declared_bytes: declared,
-                source: Source::Zip(zip),
+                source: Source::Zip(zip, names),
                 origin: path.to_path_buf(),
                 limits,
                 inflated: AtomicU64::new(0),
@@ -629,7 +622,7 @@ impl Bundle {
 
     pub fn entry_count(&self) -> usize {
         match &self.source {
-            Source::Zip(z) => z.len(),
+            Source::Zip(z, _) => z.len(),
             Source::Dir(files) => files.len(),
             Source::File { .. } => 1,
         }
@@ -703,7 +696,7 @@ impl Bundle {
     /// Each top-level entry's place in path order. A folder is listed in that order already.
     fn path_ranks(&self) -> Vec<usize> {
         match &self.source {
-            Source::Zip(z) => ranks(&zip_names(z)),
+            Source::Zip(_, names) => ranks(names),
             Source::Dir(files) => (0..files.len()).collect(),
             Source::File { .. } => vec![0],
         }
@@ -713,7 +706,7 @@ impl Bundle {
     /// in a folder): only a scheduling hint, a crafted archive may lie.
     fn entry_sizes(&self) -> Vec<u64> {
         match &self.source {
-            Source::Zip(z) => (0..z.len())
+            Source::Zip(z, _) => (0..z.len())
                 .map(|i| z.metadata().entry(i).map_or(0, |e| e.size()))
                 .collect(),
             Source::Dir(files) => files
@@ -728,9 +721,9 @@ impl Bundle {
     fn load_top(&self, reader: &mut Reader, i: usize) -> Result<Top> {
         let buf = &mut reader.buf;
         match &self.source {
-            Source::Zip(shared) => {
+            Source::Zip(shared, names) => {
                 let zip = reader.zip.get_or_insert_with(|| shared.clone());
-                self.zip_top(zip, i, buf, &mut reader.whole)
+                self.zip_top(zip, i, &names[i], buf, &mut reader.whole)
             }
             Source::Dir(files) => {
                 let entry = &files[i];
@@ -765,6 +758,7 @@ impl Bundle {
         &self,
         zip: &mut SharedZip,
         i: usize,
+        name: &str,
         buf: &mut Buf,
         whole: &mut Whole,
     ) -> Result<Top> {
@@ -772,7 +766,7 @@ impl Bundle {
         if file.is_dir() {
             return Ok(Top::Folder);
         }
-        let name = names::entry_name(file.name_raw());
+        let name = name.to_string();
         let hint = file.size();
         let packed = file.compressed_size();
         if file.compression() == zip::CompressionMethod::Deflated
@@ -920,7 +914,7 @@ impl Bundle {
             }
             let sha = sha256_hex(data);
             let shared = Shared(Arc::new(data.to_vec()));
-            let mut zip = open_zip(&path, ZipBytes::Memory(Cursor::new(shared)))?;
+            let (mut zip, names) = open_zip(&path, ZipBytes::Memory(Cursor::new(shared)))?;
             out.push(f(Entry {
                 path: path.clone(),
                 data: &[],
@@ -930,12 +924,12 @@ impl Bundle {
                 top,
             })?);
             let mut inner_buf = Buf::default();
-            for i in in_path_order(&zip_names(&zip)) {
+            for i in in_path_order(&names) {
                 let mut file = zip.by_index(i).map_err(|e| zip_error(&path, e))?;
                 if file.is_dir() {
                     continue;
                 }
-                let inner = format!("{path}!/{}", names::entry_name(file.name_raw()));
+                let inner = format!("{path}!/{}", names[i]);
                 let hint = file.size();
                 let packed = file.compressed_size();
                 self.read_limited(&inner, &mut file, hint, Some(packed), &mut inner_buf)?;

@@ -30,13 +30,16 @@ fn is_unsafe(slashed: &str) -> bool {
     slashed.split('/').any(|c| c == "..")
 }
 
-/// The one spelling of an entry name: `/`-separated, without empty or `.` components (which
-/// every extractor ignores, so `a//b` and `./a/b` are `a/b`). Case is kept: the bundle may come
-/// from a case-sensitive file system where `a.log` and `A.LOG` are two files.
-pub(crate) fn entry_name(raw: &[u8]) -> String {
+/// The one spelling of an entry name ([`validate`] spells every name so): `/`-separated,
+/// without empty or `.` components (which every extractor ignores, so `a//b` and `./a/b` are
+/// `a/b`). Case is kept: the bundle may come from a case-sensitive file system where `a.log`
+/// and `A.LOG` are two files.
+#[cfg(test)]
+fn entry_name(raw: &[u8]) -> String {
     collapse(&slashed(raw))
 }
 
+/// A `/`-separated name ([`slashed`]) in its one spelling (see `entry_name`).
 fn collapse(slashed: &str) -> String {
     slashed
         .split('/')
@@ -87,8 +90,9 @@ pub(crate) fn path_order(a: &str, b: &str) -> Ordering {
 }
 
 /// Refuses an archive with an unsafe name, an encrypted entry, or two entries that are one file
-/// once spelt alike. `display` names the archive in messages.
-pub(crate) fn validate(display: &str, zip: &SharedZip) -> Result<()> {
+/// once spelt alike. `display` names the archive in messages. Returns every entry's name, by
+/// index, in its one spelling: `/`-separated, without empty or `.` components, case kept.
+pub(crate) fn validate(display: &str, zip: &SharedZip) -> Result<Vec<String>> {
     // The zip reader keeps one entry per exact name: a second file under the same name would be
     // lost without a word, and we cannot even see its name.
     if zip.has_duplicate_names() {
@@ -98,6 +102,7 @@ pub(crate) fn validate(display: &str, zip: &SharedZip) -> Result<()> {
         });
     }
     let meta = zip.metadata();
+    let mut names = Vec::with_capacity(zip.len());
     let mut seen: HashMap<String, String> = HashMap::with_capacity(zip.len());
     for i in 0..zip.len() {
         let entry = meta.entry(i).map_err(|e| Error::CorruptZip {
@@ -120,18 +125,18 @@ pub(crate) fn validate(display: &str, zip: &SharedZip) -> Result<()> {
             });
         }
         // Folder entries hold no data, so nothing can hide behind them.
-        if entry.is_dir() {
-            continue;
+        if !entry.is_dir() {
+            let original = String::from_utf8_lossy(raw).into_owned();
+            if let Some(first) = seen.insert(name.clone(), original.clone()) {
+                return Err(Error::DuplicateNames {
+                    path: display.to_string(),
+                    names: format!(" (`{}` and `{}`)", printable(&first), printable(&original)),
+                });
+            }
         }
-        let original = String::from_utf8_lossy(raw).into_owned();
-        if let Some(first) = seen.insert(name, original.clone()) {
-            return Err(Error::DuplicateNames {
-                path: display.to_string(),
-                names: format!(" (`{}` and `{}`)", printable(&first), printable(&original)),
-            });
-        }
+        names.push(name);
     }
-    Ok(())
+    Ok(names)
 }
 
 #[cfg(test)]

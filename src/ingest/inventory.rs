@@ -53,37 +53,33 @@ pub struct Period {
 /// postmortem rests on. Of equal copies the one least deep in folders is read (`EX01/...`
 /// rather than `backup/EX01/...`), then the first in bundle order.
 fn set_copies_aside<C>(outcomes: &mut [Outcome<C>]) {
-    let depth = |p: &str| p.split('/').count();
+    let depth = |i: usize| outcomes[i].info.path.split('/').count();
     let mut read: HashMap<&str, usize> = HashMap::new();
     for (i, o) in outcomes.iter().enumerate() {
-        if !has_lines(&o.info) {
-            continue;
-        }
-        let best = read.entry(o.info.sha256.as_str()).or_insert(i);
-        if depth(&o.info.path) < depth(&outcomes[*best].info.path) {
-            *best = i;
-        }
-    }
-    let read: HashMap<String, (usize, String)> = read
-        .into_iter()
-        .map(|(sha, i)| (sha.to_string(), (i, outcomes[i].info.path.clone())))
-        .collect();
-    for (i, o) in outcomes.iter_mut().enumerate() {
-        if !has_lines(&o.info) {
-            continue;
-        }
-        if let Some((best, of)) = read.get(&o.info.sha256) {
-            if *best != i {
-                set_aside(o, of, "the same SHA-256");
+        if may_be_a_copy(&o.info) {
+            let best = read.entry(o.info.sha256.as_str()).or_insert(i);
+            if depth(i) < depth(*best) {
+                *best = i;
             }
         }
+    }
+    let copies: Vec<(usize, usize)> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| may_be_a_copy(&o.info))
+        .filter_map(|(i, o)| Some((i, *read.get(o.info.sha256.as_str())?)))
+        .filter(|&(i, best)| i != best)
+        .collect();
+    for (i, best) in copies {
+        let of = outcomes[best].info.path.clone();
+        set_aside(&mut outcomes[i], &of, "the same SHA-256");
     }
 }
 
 /// Sets aside every log that is the start of a longer one: a log still being written when the
 /// admin first collected it, collected again later. Candidates share kind, server, file name and
-/// first row's time (so that a server's FrontEnd and Hub logs of one name are not read twice
-/// for nothing); the bytes decide, read again from the bundle.
+/// earliest row's time (so that a server's FrontEnd and Hub logs of one name are not read
+/// twice for nothing); the bytes decide, read again from the bundle.
 fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
     let Input::Bundle(bundle) = input else {
         return;
@@ -91,7 +87,7 @@ fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
     let mut groups: BTreeMap<(&'static str, String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, o) in outcomes.iter().enumerate() {
         let f = &o.info;
-        if !has_lines(f) {
+        if !may_be_a_copy(f) {
             continue;
         }
         let name = f.path.rsplit('/').next().unwrap_or(&f.path);
@@ -106,18 +102,8 @@ fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
     for mut group in groups.into_values().filter(|g| g.len() > 1) {
         // Longest first; of equal length, the first in bundle order.
         group.sort_by_key(|&i| (std::cmp::Reverse(outcomes[i].info.bytes), i));
+        // Each file read again at most once, when first compared; `None` if it changed since.
         let mut bytes: HashMap<usize, Option<Vec<u8>>> = HashMap::new();
-        let mut read = |i: usize, outcomes: &[Outcome<C>]| -> Option<Vec<u8>> {
-            bytes
-                .entry(i)
-                .or_insert_with(|| {
-                    let o = &outcomes[i];
-                    let (data, sha) = bundle.read_one(o.top, &o.info.path).ok()??;
-                    // Changed since it was read: not the bytes analysed.
-                    (sha == o.info.sha256).then_some(data)
-                })
-                .clone()
-        };
         for k in 1..group.len() {
             let short = group[k];
             for &long in &group[..k] {
@@ -125,10 +111,17 @@ fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
                 if !longer || outcomes[long].info.copy_of.is_some() {
                     continue;
                 }
-                let (Some(l), Some(s)) = (read(long, outcomes), read(short, outcomes)) else {
+                for i in [long, short] {
+                    bytes.entry(i).or_insert_with(|| {
+                        let o = &outcomes[i];
+                        let (data, sha) = bundle.read_one(o.top, &o.info.path).ok()??;
+                        (sha == o.info.sha256).then_some(data)
+                    });
+                }
+                let (Some(Some(l)), Some(Some(s))) = (bytes.get(&long), bytes.get(&short)) else {
                     continue;
                 };
-                if l.starts_with(&s) {
+                if l.starts_with(s) {
                     let of = outcomes[long].info.path.clone();
                     set_aside(
                         &mut outcomes[short],
@@ -147,35 +140,41 @@ fn set_snapshots_aside<C>(outcomes: &mut [Outcome<C>], input: &Input) {
 /// differ, so they are not copies, and the same events would count twice. Said, not guessed
 /// away: the export may also hold what the logs do not.
 fn exports_beside_logs(files: &[FileInfo]) -> Vec<String> {
-    let servers = |f: &FileInfo| -> Vec<String> {
-        f.server
-            .as_deref()
-            .unwrap_or("")
+    let servers = |f: &FileInfo| {
+        let names = f.server.as_deref().unwrap_or("");
+        names
             .split(", ")
             .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
     };
+    // Each server's span of logged rows: between its first and last, its logs hold every event
+    // (a quiet minute falls between two files). RFC 3339 in UTC with milliseconds: the smaller
+    // string is the earlier time.
+    let mut spans: HashMap<String, (&str, &str)> = HashMap::new();
+    for t in files.iter().filter(|f| f.kind == LogKind::MessageTracking) {
+        let (Some(a), Some(b)) = (t.start.as_deref(), t.end.as_deref()) else {
+            continue;
+        };
+        for s in servers(t) {
+            let span = spans.entry(s).or_insert((a, b));
+            *span = (span.0.min(a), span.1.max(b));
+        }
+    }
     let mut out = Vec::new();
     for e in files.iter().filter(|f| f.kind == LogKind::PowershellCsv) {
         let (Some(from), Some(to)) = (e.start.as_deref(), e.end.as_deref()) else {
             continue;
         };
-        // Between a server's first and last logged row, its logs hold every event (a quiet
-        // minute falls between two files). RFC 3339 in UTC with milliseconds: the smaller
-        // string is the earlier time.
-        let both: Vec<String> = servers(e)
-            .into_iter()
+        let both: Vec<&str> = e
+            .server
+            .as_deref()
+            .unwrap_or("")
+            .split(", ")
             .filter(|s| {
-                let logs = || {
-                    files.iter().filter(|t| {
-                        t.kind == LogKind::MessageTracking
-                            && servers(t).iter().any(|x| x.eq_ignore_ascii_case(s))
-                    })
-                };
-                let first = logs().filter_map(|t| t.start.as_deref()).min();
-                let last = logs().filter_map(|t| t.end.as_deref()).max();
-                first.is_some_and(|x| x <= to) && last.is_some_and(|x| x >= from)
+                spans
+                    .get(&s.to_ascii_lowercase())
+                    .is_some_and(|&(a, b)| a <= to && b >= from)
             })
             .collect();
         if !both.is_empty() {
@@ -192,7 +191,7 @@ fn exports_beside_logs(files: &[FileInfo]) -> Vec<String> {
 /// Whether a file may be taken for a copy: it was read, its digest is known (an engine's copy
 /// of an export without `inventory.json` has none), and it holds lines (rows or malformed ones).
 /// Two servers can write files that are only a header, alike to the byte.
-fn has_lines(f: &FileInfo) -> bool {
+fn may_be_a_copy(f: &FileInfo) -> bool {
     f.kind != LogKind::Skipped && !f.sha256.is_empty() && f.rows + f.malformed > 0
 }
 
@@ -218,7 +217,7 @@ pub(super) fn assemble<C>(
     display: String,
     sha256: Option<String>,
     input: Input,
-    outcomes: Vec<Outcome<C>>,
+    mut outcomes: Vec<Outcome<C>>,
 ) -> Result<ReadOut<C>> {
     if outcomes.is_empty() {
         return Err(Error::EmptyBundle { path: display });
@@ -235,7 +234,6 @@ pub(super) fn assemble<C>(
             ),
         });
     }
-    let mut outcomes = outcomes;
     set_copies_aside(&mut outcomes);
     set_snapshots_aside(&mut outcomes, &input);
     let sha256 = sha256.unwrap_or_else(|| {

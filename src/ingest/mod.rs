@@ -149,8 +149,8 @@ pub struct FileInfo {
     /// Why a skipped entry was not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
-    /// The entry this one is a byte-for-byte copy of (the same SHA-256), which was read in its
-    /// place: a log collected twice is counted once.
+    /// The entry this one is a copy of (the same SHA-256, or the start of its bytes), which
+    /// was read in its place: a log collected twice is counted once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy_of: Option<String>,
 }

@@ -20,7 +20,7 @@ macro_rules! text_fields {
             pub const ALL: [Field; [$($column),*].len()] = [$(Field::$variant),*];
 
             /// The column's name in the frames (and in Parquet exports).
-            pub fn column(self) -> &'static str {
+            pub const fn column(self) -> &'static str {
                 match self {
                     $(Field::$variant => $column),*
                 }

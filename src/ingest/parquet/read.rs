@@ -724,14 +724,14 @@ fn records(df: &DataFrame) -> Option<Vec<(u32, Record)>> {
 
 /// The columns evidence shows ([`Rows`]).
 const EVIDENCE_COLUMNS: [&str; 8] = [
-    "event_id",
-    "source",
-    "message_id",
-    "sender",
+    Field::EventId.column(),
+    Field::Source.column(),
+    Field::MessageId.column(),
+    Field::Sender.column(),
     col::RECIPIENTS,
     col::RECIPIENT_STATUS,
-    "subject",
-    "source_context",
+    Field::Subject.column(),
+    Field::SourceContext.column(),
 ];
 
 /// Reads the exports through `collector`, entry by entry as the logs were read.
@@ -1068,8 +1068,8 @@ pub fn read<C: Collector>(
 /// One export's entries and which of them each row belongs to, from one pass over the `entry`
 /// column of each table.
 struct Indexed {
-    /// Entries only the rows name (an engine's output has no inventory), in path order, with
-    /// their kind; they come after the inventory's.
+    /// Entries only the rows name (an engine's output has no inventory), as met, with their
+    /// kind; they come after the inventory's (the read puts every entry in path order).
     unlisted: Vec<(String, LogKind)>,
     /// Per file of the events and the protocol table, per row: its entry (inventory entries
     /// first, then `unlisted`).
@@ -1083,7 +1083,7 @@ fn index_export(e: &Export) -> Result<Indexed> {
         .iter()
         .flat_map(|i| i.files.iter().map(|f| f.path.as_str()))
         .collect();
-    // Provisional ids: the inventory's entries by position, then unlisted paths as met.
+    // Ids: the inventory's entries by position, then unlisted paths as met.
     let mut ids: HashMap<&str, u32> = listed
         .iter()
         .enumerate()
@@ -1129,25 +1129,9 @@ fn index_export(e: &Export) -> Result<Indexed> {
             per_file.push(rows);
         }
     }
-    // Unlisted entries in path order: provisional id -> final id.
-    let paths: Vec<&str> = met.iter().map(|m| m.0).collect();
-    let order = in_path_order(&paths);
-    let mut final_id: Vec<u32> = vec![0; met.len()];
-    for (rank, &k) in order.iter().enumerate() {
-        final_id[k] = (listed.len() + rank) as u32;
-    }
-    let n = listed.len() as u32;
-    let [mut events, mut protocol] = tables;
-    for id in events.iter_mut().chain(protocol.iter_mut()).flatten() {
-        if *id >= n {
-            *id = final_id[(*id - n) as usize];
-        }
-    }
+    let [events, protocol] = tables;
     Ok(Indexed {
-        unlisted: order
-            .into_iter()
-            .map(|k| (met[k].0.to_string(), met[k].1))
-            .collect(),
+        unlisted: met.into_iter().map(|(p, k)| (p.to_string(), k)).collect(),
         events,
         protocol,
     })
