@@ -4,7 +4,8 @@
 //! nested in a zip, or left in a folder give the same findings, and where a figure takes one of
 //! several rows it is chosen by time, not by whose file happens to come first.
 //! And logs are often collected twice (a copy in another folder, a server's zip added again, the
-//! same export side by side): a copy is read once, and said so.
+//! same export side by side): a copy is read once, and said so. And one server's `Logs` folder
+//! is often zipped as it is, without a folder named after the server.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -306,24 +307,25 @@ fn a_log_collected_twice_is_read_once_and_said_so() {
     assert_eq!(inv["warnings"], f["bundle"]["warnings"]);
 }
 
+fn export(bundle: &Path, out: &Path) {
+    let st = common::bin()
+        .args(["export", "-q"])
+        .arg(bundle)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("run");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
 #[test]
 fn an_export_holds_a_copied_log_once_and_two_exports_of_the_same_logs_count_once() {
     let dir = tempfile::tempdir().expect("tmp");
     let (zip, _) = with_copies(dir.path());
-    let export = |bundle: &Path, out: &Path| {
-        let st = common::bin()
-            .args(["export", "-q"])
-            .arg(bundle)
-            .arg("-o")
-            .arg(out)
-            .output()
-            .expect("run");
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-    };
     let parquet_files = |dir: &Path| -> Vec<String> {
         let mut v: Vec<String> = walkdir::WalkDir::new(dir)
             .into_iter()
@@ -446,4 +448,175 @@ fn an_export_of_hours_the_logs_hold_too_is_warned_about() {
     );
     let other = warned("EX09");
     assert!(!other.contains("PowerShell export of events"), "{other}");
+}
+
+/// The sample's files of one server, with their `EX02/` folder or without it.
+fn ex02(folder: bool) -> Vec<(String, Vec<u8>)> {
+    members(&sample())
+        .into_iter()
+        .filter_map(|(n, d)| {
+            let rest = n.strip_prefix("EX02/")?.to_string();
+            Some((if folder { n } else { rest }, d))
+        })
+        .collect()
+}
+
+/// The servers of the SMTP Send logs listed, by path.
+fn send_servers(f: &Value) -> Vec<(String, String)> {
+    f["bundle"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|x| x["kind"] == "smtp_send")
+        .map(|x| {
+            let s = x["server"].as_str().unwrap_or("(none)");
+            (x["path"].as_str().expect("path").to_string(), s.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn one_servers_logs_zipped_without_a_server_folder_are_that_servers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (flat, folder) = (dir.path().join("flat.zip"), dir.path().join("ex02.zip"));
+    write_zip(&flat, &ex02(false));
+    write_zip(&folder, &ex02(true));
+    let f = common::findings(&flat);
+    // Send lines name no server: before, the Send logs were the server "unknown"'s.
+    assert_eq!(f["bundle"]["servers"], serde_json::json!(["EX02"]));
+    let send = send_servers(&f);
+    assert_eq!(send.len(), 12, "{send:?}");
+    assert!(send.iter().all(|(_, s)| s == "EX02"), "{send:?}");
+    let warnings = f["bundle"]["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "12 SMTP Send logs (TransportRoles/Logs/Hub/ProtocolLog/SmtpSend/SEND2026111608-1.LOG and 11 more) have no server folder, and Send lines name no server: read as EX02's"
+        ),
+        "{warnings}"
+    );
+    assert_eq!(
+        common::inspect_json(&flat)["warnings"],
+        f["bundle"]["warnings"]
+    );
+    // What the analysis finds is what the same logs in their server's folder give.
+    let want = common::findings(&folder);
+    assert!(without_paths(analysis(f.clone())) == without_paths(analysis(want.clone())));
+    assert!(send_servers(&want).iter().all(|(_, s)| s == "EX02"));
+    assert!(!want["bundle"]["warnings"].to_string().contains("Send log"));
+    // The export wrote the Send logs' rows as "unknown"'s on the first reading: they are
+    // there once, under EX02, and no partition is left empty.
+    let out = dir.path().join("export");
+    export(&flat, &out);
+    for e in walkdir::WalkDir::new(&out)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+    {
+        let p = e.path().to_string_lossy().into_owned();
+        assert!(!p.contains("server=unknown"), "{p}");
+        if e.file_type().is_dir() {
+            assert!(
+                std::fs::read_dir(e.path()).expect("dir").next().is_some(),
+                "{p} empty"
+            );
+        }
+    }
+    let g = common::findings(&out);
+    assert_eq!(g["bundle"]["servers"], f["bundle"]["servers"]);
+    assert_eq!(g["bundle"]["protocol_lines"], f["bundle"]["protocol_lines"]);
+    assert_eq!(g["bundle"]["warnings"], f["bundle"]["warnings"]);
+    assert_eq!(send_servers(&g), send);
+    // Without the receive logs no line names a server for the Send logs' address: EX02 is the
+    // only server named (an online trace beside it names the service, not a server).
+    let trace = std::fs::read(common::repo(
+        "tests/fixtures/formats/exports/messagetrace.csv",
+    ))
+    .expect("trace");
+    let mut no_receive: Vec<_> = ex02(false)
+        .into_iter()
+        .filter(|(n, _)| !n.contains("/SmtpReceive/"))
+        .collect();
+    no_receive.push(("messagetrace.csv".to_string(), trace));
+    let bare = dir.path().join("bare.zip");
+    write_zip(&bare, &no_receive);
+    let b = common::inspect_json(&bare);
+    let send = send_servers(&serde_json::json!({ "bundle": b }));
+    assert_eq!(send.len(), 12);
+    assert!(send.iter().all(|(_, s)| s == "EX02"), "{send:?}");
+}
+
+#[test]
+fn a_send_log_outside_server_folders_is_named_by_its_local_address_or_left_unknown() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ex01: Vec<_> = members(&sample())
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("EX01/"))
+        .collect();
+    // EX01 in its folder, EX02's logs loose beside it: EX02's receive logs name EX02 on the
+    // local address its Send logs use (10.0.1.12; EX01's is 10.0.1.11).
+    let beside = dir.path().join("beside.zip");
+    write_zip(&beside, &[ex01.clone(), ex02(false)].concat());
+    let f = common::inspect_json(&beside);
+    let send = send_servers(&serde_json::json!({ "bundle": f }));
+    let loose: Vec<_> = send
+        .iter()
+        .filter(|(p, _)| !p.starts_with("EX01/"))
+        .collect();
+    assert_eq!(loose.len(), 12);
+    assert!(loose.iter().all(|(_, s)| s == "EX02"), "{loose:?}");
+    assert!(send
+        .iter()
+        .filter(|(p, _)| p.starts_with("EX01/"))
+        .all(|(_, s)| s == "EX01"));
+    assert_eq!(f["servers"], serde_json::json!(["EX01", "EX02"]));
+    // EX02's Send logs loose beside its folder: its receive logs there start their sessions
+    // on the address the Send logs use.
+    let send_loose: Vec<_> = ex02(true)
+        .into_iter()
+        .map(|(n, d)| match n.split_once("/SmtpSend/") {
+            Some((_, name)) => (format!("SmtpSend/{name}"), d),
+            None => (n, d),
+        })
+        .collect();
+    let loose_zip = dir.path().join("loose.zip");
+    write_zip(&loose_zip, &[ex01.clone(), send_loose].concat());
+    let f = common::inspect_json(&loose_zip);
+    let send = send_servers(&serde_json::json!({ "bundle": f }));
+    let loose: Vec<_> = send
+        .iter()
+        .filter(|(p, _)| p.starts_with("SmtpSend/"))
+        .collect();
+    assert_eq!(loose.len(), 12);
+    assert!(loose.iter().all(|(_, s)| s == "EX02"), "{loose:?}");
+    // Only EX02's Send logs loose beside EX01's folder: nothing names a server for their
+    // address, and EX01, the only server named, is not taken for theirs.
+    let alone: Vec<_> = ex02(false)
+        .into_iter()
+        .filter(|(n, _)| n.contains("/SmtpSend/"))
+        .map(|(n, d)| {
+            (
+                n.rsplit_once("Hub/ProtocolLog/")
+                    .expect("hub")
+                    .1
+                    .to_string(),
+                d,
+            )
+        })
+        .collect();
+    let lost = dir.path().join("lost.zip");
+    write_zip(&lost, &[ex01, alone].concat());
+    let f = common::inspect_json(&lost);
+    let send = send_servers(&serde_json::json!({ "bundle": f }));
+    let loose: Vec<_> = send
+        .iter()
+        .filter(|(p, _)| p.starts_with("SmtpSend/"))
+        .collect();
+    assert_eq!(loose.len(), 12);
+    assert!(loose.iter().all(|(_, s)| s == "unknown"), "{loose:?}");
+    let warnings = f["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "12 SMTP Send logs (SmtpSend/SEND2026111608-1.LOG and 11 more) have no server folder, and Send lines name no server: read as the server \\\"unknown\\\""
+        ),
+        "{warnings}"
+    );
 }

@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::human::thousands;
 use crate::ingest;
 use crate::ingest::parquet::{
-    write_dataset, Exporter, EVENTS, INVENTORY_FILE, NOTES_FILE, PROTOCOL, SESSIONS,
+    partition_value, write_dataset, Exporter, EVENTS, INVENTORY_FILE, NOTES_FILE, PROTOCOL,
+    SESSIONS,
 };
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
@@ -43,8 +44,20 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     for f in read.inventory.files.iter().filter(|f| f.copy_of.is_some()) {
         let name = Exporter::file_name(&f.path);
         for dataset in [EVENTS, PROTOCOL] {
-            remove_named(&stage.path().join(dataset), &name)?;
+            let dir = stage.path().join(dataset);
+            remove_named(&dir, &dir, &name)?;
         }
+    }
+    // So was a Send log outside server folders, as the server "unknown"'s, before its local
+    // address gave it its server and it was read again (`ingest::name_send_logs`).
+    let protocol = stage.path().join(PROTOCOL);
+    let unknown = protocol.join(format!("server={}", partition_value("unknown")));
+    for f in
+        read.inventory.files.iter().filter(|f| {
+            ingest::send_log_without_folder(f) && f.server.as_deref() != Some("unknown")
+        })
+    {
+        remove_named(&protocol, &unknown, &Exporter::file_name(&f.path))?;
     }
     let (mut files, mut events, mut protocol) = (0, 0, 0);
     let mut sessions = Vec::new();
@@ -91,18 +104,33 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes every file called `name` below `dir` (the partition folders of one dataset).
-fn remove_named(dir: &Path, name: &str) -> crate::error::Result<()> {
-    for e in walkdir::WalkDir::new(dir).min_depth(1) {
+/// Removes every file called `name` below `from`, inside the dataset folder `dataset`, and the
+/// partition folders that leaves empty (an engine would list an empty partition).
+fn remove_named(dataset: &Path, from: &Path, name: &str) -> crate::error::Result<()> {
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Write { path, source }
+    };
+    let mut removed = Vec::new();
+    for e in walkdir::WalkDir::new(from).min_depth(1) {
         let e = e.map_err(|e| Error::Write {
-            path: dir.to_path_buf(),
+            path: from.to_path_buf(),
             source: e.into(),
         })?;
         if e.file_type().is_file() && e.file_name() == name {
-            std::fs::remove_file(e.path()).map_err(|source| Error::Write {
-                path: e.path().to_path_buf(),
-                source,
-            })?;
+            std::fs::remove_file(e.path()).map_err(write_err(e.path()))?;
+            removed.push(e.into_path());
+        }
+    }
+    for file in removed {
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(dataset) && *d != dataset) {
+            let empty = std::fs::read_dir(d).map_err(write_err(d))?.next().is_none();
+            if !empty {
+                break;
+            }
+            std::fs::remove_dir(d).map_err(write_err(d))?;
+            dir = d.parent();
         }
     }
     Ok(())

@@ -188,6 +188,55 @@ fn exports_beside_logs(files: &[FileInfo]) -> Vec<String> {
     out
 }
 
+/// An SMTP Send log outside any server folder: its lines name no server, so its server is the
+/// one `ingest::name_send_logs` gave it, or "unknown". One given a server was first read as
+/// "unknown"'s (`export` removes what that reading wrote).
+pub fn send_log_without_folder(f: &FileInfo) -> bool {
+    f.kind == LogKind::SmtpSend && crate::ingest::layout::server_from_path(&f.path).is_none()
+}
+
+/// What became of the SMTP Send logs without a server folder, whose lines name no server
+/// (`ingest::name_send_logs`): one warning for those given a server, one for those left
+/// "unknown". From the files alone, so a report on an export says it too.
+fn send_logs_without_server(files: &[FileInfo]) -> Vec<String> {
+    let mut given: Vec<&FileInfo> = Vec::new();
+    let mut unknown: Vec<&FileInfo> = Vec::new();
+    for f in files.iter().filter(|f| send_log_without_folder(f)) {
+        match f.server.as_deref() {
+            Some("unknown") | None => unknown.push(f),
+            Some(_) => given.push(f),
+        }
+    }
+    let which = |fs: &[&FileInfo]| match fs {
+        [one] => format!("1 SMTP Send log ({}) has", one.path),
+        [first, ..] => format!(
+            "{} SMTP Send logs ({} and {} more) have",
+            fs.len(),
+            first.path,
+            fs.len() - 1
+        ),
+        [] => String::new(),
+    };
+    let mut out = Vec::new();
+    if !given.is_empty() {
+        let mut servers: Vec<&str> = given.iter().filter_map(|f| f.server.as_deref()).collect();
+        servers.sort_unstable();
+        servers.dedup();
+        out.push(format!(
+            "{} no server folder, and Send lines name no server: read as {}'s, the server whose receive logs use the same local address, or the only server of a bundle without server folders (see files[].server)",
+            which(&given),
+            servers.join("'s or ")
+        ));
+    }
+    if !unknown.is_empty() {
+        out.push(format!(
+            "{} no server folder, and Send lines name no server: read as the server \"unknown\" (a folder named after each server, around its logs, tells them apart)",
+            which(&unknown)
+        ));
+    }
+    out
+}
+
 /// Whether a file may be taken for a copy: it was read, its digest is known (an engine's copy
 /// of an export without `inventory.json` has none), and it holds lines (rows or malformed ones).
 /// Two servers can write files that are only a header, alike to the byte.
@@ -349,6 +398,7 @@ pub(super) fn assemble<C>(
         ));
     }
     warnings.extend(exports_beside_logs(&files));
+    warnings.extend(send_logs_without_server(&files));
     let skipped_n = files.iter().filter(|f| f.kind == LogKind::Skipped).count();
     if skipped_n > 0 {
         warnings.push(format!(

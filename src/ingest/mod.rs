@@ -17,6 +17,7 @@ mod decode;
 pub mod evidence;
 pub mod fields;
 mod inventory;
+pub use inventory::send_log_without_folder;
 pub mod layout;
 pub mod parquet;
 pub mod protocol;
@@ -186,6 +187,11 @@ pub struct Parsed {
     pub days: BTreeMap<i64, (u64, u64)>,
     pub leap_seconds: u64,
     pub lines: Lines,
+    /// A protocol log's local IP addresses (where its sessions start; on every line without a
+    /// server folder), each with the server its folder or the line names (`None`: neither, as
+    /// no SMTP Send line does). They give a Send log without a folder its server
+    /// ([`name_send_logs`]).
+    pub local_ips: Vec<(String, Option<String>)>,
 }
 
 /// At most this many malformed lines are listed per entry; all are counted.
@@ -205,6 +211,20 @@ impl Parsed {
                 line,
                 reason,
             });
+        }
+    }
+
+    /// Records that a protocol line was written on the local address `ip`, by `server` if the
+    /// folder or the line says so.
+    pub fn saw_local(&mut self, ip: &str, server: Option<&str>) {
+        if !ip.is_empty()
+            && !self
+                .local_ips
+                .iter()
+                .any(|(i, s)| i == ip && s.as_deref() == server)
+        {
+            self.local_ips
+                .push((ip.to_string(), server.map(str::to_string)));
         }
     }
 
@@ -385,11 +405,12 @@ pub fn read<C: Collector>(
     progress.start(bundle.declared_bytes);
     let outcomes = bundle.par_map(|entry| {
         let n = entry.data.len() as u64;
-        let out = read_entry(entry, opts, collector);
+        let out = read_entry(entry, opts, collector, None);
         progress.advance(n);
         out
     })?;
     progress.finish();
+    let outcomes = name_send_logs(&bundle, outcomes, opts, collector)?;
     let mut sw = crate::timing::Stopwatch::start();
     let display = bundle.display.clone();
     let sha256 = bundle.sha256();
@@ -480,10 +501,13 @@ fn skipped<C>(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome<C> {
     }
 }
 
+/// Reads one entry; `server`, when given, is the server it is read as, where its folder names
+/// none.
 fn read_entry<C: Collector>(
     entry: Entry<'_>,
     opts: &Options,
     collector: &C,
+    server: Option<&str>,
 ) -> Result<Outcome<C::Chunk>> {
     if let Some(n) = entry.container {
         return Ok(skipped(
@@ -516,7 +540,7 @@ fn read_entry<C: Collector>(
             "not a recognised log: no `#Log-type`/`#Fields` header or known CSV header row",
         ));
     };
-    let folder_server = server_from_path(&entry.path);
+    let folder_server = server_from_path(&entry.path).or_else(|| server.map(str::to_string));
     let ctx = EntryCtx {
         path: &entry.path,
         server: folder_server.as_deref(),
@@ -549,6 +573,106 @@ fn read_entry<C: Collector>(
         parsed,
         chunk: Some(chunk),
     })
+}
+
+/// Gives a server to each SMTP Send log that has no server folder: a Send line names no server
+/// (its connector id is the connector's name alone), so such a log would be read as the
+/// "unknown" server's, apart from the server that wrote it. Its local address says whose it is
+/// where other lines of the bundle name a server for that address (a receive connector's id is
+/// `SERVER\name`); failing that, in a bundle without server folders whose files name one server
+/// only, it is that one's (one server's `Logs` folder, zipped as it is). Such a log is read
+/// again as that server's; one whose addresses point at several servers, or at none in a bundle
+/// of several, stays "unknown". Either way `inventory::assemble` says so in a warning.
+fn name_send_logs<C: Collector>(
+    bundle: &Bundle,
+    mut outcomes: Vec<Outcome<C::Chunk>>,
+    opts: &Options,
+    collector: &C,
+) -> Result<Vec<Outcome<C::Chunk>>> {
+    use rayon::iter::{IntoParallelIterator, ParallelIterator};
+    let unnamed = |o: &Outcome<C::Chunk>| {
+        o.info.kind == LogKind::SmtpSend
+            && o.servers.len() == 1
+            && o.servers[0] == "unknown"
+            && server_from_path(&o.info.path).is_none()
+    };
+    if !outcomes.iter().any(unnamed) {
+        return Ok(outcomes);
+    }
+    let mut by_ip: BTreeMap<&str, BTreeMap<String, &str>> = BTreeMap::new();
+    let mut named: BTreeMap<String, &str> = BTreeMap::new();
+    // One server's folder zipped as it is has no server folders at all; a bundle with some has
+    // other servers' logs, and a log outside them may come from a server not named anywhere.
+    let flat = outcomes
+        .iter()
+        .all(|o| o.info.kind == LogKind::Skipped || server_from_path(&o.info.path).is_none());
+    for o in &outcomes {
+        for (ip, s) in &o.parsed.local_ips {
+            if let Some(s) = s {
+                by_ip
+                    .entry(ip.as_str())
+                    .or_default()
+                    .insert(s.to_ascii_lowercase(), s.as_str());
+            }
+        }
+        // An online trace's "server" is the service, not a server of the bundle.
+        if o.info.kind == LogKind::ExoTrace {
+            continue;
+        }
+        for s in o.servers.iter().filter(|s| *s != "unknown") {
+            named.insert(s.to_ascii_lowercase(), s.as_str());
+        }
+    }
+    let mut found = Vec::new();
+    for (i, o) in outcomes.iter().enumerate().filter(|(_, o)| unnamed(o)) {
+        let mut servers: BTreeMap<&str, &str> = BTreeMap::new();
+        for (ip, _) in &o.parsed.local_ips {
+            for (k, s) in by_ip.get(ip.as_str()).into_iter().flatten() {
+                servers.insert(k.as_str(), s);
+            }
+        }
+        let server = match (servers.len(), named.len()) {
+            (1, _) => servers.values().next(),
+            (0, 1) if flat => named.values().next(),
+            _ => None,
+        };
+        if let Some(s) = server {
+            found.push((
+                i,
+                o.top,
+                o.info.path.clone(),
+                o.info.sha256.clone(),
+                s.to_string(),
+            ));
+        }
+    }
+    let again: Vec<(usize, Outcome<C::Chunk>)> = found
+        .into_par_iter()
+        .filter_map(|(i, top, path, was, server)| {
+            let (data, sha256) = match bundle.read_one(top, &path) {
+                Ok(Some(read)) => read,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            // Changed since it was read: the first reading stands.
+            if sha256 != was {
+                return None;
+            }
+            let entry = Entry {
+                path,
+                data: &data,
+                sha256,
+                container: None,
+                not_read: None,
+                top,
+            };
+            Some(read_entry(entry, opts, collector, Some(&server)).map(|n| (i, n)))
+        })
+        .collect::<Result<_>>()?;
+    for (i, o) in again {
+        outcomes[i] = o;
+    }
+    Ok(outcomes)
 }
 
 /// The servers an entry's rows belong to. Raw logs belong to the folder they were copied from;

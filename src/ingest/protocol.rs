@@ -147,15 +147,19 @@ impl Dialect for Protocol {
             }
         }
         // The connector id is `SERVER\Connector name`: the server where there is no folder.
-        let server = ctx
-            .server
-            .or_else(|| {
-                get(1)
-                    .split_once('\\')
-                    .map(|(s, _)| s)
-                    .filter(|s| !s.is_empty())
-            })
-            .unwrap_or("unknown");
+        // A Send connector's is its name alone; the local address then says whose it is
+        // (`ingest::name_send_logs`): noted where a session starts, and on every line of a log
+        // without a server folder (one cut from its sessions' starts).
+        let server = ctx.server.or_else(|| {
+            get(1)
+                .split_once('\\')
+                .map(|(s, _)| s)
+                .filter(|s| !s.is_empty())
+        });
+        if ctx.server.is_none() || get(6) == "+" {
+            p.saw_local(endpoint_ip(get(4)), server);
+        }
+        let server = server.unwrap_or("unknown");
         if stamp.leap {
             p.leap_seconds += 1;
         }
@@ -176,6 +180,16 @@ impl Dialect for Protocol {
             extra: &self.extra,
         });
         Ok(())
+    }
+}
+
+/// The address of an endpoint: `10.0.0.5:25` → `10.0.0.5`, `[fe80::1]:25` → `fe80::1`.
+fn endpoint_ip(endpoint: &str) -> &str {
+    let e = endpoint.trim();
+    match e.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(ip, _)| ip),
+        None if e.matches(':').count() == 1 => e.split_once(':').map_or(e, |(ip, _)| ip),
+        None => e,
     }
 }
 
@@ -482,6 +496,15 @@ fn session_frame<K: AsRef<str>>(rows: Vec<((K, K, K), S)>) -> PolarsResult<DataF
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_addresses() {
+        assert_eq!(endpoint_ip("10.0.1.12:62734"), "10.0.1.12");
+        assert_eq!(endpoint_ip("[fe80::1%12]:25"), "fe80::1%12");
+        assert_eq!(endpoint_ip("fe80::1"), "fe80::1");
+        assert_eq!(endpoint_ip(" 10.0.1.12 "), "10.0.1.12");
+        assert_eq!(endpoint_ip(""), "");
+    }
 
     #[test]
     fn queued_ids() {

@@ -287,7 +287,7 @@ pub const PROTOCOL_SCHEMA: &[(&str, &str, &str)] = &[
     (
         "server",
         "str",
-        "bundle folder, else the connector's server part",
+        "bundle folder, else the connector's server part; a Send log outside server folders: the server whose receive lines use its local address, or a folder-less bundle's only server, else `unknown`",
     ),
     ("log_kind", "str", "smtp_receive or smtp_send"),
     ("connector_id", "str", ""),
