@@ -544,6 +544,32 @@ fn one_servers_logs_zipped_without_a_server_folder_are_that_servers() {
     assert!(send.iter().all(|(_, s)| s == "EX02"), "{send:?}");
 }
 
+/// `members` zipped: the servers of its SMTP Send logs outside the `EX01/` and `EX02/` folders,
+/// and `inspect`'s warnings.
+fn loose_send_logs(dir: &Path, name: &str, members: &[(String, Vec<u8>)]) -> (Vec<String>, String) {
+    let zip = dir.join(name);
+    write_zip(&zip, members);
+    let f = common::inspect_json(&zip);
+    let servers = send_servers(&serde_json::json!({ "bundle": f }))
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("EX01/") && !p.starts_with("EX02/"))
+        .map(|(_, s)| s)
+        .collect();
+    (servers, f["warnings"].to_string())
+}
+
+/// EX02's Send logs (`SmtpSend/SEND….LOG`) out of their folder; the rest of EX02's files in it
+/// with `rest`.
+fn send_logs_out(rest: bool) -> Vec<(String, Vec<u8>)> {
+    ex02(true)
+        .into_iter()
+        .filter_map(|(n, d)| match n.split_once("/SmtpSend/") {
+            Some((_, name)) => Some((format!("SmtpSend/{name}"), d)),
+            None => rest.then_some((n, d)),
+        })
+        .collect()
+}
+
 #[test]
 fn a_send_log_outside_server_folders_is_named_by_its_local_address_or_left_unknown() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -551,68 +577,23 @@ fn a_send_log_outside_server_folders_is_named_by_its_local_address_or_left_unkno
         .into_iter()
         .filter(|(n, _)| n.starts_with("EX01/"))
         .collect();
-    // EX01 in its folder, EX02's logs loose beside it: EX02's receive logs name EX02 on the
-    // local address its Send logs use (10.0.1.12; EX01's is 10.0.1.11).
-    let beside = dir.path().join("beside.zip");
-    write_zip(&beside, &[ex01.clone(), ex02(false)].concat());
-    let f = common::inspect_json(&beside);
-    let send = send_servers(&serde_json::json!({ "bundle": f }));
-    let loose: Vec<_> = send
-        .iter()
-        .filter(|(p, _)| !p.starts_with("EX01/"))
-        .collect();
-    assert_eq!(loose.len(), 12);
-    assert!(loose.iter().all(|(_, s)| s == "EX02"), "{loose:?}");
-    assert!(send
-        .iter()
-        .filter(|(p, _)| p.starts_with("EX01/"))
-        .all(|(_, s)| s == "EX01"));
-    assert_eq!(f["servers"], serde_json::json!(["EX01", "EX02"]));
-    // EX02's Send logs loose beside its folder: its receive logs there start their sessions
-    // on the address the Send logs use.
-    let send_loose: Vec<_> = ex02(true)
-        .into_iter()
-        .map(|(n, d)| match n.split_once("/SmtpSend/") {
-            Some((_, name)) => (format!("SmtpSend/{name}"), d),
-            None => (n, d),
-        })
-        .collect();
-    let loose_zip = dir.path().join("loose.zip");
-    write_zip(&loose_zip, &[ex01.clone(), send_loose].concat());
-    let f = common::inspect_json(&loose_zip);
-    let send = send_servers(&serde_json::json!({ "bundle": f }));
-    let loose: Vec<_> = send
-        .iter()
-        .filter(|(p, _)| p.starts_with("SmtpSend/"))
-        .collect();
-    assert_eq!(loose.len(), 12);
-    assert!(loose.iter().all(|(_, s)| s == "EX02"), "{loose:?}");
-    // Only EX02's Send logs loose beside EX01's folder: nothing names a server for their
-    // address, and EX01, the only server named, is not taken for theirs.
-    let alone: Vec<_> = ex02(false)
-        .into_iter()
-        .filter(|(n, _)| n.contains("/SmtpSend/"))
-        .map(|(n, d)| {
-            (
-                n.rsplit_once("Hub/ProtocolLog/")
-                    .expect("hub")
-                    .1
-                    .to_string(),
-                d,
-            )
-        })
-        .collect();
-    let lost = dir.path().join("lost.zip");
-    write_zip(&lost, &[ex01, alone].concat());
-    let f = common::inspect_json(&lost);
-    let send = send_servers(&serde_json::json!({ "bundle": f }));
-    let loose: Vec<_> = send
-        .iter()
-        .filter(|(p, _)| p.starts_with("SmtpSend/"))
-        .collect();
-    assert_eq!(loose.len(), 12);
-    assert!(loose.iter().all(|(_, s)| s == "unknown"), "{loose:?}");
-    let warnings = f["warnings"].to_string();
+    // EX02's receive lines start their sessions on the local address its Send logs use
+    // (10.0.1.12; EX01's is 10.0.1.11), whether they are in EX02's folder or loose too.
+    for (name, ex02) in [
+        ("all-loose.zip", ex02(false)),
+        ("send-loose.zip", send_logs_out(true)),
+    ] {
+        let (servers, _) = loose_send_logs(dir.path(), name, &[ex01.clone(), ex02].concat());
+        assert_eq!(servers, vec!["EX02"; 12], "{name}");
+    }
+    // Only EX02's Send logs, beside EX01's folder: nothing names a server for their address,
+    // and EX01, the only server named, is not taken for theirs.
+    let (servers, warnings) = loose_send_logs(
+        dir.path(),
+        "lost.zip",
+        &[ex01, send_logs_out(false)].concat(),
+    );
+    assert_eq!(servers, vec!["unknown"; 12]);
     assert!(
         warnings.contains(
             "12 SMTP Send logs (SmtpSend/SEND2026111608-1.LOG and 11 more) have no server folder, and Send lines name no server: read as the server \\\"unknown\\\""
