@@ -208,9 +208,14 @@ struct FileRef {
 }
 
 impl FileRef {
-    /// Reads `want` of rows `start..start + len`, conformed, in one chunk.
-    fn read(&self, want: &[&str], start: usize, len: usize) -> Result<DataFrame> {
+    /// Reads `want` of rows `start..start + len`, conformed, in one chunk; `alone` on this
+    /// thread only (an evidence block: small, and asked for by a detector, while the other
+    /// threads are busy with theirs, so handing its columns to Polars' threads only waits).
+    fn read(&self, want: &[&str], start: usize, len: usize, alone: bool) -> Result<DataFrame> {
         let mut reader = open(&self.path)?.with_slice(Some((start, len)));
+        if alone {
+            reader = reader.read_parallel(ParallelStrategy::None);
+        }
         reader.set_metadata(self.metadata.clone());
         let mut df = read_conformed(reader, &self.path, &self.root, self.table, want)?;
         if df.height() != len {
@@ -222,7 +227,11 @@ impl FileRef {
                 ),
             });
         }
-        df.rechunk_mut_par();
+        if alone {
+            df.rechunk_mut();
+        } else {
+            df.rechunk_mut_par();
+        }
         Ok(df)
     }
 
@@ -660,7 +669,7 @@ impl Rows {
             }
             let mut want = vec![col::LINE];
             want.extend(EVIDENCE_COLUMNS);
-            let df = f.read(&want, u.start + at, len).ok()?;
+            let df = f.read(&want, u.start + at, len, true).ok()?;
             records(&df).map(Arc::new)
         };
         let records = read();
@@ -947,7 +956,7 @@ pub fn read<C: Collector>(
             Table::Events => &ev_want,
             Table::Protocol => &pr_want,
         };
-        let df = f.read(want, unit.start, unit.len)?;
+        let df = f.read(want, unit.start, unit.len, false)?;
         progress.advance(f.bytes * unit.len as u64 / f.rows.max(1) as u64);
         Ok(df)
     };
