@@ -5,7 +5,8 @@
 //! several rows it is chosen by time, not by whose file happens to come first.
 //! And logs are often collected twice (a copy in another folder, a server's zip added again, the
 //! same export side by side): a copy is read once, and said so. And one server's `Logs` folder
-//! is often zipped as it is, without a folder named after the server.
+//! is often zipped as it is, without a folder named after the server, or the folders are named
+//! as a script or a hand spelt them (`ex01`, `ex01.corp.example`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -600,4 +601,40 @@ fn a_send_log_outside_server_folders_is_named_by_its_local_address_or_left_unkno
         ),
         "{warnings}"
     );
+}
+
+#[test]
+fn server_folders_spelt_otherwise_give_the_same_findings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let want = analysis(common::findings(&sample())).to_string();
+    // EX01's folder in lower case (listed after EX02 by bytes), or named by its DNS name, which
+    // the rows, the connector ids and the latency sections do not use (they say EX01); EX02's
+    // inside another folder, so that its files come first in the bundle.
+    for (ex01, ex02) in [
+        ("ex01", "EX02"),
+        ("ex01.corp.example", "EX02"),
+        ("EX01", "2026-11-16/EX02"),
+    ] {
+        let renamed: Vec<_> = members(&sample())
+            .into_iter()
+            .map(
+                |(n, d)| match (n.strip_prefix("EX01/"), n.strip_prefix("EX02/")) {
+                    (Some(rest), _) => (format!("{ex01}/{rest}"), d),
+                    (_, Some(rest)) => (format!("{ex02}/{rest}"), d),
+                    _ => (n, d),
+                },
+            )
+            .collect();
+        let zip = dir.path().join("renamed.zip");
+        write_zip(&zip, &renamed);
+        let f = common::findings(&zip);
+        let servers = f["bundle"]["servers"].to_string().to_ascii_uppercase();
+        assert_eq!(servers, r#"["EX01","EX02"]"#, "{ex01}");
+        let got = analysis(f)
+            .to_string()
+            .replace(&format!("{ex01}/"), "EX01/")
+            .replace(&format!("{ex02}/"), "EX02/")
+            .replace("ex01", "EX01");
+        assert!(got == want, "{ex01} {ex02}");
+    }
 }

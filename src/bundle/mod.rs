@@ -10,6 +10,7 @@
 
 mod files;
 mod names;
+pub(crate) use names::path_order;
 
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};

@@ -55,6 +55,9 @@ fn collapse(slashed: &str) -> String {
 /// must not depend on how the admin happened to zip the logs: rows are numbered, and ties
 /// broken, in this order. Two paths equal but for leading zeros or case are ordered by their
 /// bytes, so the order is total.
+///
+/// Server names are listed in this order too (`ex01`, `EX02`, `EX10`), so that every list of
+/// servers in the findings reads as the bundle's folders do.
 pub(crate) fn path_order(a: &str, b: &str) -> Ordering {
     let (x, y) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);

@@ -13,6 +13,7 @@ use crate::analyze::model::{Model, NONE};
 use crate::analyze::series::{Axis, MINUTE_MS};
 use crate::analyze::summary::Sentence;
 use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
+use crate::bundle::path_order;
 use crate::error::Result;
 use crate::human::{count, rfc3339, secs};
 
@@ -204,7 +205,7 @@ pub fn coverage(m: &Model, Spans { gaps, span }: &Spans) -> Vec<Coverage> {
             }
         })
         .collect();
-    out.sort_by(|a, b| a.server.cmp(&b.server));
+    out.sort_by(|a, b| path_order(&a.server, &b.server));
     out
 }
 
@@ -346,7 +347,8 @@ pub fn clock_skew(m: &Model) -> Vec<Skew> {
     out.sort_by(|x, y| {
         y.inverted
             .cmp(&x.inverted)
-            .then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to)))
+            .then_with(|| path_order(&x.from, &y.from))
+            .then_with(|| path_order(&x.to, &y.to))
     });
     out
 }

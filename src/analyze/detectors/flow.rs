@@ -8,6 +8,7 @@ use crate::analyze::model::classify::Ev;
 use crate::analyze::model::intern::{FastMap, FastSet};
 use crate::analyze::model::{Model, NONE};
 use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
+use crate::bundle::path_order;
 use crate::error::Result;
 
 /// What a node of the flow graph is.
@@ -236,14 +237,19 @@ impl Detector for Flow {
         edges.sort_by(|x, y| {
             y.messages
                 .cmp(&x.messages)
-                .then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to)))
+                .then_with(|| path_order(&x.from, &y.from))
+                .then_with(|| path_order(&x.to, &y.to))
         });
         let mut nodes: Vec<FlowNode> = names
             .into_iter()
             .filter(|(n, _)| edges.iter().any(|e| e.from == *n || e.to == *n))
             .map(|(name, kind)| FlowNode { name, kind })
             .collect();
-        nodes.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.name.cmp(&b.name)));
+        nodes.sort_by(|a, b| {
+            a.kind
+                .cmp(&b.kind)
+                .then_with(|| path_order(&a.name, &b.name))
+        });
         nodes.dedup_by(|a, b| a.name == b.name && a.kind == b.kind);
         Detected::value("server_flow", ServerFlow { nodes, edges })
     }

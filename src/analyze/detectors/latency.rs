@@ -13,6 +13,7 @@ use crate::analyze::detectors::sli::percentile;
 use crate::analyze::model::{LATENCY_PLAUSIBLE_MS, NONE};
 use crate::analyze::summary::Sentence;
 use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
+use crate::bundle::path_order;
 use crate::error::Result;
 use crate::human::{count, secs};
 
@@ -153,11 +154,10 @@ impl Detector for Latency {
             .collect();
         // Totals first (TOTAL-SUB, TOTAL-HUB, ...), then the rest, per server.
         components.sort_by(|a, b| {
-            (&a.server, !a.component.starts_with("TOTAL"), &a.component).cmp(&(
-                &b.server,
-                !b.component.starts_with("TOTAL"),
-                &b.component,
-            ))
+            path_order(&a.server, &b.server).then_with(|| {
+                (!a.component.starts_with("TOTAL"), &a.component)
+                    .cmp(&(!b.component.starts_with("TOTAL"), &b.component))
+            })
         });
         // Clients whose clocks are off.
         let mut skewed: BTreeMap<String, Vec<i64>> = BTreeMap::new();

@@ -561,14 +561,12 @@ fn describe(
         },
         max_generation,
         status_codes: named(&codes, &m.codes),
+        // In id order, which is the names' order.
         servers: on_server
             .iter()
             .enumerate()
             .filter(|(_, &on)| on)
-            .map(|(s, _)| m.servers.name(s as u32))
-            .collect::<BTreeSet<&str>>()
-            .into_iter()
-            .map(str::to_string)
+            .map(|(s, _)| m.servers.name(s as u32).to_string())
             .collect(),
         fed_by,
         throttled,

@@ -14,6 +14,7 @@ use crate::analyze::model::intern::FastSet;
 use crate::analyze::model::NONE;
 use crate::analyze::summary::Sentence;
 use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
+use crate::bundle::path_order;
 use crate::error::Result;
 use crate::human::{count, minute, rfc3339, span};
 
@@ -307,7 +308,7 @@ pub fn find(cx: &Cx<'_>) -> Vec<QueueReport> {
             series,
         });
     }
-    reports.sort_by(|a, b| a.server.cmp(&b.server));
+    reports.sort_by(|a, b| path_order(&a.server, &b.server));
     reports
 }
 

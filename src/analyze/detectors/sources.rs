@@ -14,6 +14,7 @@ use crate::analyze::model::{Model, NONE};
 use crate::analyze::series::Axis;
 use crate::analyze::summary::Sentence;
 use crate::analyze::{Cx, Detected, Detector, Params, Place, Stage};
+use crate::bundle::path_order;
 use crate::error::Result;
 use crate::human::{count, rfc3339, span};
 
@@ -216,11 +217,16 @@ fn finish(m: &Model, by: Vec<(u32, Acc)>, kind: By) -> Vec<Source> {
                     failure_ratio: ratio(failures, messages),
                     anomalous: false,
                     reasons: Vec::new(),
+                    // By name: the ids go in the order the bundle first shows them, which
+                    // is how it was packed.
                     connectors: if kind == By::ClientIp {
-                        a.connectors
+                        let mut names: Vec<String> = a
+                            .connectors
                             .iter()
                             .map(|&c| m.connectors.name(c).to_string())
-                            .collect()
+                            .collect();
+                        names.sort_by(|x, y| path_order(x, y));
+                        names
                     } else {
                         Vec::new()
                     },
@@ -256,7 +262,7 @@ fn finish(m: &Model, by: Vec<(u32, Acc)>, kind: By) -> Vec<Source> {
         b.anomalous
             .cmp(&a.anomalous)
             .then_with(|| b.messages.cmp(&a.messages))
-            .then_with(|| key(a).cmp(&key(b)))
+            .then_with(|| path_order(&key(a), &key(b)))
     });
     out
 }

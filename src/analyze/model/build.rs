@@ -604,23 +604,34 @@ fn global_ids(m: &mut Model, chunks: &[(u32, Chunk)]) -> Maps {
         },
         || {
             timed("ids: other tables", || {
-                // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row.
+                // Server names compare case-insensitively: `EX01` in a folder, `ex01` in a row;
+                // the first spelling in bundle order names the server. Ids go in the names'
+                // order (the bundle's path order), so lists of servers by id read as the
+                // folders do, however each is spelt.
                 let mut server_key = Interner::default();
-                let mut server_of_key: Vec<u32> = Vec::new();
-                let server_maps: Vec<Vec<u32>> = chunks
+                let mut spelling: Vec<&str> = Vec::new();
+                let key_maps: Vec<Vec<u32>> = chunks
                     .iter()
                     .map(|(_, c)| {
                         c.servers
                             .iter()
                             .map(|(_, s)| {
                                 let k = server_key.id(&s.to_ascii_lowercase());
-                                if k as usize == server_of_key.len() {
-                                    server_of_key.push(servers.id(s));
+                                if k as usize == spelling.len() {
+                                    spelling.push(s);
                                 }
-                                server_of_key[k as usize]
+                                k
                             })
                             .collect()
                     })
+                    .collect();
+                let mut server_of_key = vec![0u32; spelling.len()];
+                for k in crate::bundle::in_path_order(&spelling) {
+                    server_of_key[k] = servers.id(spelling[k]);
+                }
+                let server_maps: Vec<Vec<u32>> = key_maps
+                    .into_iter()
+                    .map(|m| m.into_iter().map(|k| server_of_key[k as usize]).collect())
                     .collect();
                 Maps {
                     addrs: Vec::new(),

@@ -212,12 +212,11 @@ impl Collect {
             first_seen: rfc3339(self.first),
             last_seen: rfc3339(self.last),
             count,
+            // In id order, which is the names' order.
             servers: self
                 .servers
                 .iter()
                 .map(|&s| m.servers.name(s).to_string())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
                 .collect(),
             addresses: self.addresses.iter().take(MAX_ADDRESSES).cloned().collect(),
             codes: self.codes.iter().cloned().collect(),
