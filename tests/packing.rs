@@ -638,3 +638,42 @@ fn server_folders_spelt_otherwise_give_the_same_findings() {
         assert!(got == want, "{ex01} {ex02}");
     }
 }
+
+#[test]
+fn a_server_folder_named_otherwise_than_its_rows_say_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let renamed: Vec<_> = members(&sample())
+        .into_iter()
+        .map(|(n, d)| match n.strip_prefix("EX01/") {
+            Some(rest) => (format!("EX01_logs/{rest}"), d),
+            None => (n, d),
+        })
+        .collect();
+    let zip = dir.path().join("renamed.zip");
+    write_zip(&zip, &renamed);
+    let said = "EX01_logs/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG: in the folder EX01_logs, but its rows say EX01 wrote them";
+    let f = common::findings(&zip);
+    let warnings: Vec<String> = f["bundle"]["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str().map(str::to_string))
+        .filter(|w| w.contains("its rows say"))
+        .collect();
+    // Once for the folder, on its first tracking log, in report, inspect and on an export.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with(said), "{}", warnings[0]);
+    assert_eq!(
+        common::inspect_json(&zip)["warnings"],
+        f["bundle"]["warnings"]
+    );
+    let out = dir.path().join("export");
+    export(&zip, &out);
+    assert_eq!(
+        common::findings(&out)["bundle"]["warnings"],
+        f["bundle"]["warnings"]
+    );
+    // Folders named after their servers, or by their DNS names, are not.
+    let sample = common::findings(&sample())["bundle"]["warnings"].to_string();
+    assert!(!sample.contains("its rows say"), "{sample}");
+}

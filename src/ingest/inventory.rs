@@ -188,6 +188,33 @@ fn exports_beside_logs(files: &[FileInfo]) -> Vec<String> {
     out
 }
 
+/// A warning on the first tracking log of each server folder whose rows name another server
+/// as their own (`EX01_logs/` holding EX01's logs): the rows are the folder's, and hops, the
+/// latency sections and the flow between servers, which name servers as the rows do, then
+/// miss it. On the file, so that a report on an export says it too.
+fn folders_named_otherwise<C>(outcomes: &mut [Outcome<C>]) {
+    let mut told: Vec<(String, String)> = Vec::new();
+    for o in outcomes.iter_mut() {
+        let (Some(host), Some(folder)) = (
+            o.parsed.host.as_deref(),
+            crate::ingest::layout::server_from_path(&o.info.path),
+        ) else {
+            continue;
+        };
+        if o.info.kind != LogKind::MessageTracking
+            || host.eq_ignore_ascii_case(&folder)
+            || told.iter().any(|(f, h)| *f == folder && h == host)
+        {
+            continue;
+        }
+        o.parsed.warnings.push(format!(
+            "{}: in the folder {folder}, but its rows say {host} wrote them: the rows count as {folder}'s, so hops, latency sections and the flow between servers, which name {host}, may miss it (name each server's folder after it: {host}, or its DNS name)",
+            o.info.path
+        ));
+        told.push((folder, host.to_string()));
+    }
+}
+
 /// An SMTP Send log outside any server folder: its lines name no server, so its server is the
 /// one `ingest::name_send_logs` gave it, or "unknown". One given a server was first read as
 /// "unknown"'s (`export` removes what that reading wrote).
@@ -309,6 +336,7 @@ pub(super) fn assemble<C>(
     let mut days: BTreeMap<i64, (u64, String)> = BTreeMap::new();
     let mut leap = 0;
     let mut notes = Vec::new();
+    folders_named_otherwise(&mut outcomes);
     for (index, o) in outcomes.into_iter().enumerate() {
         let Outcome {
             info,

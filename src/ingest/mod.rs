@@ -192,6 +192,9 @@ pub struct Parsed {
     /// no SMTP Send line does). They give a Send log without a folder its server
     /// ([`name_send_logs`]).
     pub local_ips: Vec<(String, Option<String>)>,
+    /// A tracking log in a server folder: the server its first row names as its own (the
+    /// local side of the hop, short: [`schema::row_host`]).
+    pub host: Option<String>,
 }
 
 /// At most this many malformed lines are listed per entry; all are counted.

@@ -519,6 +519,17 @@ impl Mapping {
         self.slots.contains(&Slot::Text(f))
     }
 
+    /// The value of text field `f` in a row's values, whatever the run places.
+    pub fn text_of<'a>(
+        &self,
+        values: &'a [std::borrow::Cow<'a, str>],
+        f: Field,
+    ) -> Option<&'a str> {
+        self.text_col[f as usize]
+            .and_then(|i| values.get(i))
+            .map(|v| v.as_ref())
+    }
+
     /// Writes the unknown columns of a row as `name=value` pairs; empty values are left out.
     pub fn extra_into(&self, values: &[std::borrow::Cow<'_, str>], buf: &mut String) {
         buf.clear();
