@@ -639,41 +639,84 @@ fn server_folders_spelt_otherwise_give_the_same_findings() {
     }
 }
 
-#[test]
-fn a_server_folder_named_otherwise_than_its_rows_say_is_warned_about() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let renamed: Vec<_> = members(&sample())
+/// The sample with EX01's folder renamed, and `moved` of EX02's files (by path below `EX02/`)
+/// moved into it, numbered `-9` so as not to meet EX01's of the same hour.
+fn ex01_logs(moved: &[&str]) -> Vec<(String, Vec<u8>)> {
+    members(&sample())
         .into_iter()
-        .map(|(n, d)| match n.strip_prefix("EX01/") {
-            Some(rest) => (format!("EX01_logs/{rest}"), d),
-            None => (n, d),
+        .map(|(n, d)| match n.split_once('/') {
+            Some(("EX01", rest)) => (format!("EX01_logs/{rest}"), d),
+            Some(("EX02", rest)) if moved.contains(&rest) => {
+                (format!("EX01_logs/{}", rest.replace("-1.LOG", "-9.LOG")), d)
+            }
+            _ => (n, d),
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_server_folder_named_otherwise_than_its_rows_say_is_read_as_that_server() {
+    let dir = tempfile::tempdir().expect("tmp");
     let zip = dir.path().join("renamed.zip");
-    write_zip(&zip, &renamed);
-    let said = "EX01_logs/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG: in the folder EX01_logs, but its rows say EX01 wrote them";
+    write_zip(&zip, &ex01_logs(&[]));
     let f = common::findings(&zip);
-    let warnings: Vec<String> = f["bundle"]["warnings"]
+    // Read as EX01's: the sample's findings, where the folder's name gave the rows to a server
+    // the hops, the latency sections and the flow between servers do not name.
+    let want = analysis(common::findings(&sample())).to_string();
+    assert!(
+        analysis(f.clone())
+            .to_string()
+            .replace("EX01_logs/", "EX01/")
+            == want
+    );
+    assert_eq!(f["bundle"]["servers"], serde_json::json!(["EX01", "EX02"]));
+    let said: Vec<&str> = f["bundle"]["warnings"]
         .as_array()
         .expect("warnings")
         .iter()
-        .filter_map(|w| w.as_str().map(str::to_string))
-        .filter(|w| w.contains("its rows say"))
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("EX01_logs"))
         .collect();
     // Once for the folder, on its first tracking log, in report, inspect and on an export.
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].starts_with(said), "{}", warnings[0]);
+    assert_eq!(
+        said,
+        ["EX01_logs/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG: the folder EX01_logs holds EX01's logs (their rows say so): read as EX01's"]
+    );
     assert_eq!(
         common::inspect_json(&zip)["warnings"],
         f["bundle"]["warnings"]
     );
     let out = dir.path().join("export");
     export(&zip, &out);
-    assert_eq!(
-        common::findings(&out)["bundle"]["warnings"],
-        f["bundle"]["warnings"]
+    let g = common::findings(&out);
+    assert_eq!(g["bundle"]["warnings"], f["bundle"]["warnings"]);
+    assert_eq!(g["bundle"]["events"], f["bundle"]["events"]);
+    assert_eq!(g["bundle"]["protocol_lines"], f["bundle"]["protocol_lines"]);
+    for e in walkdir::WalkDir::new(&out)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+    {
+        let p = e.path().to_string_lossy().into_owned();
+        assert!(!p.contains("EX01_logs") || p.ends_with(".json"), "{p}");
+    }
+    // One of EX02's tracking logs in there too: the folder's logs disagree, so it stays the
+    // folder's, and the warning says what that costs.
+    let mixed = dir.path().join("mixed.zip");
+    write_zip(
+        &mixed,
+        &ex01_logs(&["TransportRoles/Logs/MessageTracking/MSGTRK2026111619-1.LOG"]),
     );
-    // Folders named after their servers, or by their DNS names, are not.
+    let f = common::inspect_json(&mixed);
+    assert_eq!(f["servers"], serde_json::json!(["EX01_logs", "EX02"]));
+    let w = f["warnings"].to_string();
+    assert!(
+        w.contains("in the folder EX01_logs, but its rows say EX01 wrote them, and other logs there say otherwise"),
+        "{w}"
+    );
+    // Folders named after their servers, or by their DNS names, are not warned about.
     let sample = common::findings(&sample())["bundle"]["warnings"].to_string();
-    assert!(!sample.contains("its rows say"), "{sample}");
+    assert!(
+        !sample.contains("its rows say") && !sample.contains("holds"),
+        "{sample}"
+    );
 }

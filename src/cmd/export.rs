@@ -48,16 +48,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             remove_named(&dir, &dir, &name)?;
         }
     }
-    // So was a Send log outside server folders, as the server "unknown"'s, before its local
-    // address gave it its server and it was read again (`ingest::name_send_logs`).
-    let protocol = stage.path().join(PROTOCOL);
-    let unknown = protocol.join(format!("server={}", partition_value("unknown")));
-    for f in
-        read.inventory.files.iter().filter(|f| {
-            ingest::send_log_without_folder(f) && f.server.as_deref() != Some("unknown")
-        })
-    {
-        remove_named(&protocol, &unknown, &Exporter::file_name(&f.path))?;
+    // So was a log read again as another server's (a Send log outside server folders, a folder
+    // named otherwise than its rows say): its first reading's rows, under the server it was
+    // first read as, go.
+    for (path, first) in &read.read_again {
+        let name = Exporter::file_name(path);
+        for dataset in [EVENTS, PROTOCOL] {
+            let dir = stage.path().join(dataset);
+            let under = dir.join(format!("server={}", partition_value(first)));
+            remove_named(&dir, &under, &name)?;
+        }
     }
     let (mut files, mut events, mut protocol) = (0, 0, 0);
     let mut sessions = Vec::new();
@@ -111,6 +111,10 @@ fn remove_named(dataset: &Path, from: &Path, name: &str) -> crate::error::Result
         let path = path.to_path_buf();
         move |source| Error::Write { path, source }
     };
+    // Not there: nothing was written there, or its last file went already.
+    if !from.is_dir() {
+        return Ok(());
+    }
     let mut removed = Vec::new();
     for e in walkdir::WalkDir::new(from).min_depth(1) {
         let e = e.map_err(|e| Error::Write {

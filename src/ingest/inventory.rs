@@ -189,11 +189,12 @@ fn exports_beside_logs(files: &[FileInfo]) -> Vec<String> {
 }
 
 /// A warning on the first tracking log of each server folder whose rows name another server
-/// as their own (`EX01_logs/` holding EX01's logs): the rows are the folder's, and hops, the
-/// latency sections and the flow between servers, which name servers as the rows do, then
-/// miss it. On the file, so that a report on an export says it too.
+/// as their own (`EX01_logs/` holding EX01's logs): its files were read as that server's
+/// (`ingest::name_servers`), or, where its logs disagree, as the folder's, and then hops,
+/// latency sections and the flow between servers, which name servers as the rows do, miss
+/// them. On the file, so that a report on an export says it too.
 fn folders_named_otherwise<C>(outcomes: &mut [Outcome<C>]) {
-    let mut told: Vec<(String, String)> = Vec::new();
+    let mut told: Vec<String> = Vec::new();
     for o in outcomes.iter_mut() {
         let (Some(host), Some(folder)) = (
             o.parsed.host.as_deref(),
@@ -203,27 +204,31 @@ fn folders_named_otherwise<C>(outcomes: &mut [Outcome<C>]) {
         };
         if o.info.kind != LogKind::MessageTracking
             || host.eq_ignore_ascii_case(&folder)
-            || told.iter().any(|(f, h)| *f == folder && h == host)
+            || told.contains(&folder)
         {
             continue;
         }
-        o.parsed.warnings.push(format!(
-            "{}: in the folder {folder}, but its rows say {host} wrote them: the rows count as {folder}'s, so hops, latency sections and the flow between servers, which name {host}, may miss it (name each server's folder after it: {host}, or its DNS name)",
-            o.info.path
-        ));
-        told.push((folder, host.to_string()));
+        let read_as = o.info.server.as_deref().unwrap_or("");
+        let what = if read_as.eq_ignore_ascii_case(host) {
+            format!("the folder {folder} holds {host}'s logs (their rows say so): read as {host}'s")
+        } else {
+            format!(
+                "in the folder {folder}, but its rows say {host} wrote them, and other logs there say otherwise: the rows count as {folder}'s, so hops, latency sections and the flow between servers, which name {host}, may miss them (name each server's folder after it)"
+            )
+        };
+        o.parsed.warnings.push(format!("{}: {what}", o.info.path));
+        told.push(folder);
     }
 }
 
 /// An SMTP Send log outside any server folder: its lines name no server, so its server is the
-/// one `ingest::name_send_logs` gave it, or "unknown". One given a server was first read as
-/// "unknown"'s (`export` removes what that reading wrote).
-pub fn send_log_without_folder(f: &FileInfo) -> bool {
+/// one `ingest::name_servers` gave it, or "unknown".
+fn send_log_without_folder(f: &FileInfo) -> bool {
     f.kind == LogKind::SmtpSend && crate::ingest::layout::server_from_path(&f.path).is_none()
 }
 
 /// What became of the SMTP Send logs without a server folder, whose lines name no server
-/// (`ingest::name_send_logs`): one warning for those given a server, one for those left
+/// (`ingest::name_servers`): one warning for those given a server, one for those left
 /// "unknown". From the files alone, so a report on an export says it too.
 fn send_logs_without_server(files: &[FileInfo]) -> Vec<String> {
     let mut given: Vec<&FileInfo> = Vec::new();
@@ -455,6 +460,7 @@ pub(super) fn assemble<C>(
         chunks,
         notes,
         input,
+        read_again: Vec::new(),
     })
 }
 

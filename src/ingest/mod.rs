@@ -17,7 +17,6 @@ mod decode;
 pub mod evidence;
 pub mod fields;
 mod inventory;
-pub use inventory::send_log_without_folder;
 pub mod layout;
 pub mod parquet;
 pub mod protocol;
@@ -190,7 +189,7 @@ pub struct Parsed {
     /// A protocol log's local IP addresses (where its sessions start; on every line without a
     /// server folder), each with the server its folder or the line names (`None`: neither, as
     /// no SMTP Send line does). They give a Send log without a folder its server
-    /// ([`name_send_logs`]).
+    /// (`name_servers`).
     pub local_ips: Vec<(String, Option<String>)>,
     /// A tracking log in a server folder: the server its first row names as its own (the
     /// local side of the hop, short: [`schema::row_host`]).
@@ -383,6 +382,8 @@ pub struct ReadOut<C> {
     pub chunks: Vec<(u32, C)>,
     /// The entries with warnings or leap seconds, in bundle order.
     pub notes: Vec<EntryNote>,
+    /// Entries read twice, as another server's the second time (`name_servers`).
+    pub read_again: ReadAgain,
 }
 
 struct Outcome<C> {
@@ -413,13 +414,14 @@ pub fn read<C: Collector>(
         out
     })?;
     progress.finish();
-    let outcomes = name_send_logs(&bundle, outcomes, opts, collector)?;
+    let (outcomes, read_again) = name_servers(&bundle, outcomes, opts, collector)?;
     let mut sw = crate::timing::Stopwatch::start();
     let display = bundle.display.clone();
     let sha256 = bundle.sha256();
-    let out = inventory::assemble(display, sha256, Input::Bundle(bundle), outcomes);
+    let mut out = inventory::assemble(display, sha256, Input::Bundle(bundle), outcomes)?;
+    out.read_again = read_again;
     sw.lap("inventory");
-    out
+    Ok(out)
 }
 
 /// The inventory only (`inspect`): every line is read and checked, nothing is kept.
@@ -504,8 +506,8 @@ fn skipped<C>(entry: &Entry<'_>, reason: impl Into<String>) -> Outcome<C> {
     }
 }
 
-/// Reads one entry; `server`, when given, is the server it is read as, where its folder names
-/// none.
+/// Reads one entry; `server`, when given, is the server it is read as, in place of its
+/// folder's ([`name_servers`]).
 fn read_entry<C: Collector>(
     entry: Entry<'_>,
     opts: &Options,
@@ -543,7 +545,9 @@ fn read_entry<C: Collector>(
             "not a recognised log: no `#Log-type`/`#Fields` header or known CSV header row",
         ));
     };
-    let folder_server = server_from_path(&entry.path).or_else(|| server.map(str::to_string));
+    let folder_server = server
+        .map(str::to_string)
+        .or_else(|| server_from_path(&entry.path));
     let ctx = EntryCtx {
         path: &entry.path,
         server: folder_server.as_deref(),
@@ -578,29 +582,86 @@ fn read_entry<C: Collector>(
     })
 }
 
-/// Gives a server to each SMTP Send log that has no server folder: a Send line names no server
-/// (its connector id is the connector's name alone), so such a log would be read as the
-/// "unknown" server's, apart from the server that wrote it. Its local address says whose it is
-/// where other lines of the bundle name a server for that address (a receive connector's id is
-/// `SERVER\name`); failing that, in a bundle without server folders whose files name one server
-/// only, it is that one's (one server's `Logs` folder, zipped as it is). Such a log is read
-/// again as that server's; one whose addresses point at several servers, or at none in a bundle
-/// of several, stays "unknown". Either way `inventory::assemble` says so in a warning.
-fn name_send_logs<C: Collector>(
+/// Entries read a second time as another server's, each with the server its first reading
+/// wrote its rows as (`export` removes what that reading wrote).
+pub type ReadAgain = Vec<(String, String)>;
+
+/// Gives each entry the server that wrote it where its folder or its lines do not say so
+/// rightly, by reading it again as that server's once every entry has been read:
+/// - A server folder whose tracking logs all name another server as their own
+///   (`EX01_logs/` holding EX01's logs, by the first row of each that says so for certain):
+///   its files are that server's. Otherwise its rows would take the folder's name, and hops,
+///   latency sections and the flow between servers, which name the server, would miss them.
+/// - An SMTP Send log without a server folder: a Send line names no server (its connector id
+///   is the connector's name alone), so it would be the "unknown" server's. Its local address
+///   says whose it is where other lines of the bundle name a server for that address (a
+///   receive connector's id is `SERVER\name`); failing that, in a bundle without server
+///   folders whose files name one server only, it is that one's (one server's `Logs` folder,
+///   zipped as it is). One whose addresses point at several servers, or at none in a bundle of
+///   several, stays "unknown".
+///
+/// `inventory::assemble` says what became of each in a warning.
+fn name_servers<C: Collector>(
     bundle: &Bundle,
-    mut outcomes: Vec<Outcome<C::Chunk>>,
+    outcomes: Vec<Outcome<C::Chunk>>,
     opts: &Options,
     collector: &C,
-) -> Result<Vec<Outcome<C::Chunk>>> {
-    use rayon::iter::{IntoParallelIterator, ParallelIterator};
-    let unnamed = |o: &Outcome<C::Chunk>| {
+) -> Result<(Vec<Outcome<C::Chunk>>, ReadAgain)> {
+    let mut again = Vec::new();
+    let renames = folder_renames(&outcomes);
+    let outcomes = read_again(bundle, outcomes, opts, collector, &renames, &mut again)?;
+    let send = send_log_servers(&outcomes);
+    let outcomes = read_again(bundle, outcomes, opts, collector, &send, &mut again)?;
+    Ok((outcomes, again))
+}
+
+/// The entries of server folders whose tracking logs all name one other server as their own,
+/// with that server.
+fn folder_renames<C>(outcomes: &[Outcome<C>]) -> Vec<(usize, String)> {
+    // Per folder: the hosts its tracking logs name (None once two disagree).
+    let mut hosts: BTreeMap<String, Option<&str>> = BTreeMap::new();
+    for o in outcomes {
+        let (Some(folder), Some(host)) = (server_from_path(&o.info.path), o.parsed.host.as_deref())
+        else {
+            continue;
+        };
+        hosts
+            .entry(folder)
+            .and_modify(|h| {
+                if h.is_some_and(|h| !h.eq_ignore_ascii_case(host)) {
+                    *h = None;
+                }
+            })
+            .or_insert(Some(host));
+    }
+    // Raw logs only: an export's rows name their servers themselves (PSComputerName).
+    outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            matches!(
+                o.info.kind,
+                LogKind::MessageTracking | LogKind::SmtpReceive | LogKind::SmtpSend
+            )
+        })
+        .filter_map(|(i, o)| {
+            let folder = server_from_path(&o.info.path)?;
+            let host = (*hosts.get(&folder)?)?;
+            (!host.eq_ignore_ascii_case(&folder)).then(|| (i, host.to_string()))
+        })
+        .collect()
+}
+
+/// The SMTP Send logs without a server folder whose server is found, with it.
+fn send_log_servers<C>(outcomes: &[Outcome<C>]) -> Vec<(usize, String)> {
+    let unnamed = |o: &Outcome<C>| {
         o.info.kind == LogKind::SmtpSend
             && o.servers.len() == 1
             && o.servers[0] == "unknown"
             && server_from_path(&o.info.path).is_none()
     };
     if !outcomes.iter().any(unnamed) {
-        return Ok(outcomes);
+        return Vec::new();
     }
     let mut by_ip: BTreeMap<&str, BTreeMap<String, &str>> = BTreeMap::new();
     let mut named: BTreeMap<String, &str> = BTreeMap::new();
@@ -609,7 +670,7 @@ fn name_send_logs<C: Collector>(
     let flat = outcomes
         .iter()
         .all(|o| o.info.kind == LogKind::Skipped || server_from_path(&o.info.path).is_none());
-    for o in &outcomes {
+    for o in outcomes {
         for (ip, s) in &o.parsed.local_ips {
             if let Some(s) = s {
                 by_ip
@@ -640,16 +701,37 @@ fn name_send_logs<C: Collector>(
             _ => None,
         };
         if let Some(s) = server {
-            found.push((
-                i,
+            found.push((i, s.to_string()));
+        }
+    }
+    found
+}
+
+/// Reads the entries `which` names again, each as the server given, in place of their first
+/// reading; an entry changed since (another digest) keeps its first reading.
+fn read_again<C: Collector>(
+    bundle: &Bundle,
+    mut outcomes: Vec<Outcome<C::Chunk>>,
+    opts: &Options,
+    collector: &C,
+    which: &[(usize, String)],
+    again: &mut ReadAgain,
+) -> Result<Vec<Outcome<C::Chunk>>> {
+    use rayon::iter::{IntoParallelIterator, ParallelIterator};
+    let jobs: Vec<_> = which
+        .iter()
+        .map(|(i, server)| {
+            let o = &outcomes[*i];
+            (
+                *i,
                 o.top,
                 o.info.path.clone(),
                 o.info.sha256.clone(),
-                s.to_string(),
-            ));
-        }
-    }
-    let again: Vec<(usize, Outcome<C::Chunk>)> = found
+                server,
+            )
+        })
+        .collect();
+    let read: Vec<(usize, Outcome<C::Chunk>)> = jobs
         .into_par_iter()
         .filter_map(|(i, top, path, was, server)| {
             let (data, sha256) = match bundle.read_one(top, &path) {
@@ -657,7 +739,6 @@ fn name_send_logs<C: Collector>(
                 Ok(None) => return None,
                 Err(e) => return Some(Err(e)),
             };
-            // Changed since it was read: the first reading stands.
             if sha256 != was {
                 return None;
             }
@@ -669,12 +750,16 @@ fn name_send_logs<C: Collector>(
                 not_read: None,
                 top,
             };
-            Some(read_entry(entry, opts, collector, Some(&server)).map(|n| (i, n)))
+            Some(read_entry(entry, opts, collector, Some(server)).map(|n| (i, n)))
         })
         .collect::<Result<_>>()?;
-    for (i, o) in again {
+    for (i, o) in read {
+        // What the first reading wrote its rows as: the folder's name, or "unknown".
+        let first = server_from_path(&outcomes[i].info.path).unwrap_or_else(|| "unknown".into());
+        again.push((outcomes[i].info.path.clone(), first));
         outcomes[i] = o;
     }
+    again.sort();
     Ok(outcomes)
 }
 

@@ -148,7 +148,7 @@ impl Dialect for Protocol {
         }
         // The connector id is `SERVER\Connector name`: the server where there is no folder.
         // A Send connector's is its name alone; the local address then says whose it is
-        // (`ingest::name_send_logs`): noted where a session starts, and on every line of a log
+        // (`ingest::name_servers`): noted where a session starts, and on every line of a log
         // without a server folder (one cut from its sessions' starts).
         let server = ctx.server.or_else(|| {
             get(1)
