@@ -699,6 +699,25 @@ fn a_server_folder_named_otherwise_than_its_rows_say_is_read_as_that_server() {
         let p = e.path().to_string_lossy().into_owned();
         assert!(!p.contains("EX01_logs") || p.ends_with(".json"), "{p}");
     }
+    // The same as a zip per server, `EX01_logs.zip` beside `EX02.zip` (its members are read
+    // again from one reading of it).
+    let mut inner = Vec::new();
+    for (server, name) in [("EX01", "EX01_logs.zip"), ("EX02", "EX02.zip")] {
+        let logs: Vec<_> = members(&sample())
+            .into_iter()
+            .filter_map(|(n, d)| Some((n.strip_prefix(&format!("{server}/"))?.to_string(), d)))
+            .collect();
+        let at = dir.path().join(name);
+        write_zip(&at, &logs);
+        inner.push((name.to_string(), std::fs::read(&at).expect("inner")));
+    }
+    let nested = dir.path().join("nested.zip");
+    write_zip(&nested, &inner);
+    let got = analysis(common::findings(&nested))
+        .to_string()
+        .replace("EX01_logs.zip!/", "EX01/")
+        .replace("EX02.zip!/", "EX02/");
+    assert!(got == want, "nested");
     // One of EX02's tracking logs in there too: the folder's logs disagree, so it stays the
     // folder's, and the warning says what that costs.
     let mixed = dir.path().join("mixed.zip");

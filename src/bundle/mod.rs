@@ -977,33 +977,29 @@ impl Bundle {
     /// read back from the bundle rather than kept in memory for every row.
     /// Returns the bytes with their SHA-256.
     pub fn read_one(&self, top: usize, path: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let found = self.read_top(top, &|e: Entry<'_>| {
+            Ok((e.path == path && e.container.is_none()).then(|| (e.data.to_vec(), e.sha256)))
+        })?;
+        Ok(found.into_iter().flatten().next())
+    }
+
+    /// Every entry that top-level entry `top` gives (itself, or the members of the archive it
+    /// is), read again and handed to `f`, in one reading of `top`: entries of one nested
+    /// archive read back one by one with [`Bundle::read_one`] would inflate it once each.
+    pub fn read_top<T, F>(&self, top: usize, f: &F) -> Result<Vec<T>>
+    where
+        F: Fn(Entry<'_>) -> Result<T>,
+    {
+        let mut out = Vec::new();
         if top >= self.entry_count() {
-            return Ok(None);
+            return Ok(out);
         }
         let mut reader = Reader::default();
-        let found = std::sync::Mutex::new(None);
         match self.load_top(&mut reader, top)? {
-            Top::Read(name) => {
-                let mut ignore = Vec::new();
-                self.expand(
-                    name,
-                    reader.buf.as_slice(),
-                    0,
-                    top,
-                    &|e: Entry<'_>| {
-                        if e.path == path && e.container.is_none() {
-                            if let Ok(mut slot) = found.lock() {
-                                *slot = Some((e.data.to_vec(), e.sha256));
-                            }
-                        }
-                        Ok(())
-                    },
-                    &mut ignore,
-                )?;
-            }
+            Top::Read(name) => self.expand(name, reader.buf.as_slice(), 0, top, f, &mut out)?,
             Top::Folder | Top::NotRead(..) => {}
         }
-        Ok(found.into_inner().unwrap_or_default())
+        Ok(out)
     }
 }
 

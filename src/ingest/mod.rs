@@ -708,7 +708,8 @@ fn send_log_servers<C>(outcomes: &[Outcome<C>]) -> Vec<(usize, String)> {
 }
 
 /// Reads the entries `which` names again, each as the server given, in place of their first
-/// reading; an entry changed since (another digest) keeps its first reading.
+/// reading; an entry changed since (another digest) keeps its first reading. One reading of each
+/// top-level entry serves all of its members (a server's zip inside the bundle).
 fn read_again<C: Collector>(
     bundle: &Bundle,
     mut outcomes: Vec<Outcome<C::Chunk>>,
@@ -718,42 +719,33 @@ fn read_again<C: Collector>(
     again: &mut ReadAgain,
 ) -> Result<Vec<Outcome<C::Chunk>>> {
     use rayon::iter::{IntoParallelIterator, ParallelIterator};
-    let jobs: Vec<_> = which
-        .iter()
-        .map(|(i, server)| {
-            let o = &outcomes[*i];
-            (
-                *i,
-                o.top,
-                o.info.path.clone(),
-                o.info.sha256.clone(),
-                server,
-            )
-        })
-        .collect();
-    let read: Vec<(usize, Outcome<C::Chunk>)> = jobs
+    // Per top-level entry: (outcome, path, digest, server) of each member to read again.
+    let mut by_top: BTreeMap<usize, Vec<(usize, String, String, &str)>> = BTreeMap::new();
+    for (i, server) in which {
+        let o = &outcomes[*i];
+        by_top.entry(o.top).or_default().push((
+            *i,
+            o.info.path.clone(),
+            o.info.sha256.clone(),
+            server.as_str(),
+        ));
+    }
+    let read: Vec<Vec<_>> = by_top
         .into_par_iter()
-        .filter_map(|(i, top, path, was, server)| {
-            let (data, sha256) = match bundle.read_one(top, &path) {
-                Ok(Some(read)) => read,
-                Ok(None) => return None,
-                Err(e) => return Some(Err(e)),
-            };
-            if sha256 != was {
-                return None;
-            }
-            let entry = Entry {
-                path,
-                data: &data,
-                sha256,
-                container: None,
-                not_read: None,
-                top,
-            };
-            Some(read_entry(entry, opts, collector, Some(server)).map(|n| (i, n)))
+        .map(|(top, jobs)| {
+            bundle.read_top(top, &|e: Entry<'_>| {
+                let Some((i, _, was, server)) = jobs.iter().find(|j| j.1 == e.path) else {
+                    return Ok(None);
+                };
+                if e.container.is_some() || e.sha256 != *was {
+                    return Ok(None);
+                }
+                let o: Outcome<C::Chunk> = read_entry(e, opts, collector, Some(server))?;
+                Ok(Some((*i, o)))
+            })
         })
         .collect::<Result<_>>()?;
-    for (i, o) in read {
+    for (i, o) in read.into_iter().flatten().flatten() {
         // What the first reading wrote its rows as: the folder's name, or "unknown".
         let first = server_from_path(&outcomes[i].info.path).unwrap_or_else(|| "unknown".into());
         again.push((outcomes[i].info.path.clone(), first));
