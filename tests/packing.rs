@@ -614,6 +614,11 @@ fn server_folders_spelt_otherwise_give_the_same_findings() {
         ("ex01", "EX02"),
         ("ex01.corp.example", "EX02"),
         ("EX01", "2026-11-16/EX02"),
+        // Copied from the servers' administrative shares with the whole path.
+        (
+            "EX01/C$/Program Files/Microsoft/Exchange Server/V15",
+            "EX02/C$/Program Files/Microsoft/Exchange Server/V15",
+        ),
     ] {
         let renamed: Vec<_> = members(&sample())
             .into_iter()

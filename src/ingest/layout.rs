@@ -35,7 +35,7 @@ pub fn server_from_path(path: &str) -> Option<String> {
     let dirs = &parts[..parts.len().saturating_sub(1)];
     dirs.iter().rev().find_map(|d| {
         let lower = d.to_ascii_lowercase();
-        if LAYOUT_DIRS.contains(&lower.as_str()) {
+        if LAYOUT_DIRS.contains(&lower.as_str()) || drive(d) {
             return None;
         }
         let name = d
@@ -45,6 +45,13 @@ pub fn server_from_path(path: &str) -> Option<String> {
         let name = short_name(name);
         (!name.is_empty()).then(|| name.to_string())
     })
+}
+
+/// A drive or its administrative share (`C`, `D$`), as a copy from `\\EX01\C$\Program Files\...`
+/// keeps it: part of the path to the logs, not a server.
+fn drive(d: &str) -> bool {
+    let b = d.as_bytes();
+    matches!(b, [l] | [l, b'$'] if l.is_ascii_alphabetic())
 }
 
 /// `ex01.corp.example` → `ex01`: the first label of a name made of DNS labels (letters, digits,
@@ -100,6 +107,19 @@ mod tests {
             server_from_path("EX01.2026-11-16/Logs/MSGTRK1.LOG").as_deref(),
             Some("EX01")
         );
+        // A drive or an administrative share copied with the path: the folder above it.
+        assert_eq!(
+            server_from_path(
+                "EX01/C$/Program Files/Microsoft/Exchange Server/V15/TransportRoles/Logs/MessageTracking/MSGTRK1.LOG"
+            )
+            .as_deref(),
+            Some("EX01")
+        );
+        assert_eq!(
+            server_from_path("EX02/D/Exchange/Logs/MSGTRK1.LOG").as_deref(),
+            Some("EX02")
+        );
+        assert_eq!(server_from_path("C$/Program Files/Logs/MSGTRK1.LOG"), None);
         // Not DNS names: kept whole.
         for name in ["10.0.1.11", "EX01 logs 16.11", "EX01..old", "fe80::1"] {
             let path = format!("{name}/Logs/MSGTRK1.LOG");
