@@ -723,6 +723,34 @@ fn a_server_folder_named_otherwise_than_its_rows_say_is_read_as_that_server() {
         .replace("EX01_logs.zip!/", "EX01/")
         .replace("EX02.zip!/", "EX02/");
     assert!(got == want, "nested");
+    // Its first log collected again under `backup/` (listed first, and set aside as a copy):
+    // the warning is on the log that is read, not on the copy.
+    let first = "EX01_logs/TransportRoles/Logs/MessageTracking/MSGTRK2026111608-1.LOG";
+    let mut with_copy = ex01_logs(&[]);
+    let data = with_copy
+        .iter()
+        .find(|(n, _)| n == first)
+        .expect("first")
+        .1
+        .clone();
+    with_copy.push((format!("backup/{first}"), data));
+    let copied = dir.path().join("copied.zip");
+    write_zip(&copied, &with_copy);
+    let c = common::findings(&copied);
+    assert!(
+        analysis(c.clone())
+            .to_string()
+            .replace("EX01_logs/", "EX01/")
+            == want
+    );
+    let told: Vec<&str> = c["bundle"]["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("the folder EX01_logs"))
+        .collect();
+    assert_eq!(told, said, "copied");
     // One of EX02's tracking logs in there too: the folder's logs disagree, so it stays the
     // folder's, and the warning says what that costs.
     let mixed = dir.path().join("mixed.zip");

@@ -192,7 +192,9 @@ fn exports_beside_logs(files: &[FileInfo]) -> Vec<String> {
 /// as their own (`EX01_logs/` holding EX01's logs): its files were read as that server's
 /// (`ingest::name_servers`), or, where its logs disagree, as the folder's, and then hops,
 /// latency sections and the flow between servers, which name servers as the rows do, miss
-/// them. On the file, so that a report on an export says it too.
+/// them. On the file, so that a report on an export says it too; here, once copies are set
+/// aside, so that it is not left on a copy. Whether the folder was read as that server's is
+/// what the file was read as.
 fn folders_named_otherwise<C>(outcomes: &mut [Outcome<C>]) {
     let mut told: Vec<String> = Vec::new();
     for o in outcomes.iter_mut() {
@@ -223,7 +225,7 @@ fn folders_named_otherwise<C>(outcomes: &mut [Outcome<C>]) {
 
 /// An SMTP Send log outside any server folder: its lines name no server, so its server is the
 /// one `ingest::name_servers` gave it, or "unknown".
-fn send_log_without_folder(f: &FileInfo) -> bool {
+pub(super) fn send_log_without_folder(f: &FileInfo) -> bool {
     f.kind == LogKind::SmtpSend && crate::ingest::layout::server_from_path(&f.path).is_none()
 }
 

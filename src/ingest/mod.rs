@@ -191,8 +191,9 @@ pub struct Parsed {
     /// no SMTP Send line does). They give a Send log without a folder its server
     /// (`name_servers`).
     pub local_ips: Vec<(String, Option<String>)>,
-    /// A tracking log in a server folder: the server its first row names as its own (the
-    /// local side of the hop, short: [`schema::row_host`]).
+    /// A tracking log in a server folder: the server its first row that says so for certain
+    /// names as the one that logged it (the logging side of its hop, [`schema::hop_sides`],
+    /// short).
     pub host: Option<String>,
 }
 
@@ -600,7 +601,7 @@ pub type ReadAgain = Vec<(String, String)>;
 ///   zipped as it is). One whose addresses point at several servers, or at none in a bundle of
 ///   several, stays "unknown".
 ///
-/// `inventory::assemble` says what became of each in a warning.
+/// `inventory::assemble` says what became of each in a warning, once copies are set aside.
 fn name_servers<C: Collector>(
     bundle: &Bundle,
     outcomes: Vec<Outcome<C::Chunk>>,
@@ -615,10 +616,11 @@ fn name_servers<C: Collector>(
     Ok((outcomes, again))
 }
 
-/// The entries of server folders whose tracking logs all name one other server as their own,
-/// with that server.
+/// The raw logs of server folders whose tracking logs all name one other server as the one
+/// that logged them, with that server. Exports are left as they are: their rows name their
+/// servers (PSComputerName).
 fn folder_renames<C>(outcomes: &[Outcome<C>]) -> Vec<(usize, String)> {
-    // Per folder: the hosts its tracking logs name (None once two disagree).
+    // Per folder: the server its tracking logs name (None once two disagree).
     let mut hosts: BTreeMap<String, Option<&str>> = BTreeMap::new();
     for o in outcomes {
         let (Some(folder), Some(host)) = (server_from_path(&o.info.path), o.parsed.host.as_deref())
@@ -634,7 +636,6 @@ fn folder_renames<C>(outcomes: &[Outcome<C>]) -> Vec<(usize, String)> {
             })
             .or_insert(Some(host));
     }
-    // Raw logs only: an export's rows name their servers themselves (PSComputerName).
     outcomes
         .iter()
         .enumerate()
@@ -654,12 +655,8 @@ fn folder_renames<C>(outcomes: &[Outcome<C>]) -> Vec<(usize, String)> {
 
 /// The SMTP Send logs without a server folder whose server is found, with it.
 fn send_log_servers<C>(outcomes: &[Outcome<C>]) -> Vec<(usize, String)> {
-    let unnamed = |o: &Outcome<C>| {
-        o.info.kind == LogKind::SmtpSend
-            && o.servers.len() == 1
-            && o.servers[0] == "unknown"
-            && server_from_path(&o.info.path).is_none()
-    };
+    let unnamed =
+        |o: &Outcome<C>| inventory::send_log_without_folder(&o.info) && o.servers == ["unknown"];
     if !outcomes.iter().any(unnamed) {
         return Vec::new();
     }
@@ -751,7 +748,6 @@ fn read_again<C: Collector>(
         again.push((outcomes[i].info.path.clone(), first));
         outcomes[i] = o;
     }
-    again.sort();
     Ok(outcomes)
 }
 

@@ -638,20 +638,28 @@ pub fn trace_status_event(status: &str) -> &'static str {
 /// rows carry the logging server as server-hostname, or as client-hostname where that is all
 /// they have. Host names are cut to their first label.
 pub fn row_host<'a>(row: &Row<'a>) -> Option<&'a str> {
-    let ev = row.get(Field::EventId).unwrap_or("");
-    let smtp = row
-        .get(Field::Source)
-        .is_some_and(|s| s.eq_ignore_ascii_case("SMTP"));
-    let (client, server) = (
-        row.get(Field::ClientHostname),
-        row.get(Field::ServerHostname),
+    let get = |f| row.get(f);
+    let (own, other) = hop_sides(get);
+    get(own)
+        .or(get(other))
+        .map(short_host)
+        .filter(|h| !h.is_empty())
+}
+
+/// The host fields of a row's hop: (the side that logged it, the other side). SMTP SEND,
+/// SENDEXTERNAL and FAIL rows are logged by the sending server (client-hostname); every other
+/// row by the server-hostname. `get` reads a field of the row.
+pub fn hop_sides<'a>(get: impl Fn(Field) -> Option<&'a str>) -> (Field, Field) {
+    let smtp = get(Field::Source).is_some_and(|s| s.eq_ignore_ascii_case("SMTP"));
+    let sent = matches!(
+        get(Field::EventId).unwrap_or(""),
+        "SEND" | "SENDEXTERNAL" | "FAIL"
     );
-    let local = if smtp && matches!(ev, "SEND" | "SENDEXTERNAL" | "FAIL") {
-        client.or(server)
+    if smtp && sent {
+        (Field::ClientHostname, Field::ServerHostname)
     } else {
-        server.or(client)
-    };
-    local.map(short_host).filter(|h| !h.is_empty())
+        (Field::ServerHostname, Field::ClientHostname)
+    }
 }
 
 /// `EX01.corp.example` → `EX01`; IP addresses are kept whole.

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use polars::prelude::*;
 
 use super::fields::{self, split_line, TimeError};
-use super::schema::{row_host, short_host, Field, Mapping, Reads, Row};
+use super::schema::{hop_sides, row_host, short_host, Field, Mapping, Reads, Row};
 use super::w3c::{self, Dialect};
 use super::{EntryCtx, LogKind, LogReader, Parsed, Sink};
 use crate::error::Result;
@@ -96,23 +96,13 @@ struct Tracking {
     reads: Reads,
 }
 
-/// The server a row names as the one that logged it, only where the row says so for certain:
-/// the receiving server of an SMTP RECEIVE (server-hostname), the sending one of an SMTP SEND
-/// or FAIL (client-hostname), the server-hostname of any other row. Unlike [`row_host`], never
-/// the other side of the hop where this one is empty.
+/// The server a row names as the one that logged it, only where the row says so for certain
+/// (the logging side of its hop, [`hop_sides`]): unlike [`row_host`], never the other side
+/// where this one is empty.
 fn own_host<'a>(m: &Mapping, vals: &'a [Cow<'a, str>]) -> Option<&'a str> {
     let get = |f| m.text_of(vals, f);
-    let smtp = get(Field::Source).is_some_and(|s| s.eq_ignore_ascii_case("SMTP"));
-    let sent = matches!(
-        get(Field::EventId).unwrap_or(""),
-        "SEND" | "SENDEXTERNAL" | "FAIL"
-    );
-    let own = if smtp && sent {
-        get(Field::ClientHostname)
-    } else {
-        get(Field::ServerHostname)
-    };
-    own.map(short_host).filter(|h| !h.is_empty())
+    let (own, _) = hop_sides(get);
+    get(own).map(short_host).filter(|h| !h.is_empty())
 }
 
 impl Dialect for Tracking {
@@ -160,8 +150,8 @@ impl Dialect for Tracking {
             }
         }
         row.server = ctx.server.or_else(|| row_host(&row)).unwrap_or("unknown");
-        // The host the rows say wrote them, once per file: a folder named otherwise is warned
-        // about (`inventory::assemble`).
+        // The host the rows say wrote them, once per file: a folder named otherwise is read as
+        // that server's (`ingest::name_servers`).
         if ctx.server.is_some() && p.host.is_none() {
             p.host = own_host(m, vals).map(str::to_string);
         }
