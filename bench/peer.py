@@ -3,8 +3,9 @@
 
 Reads every message-tracking log in a bundle zip with Polars' CSV reader (columns from each
 file's own `#Fields:` line, all read as text), concatenates them into one frame and computes the
-inventory `mailforensics inspect --json` reports (total rows, rows and time range per file,
-first/last timestamp, servers) plus the event counts per event id that the report's
+inventory `mailforensics inspect --json` reports (total rows, rows, size, SHA-256 and time range
+per file, the bundle's SHA-256, first/last timestamp, servers: the digests are what makes an
+inventory evidence, so the analyst's script takes them too) plus the event counts per event id that the report's
 "Events by event id" table shows. Prints one small JSON object.
 
     python3 bench/peer.py BUNDLE.zip                 # the inventory as JSON on stdout
@@ -20,6 +21,7 @@ Polars parses each file with its own threads; no hand-made thread pools, no hand
 """
 
 import argparse
+import hashlib
 import io
 import json
 import sys
@@ -46,8 +48,9 @@ def header(raw: bytes):
     return None
 
 
-def load(bundle: str, columns: str):
-    """Read every message-tracking log of the bundle into one frame with `file` and `server`."""
+def load(bundle: str, columns: str, digests: dict):
+    """Read every message-tracking log of the bundle into one frame with `file` and `server`;
+    fills `digests` with each log's (bytes, SHA-256)."""
     import polars as pl
 
     frames = []
@@ -60,6 +63,7 @@ def load(bundle: str, columns: str):
             if head is None or head[0] != TRACKING:
                 continue
             raw = zf.read(info)
+            digests[info.filename] = (len(raw), hashlib.sha256(raw).hexdigest())
             _, fields, start = header(raw)
             df = pl.read_csv(
                 io.BytesIO(raw[start:]),
@@ -91,9 +95,13 @@ def inventory(bundle: str, columns: str) -> dict:
     import polars as pl
 
     t0 = time.perf_counter()
-    df = load(bundle, columns)
+    with open(bundle, "rb") as f:
+        bundle_sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+    digests = {}
+    df = load(bundle, columns, digests)
     if df is None:
-        return {"bundle": bundle, "events": 0, "files": [], "servers": [], "event_counts": {}}
+        return {"bundle": bundle, "sha256": bundle_sha256, "events": 0, "files": [], "servers": [],
+                "event_counts": {}}
     files = (
         df.group_by("file")
         .agg(
@@ -108,12 +116,14 @@ def inventory(bundle: str, columns: str) -> dict:
         "bundle": bundle,
         "polars": pl.__version__,
         "columns": columns,
+        "sha256": bundle_sha256,
         "events": df.height,
         "start": iso(df["date-time"].min()),
         "end": iso(df["date-time"].max()),
         "servers": sorted(df["server"].unique().to_list()),
         "files": [
-            {"path": r["file"], "rows": r["rows"], "start": iso(r["start"]), "end": iso(r["end"])}
+            {"path": r["file"], "rows": r["rows"], "bytes": digests[r["file"]][0],
+             "sha256": digests[r["file"]][1], "start": iso(r["start"]), "end": iso(r["end"])}
             for r in files.iter_rows(named=True)
         ],
         "event_counts": dict(events.iter_rows()),
@@ -126,9 +136,12 @@ def compare(peer_path: str, inspect_path: str, findings_path: str | None) -> boo
     insp = json.load(open(inspect_path))
     tracking = [f for f in insp["files"] if f["kind"] == "message_tracking"]
     checks = [
+        ("bundle SHA-256", peer["sha256"], insp["sha256"]),
         ("rows in all", peer["events"], insp["events"]),
         ("rows per file", {f["path"]: f["rows"] for f in peer["files"]},
          {f["path"]: f["rows"] for f in tracking}),
+        ("size and SHA-256 per file", {f["path"]: (f["bytes"], f["sha256"]) for f in peer["files"]},
+         {f["path"]: (f["bytes"], f["sha256"]) for f in tracking}),
         ("time range per file", {f["path"]: (f["start"], f["end"]) for f in peer["files"]},
          {f["path"]: (f["start"], f["end"]) for f in tracking}),
         # of the tracking logs: inspect's own start/end also cover protocol logs
