@@ -123,6 +123,83 @@ fn the_same_logs_in_any_order_give_the_same_findings() {
     assert!(findings(&folder) == want, "the folder gives other findings");
 }
 
+/// The sample as admins often pack it: each server's folder zipped, and the servers' zips
+/// zipped together (stored, as Info-ZIP stores a `.zip`, or deflated, as Explorer and
+/// `Compress-Archive` do). Its findings are the sample's, evidence included: each quoted row
+/// is read back from inside its server's zip.
+#[test]
+fn a_bundle_of_one_zip_per_server_gives_the_samples_findings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let all = members(&sample());
+    let want = findings(&sample());
+    let mut zips = Vec::new();
+    for server in ["EX01", "EX02"] {
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|m| m.0.starts_with(&format!("{server}/")))
+            .cloned()
+            .collect();
+        assert!(mine.len() > 10, "{server}: {} logs", mine.len());
+        let inner = dir.path().join(format!("{server}.zip"));
+        write_zip(&inner, &mine);
+        zips.push((
+            format!("{server}.zip"),
+            std::fs::read(&inner).expect("inner"),
+        ));
+    }
+    assert!(
+        all.iter()
+            .all(|m| m.0.starts_with("EX01/") || m.0.starts_with("EX02/")),
+        "the sample holds the two servers' folders only"
+    );
+    for stored in [true, false] {
+        let outer = dir.path().join(format!("servers-{stored}.zip"));
+        let mut w = ::zip::ZipWriter::new(std::fs::File::create(&outer).expect("create"));
+        let method = if stored {
+            ::zip::CompressionMethod::Stored
+        } else {
+            ::zip::CompressionMethod::Deflated
+        };
+        for (name, data) in &zips {
+            let opts = ::zip::write::SimpleFileOptions::default().compression_method(method);
+            w.start_file(name, opts).expect("start");
+            w.write_all(data).expect("write");
+        }
+        w.finish().expect("finish");
+        let got = findings(&outer);
+        assert!(
+            analysis(without_paths(got.clone())) == analysis(without_paths(want.clone())),
+            "one zip per server (stored: {stored}) gives other findings"
+        );
+        // The logs are listed as in the sample, in path order, each inside its server's zip.
+        let listed = |f: &Value| -> Vec<String> {
+            f["bundle"]["files"]
+                .as_array()
+                .expect("files")
+                .iter()
+                .filter_map(|e| e["path"].as_str())
+                .filter(|p| !p.ends_with(".zip"))
+                .map(|p| p.split_once("!/").map_or(p, |(_, log)| log).to_string())
+                .collect()
+        };
+        assert_eq!(listed(&got), listed(&want));
+        // The evidence names its log inside its server's zip.
+        let paths: Vec<&str> = got["loops"][0]["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .filter_map(|e| e["path"].as_str())
+            .collect();
+        assert!(!paths.is_empty());
+        for p in paths {
+            assert!(
+                p.starts_with("EX01.zip!/EX01/") || p.starts_with("EX02.zip!/EX02/"),
+                "{p}"
+            );
+        }
+    }
+}
+
 const FIELDS: &str = "date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,network-message-id,recipient-address,recipient-status,total-bytes,recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info,directionality,tenant-id,original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,schema-version";
 
 /// A tracking log of EX01 with one DELIVER row per `(time, recipient, TOTAL-HUB seconds)`, all

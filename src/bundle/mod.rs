@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -354,6 +354,43 @@ pub struct Bundle {
     origin: PathBuf,
     limits: Limits,
     inflated: AtomicU64,
+    read_back: ReadBack,
+}
+
+/// Archives inside the bundle (a server's zip) loaded again to read entries back, kept so that
+/// evidence from forty logs of one server's zip loads that zip once, not forty times: at most
+/// [`READ_BACK_MAX`] bytes, the least recently used given up first. Bundles of logs, with no
+/// archive inside, never fill it.
+#[derive(Default)]
+struct ReadBack(Mutex<Vec<(usize, String, Shared)>>);
+
+/// Bytes of archives [`ReadBack`] keeps.
+const READ_BACK_MAX: usize = 256 << 20;
+
+impl ReadBack {
+    /// Top-level entry `top`'s name and bytes, if kept.
+    fn get(&self, top: usize) -> Option<(String, Shared)> {
+        let mut kept = self.0.lock().ok()?;
+        let at = kept.iter().position(|k| k.0 == top)?;
+        let k = kept.remove(at);
+        let found = (k.1.clone(), k.2.clone());
+        kept.push(k);
+        Some(found)
+    }
+
+    fn keep(&self, top: usize, name: &str, bytes: &Shared) {
+        let size = bytes.0.len();
+        let Ok(mut kept) = self.0.lock() else {
+            return;
+        };
+        if size > READ_BACK_MAX || kept.iter().any(|k| k.0 == top) {
+            return;
+        }
+        while kept.iter().map(|k| k.2 .0.len()).sum::<usize>() + size > READ_BACK_MAX {
+            kept.remove(0);
+        }
+        kept.push((top, name.to_string(), bytes.clone()));
+    }
 }
 
 impl Whole {
@@ -421,6 +458,36 @@ fn ranks(names: &[String]) -> Vec<usize> {
         rank[i] = r;
     }
     rank
+}
+
+/// Which entries a reading of a top-level entry hands over: all, or `only` those of these
+/// paths.
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    top: usize,
+    only: Option<&'a [&'a str]>,
+}
+
+impl Walk<'_> {
+    /// Whether the member `member` of an archive is to be read.
+    fn reads(&self, member: &str) -> bool {
+        self.only
+            .is_none_or(|want| want.iter().any(|w| may_hold(member, w)))
+    }
+}
+
+/// Whether the member `member` of an archive is, or may hold, the entry `want`: `want` is it,
+/// or lies inside it (`member!/…`), or is what it gives once ungzipped (`x.log` of `x.log.gz`).
+fn may_hold(member: &str, want: &str) -> bool {
+    let at_or_under = |p: &str| {
+        want.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("!/"))
+    };
+    at_or_under(member)
+        || member
+            .strip_suffix(".gz")
+            .or_else(|| member.strip_suffix(".GZ"))
+            .is_some_and(at_or_under)
 }
 
 fn is_zip_magic(head: &[u8]) -> bool {
@@ -499,6 +566,7 @@ impl Bundle {
                 origin: path.to_path_buf(),
                 limits,
                 inflated: AtomicU64::new(0),
+                read_back: ReadBack::default(),
             });
         }
         let not_regular = || Error::NotRegular {
@@ -554,6 +622,7 @@ impl Bundle {
                 origin: path.to_path_buf(),
                 limits,
                 inflated: AtomicU64::new(0),
+                read_back: ReadBack::default(),
             });
         }
         let looks_zip = path
@@ -595,6 +664,7 @@ impl Bundle {
             origin: path.to_path_buf(),
             limits,
             inflated: AtomicU64::new(0),
+            read_back: ReadBack::default(),
         })
     }
 
@@ -685,7 +755,8 @@ impl Bundle {
                         })
                         .map(|x| out.push(x)),
                         Ok(Top::Read(path)) => {
-                            self.expand(path, reader.buf.as_slice(), 0, i, f, &mut out)
+                            let walk = Walk { top: i, only: None };
+                            self.expand(path, reader.buf.as_slice(), 0, walk, f, &mut out)
                         }
                     };
                     (i, read.map(|()| out))
@@ -724,7 +795,7 @@ impl Bundle {
         match &self.source {
             Source::Zip(shared, names) => {
                 let zip = reader.zip.get_or_insert_with(|| shared.clone());
-                self.zip_top(zip, i, &names[i], buf, &mut reader.whole)
+                self.zip_member(zip, &self.display, i, &names[i], buf, &mut reader.whole)
             }
             Source::Dir(files) => {
                 let entry = &files[i];
@@ -755,15 +826,18 @@ impl Bundle {
         }
     }
 
-    fn zip_top(
+    /// Reads member `i` (named `name`) of the archive `zip` (named `archive` in errors) into
+    /// `buf`: in one call where its declared sizes allow, else streaming.
+    fn zip_member(
         &self,
         zip: &mut SharedZip,
+        archive: &str,
         i: usize,
         name: &str,
         buf: &mut Buf,
         whole: &mut Whole,
     ) -> Result<Top> {
-        let mut file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
+        let mut file = zip.by_index(i).map_err(|e| zip_error(archive, e))?;
         if file.is_dir() {
             return Ok(Top::Folder);
         }
@@ -780,7 +854,7 @@ impl Bundle {
                 self.count(&name, hint, true)?;
                 return Ok(Top::Read(name));
             }
-            file = zip.by_index(i).map_err(|e| zip_error(&self.display, e))?;
+            file = zip.by_index(i).map_err(|e| zip_error(archive, e))?;
         }
         self.read_limited(&name, &mut file, hint, Some(packed), buf)?;
         Ok(Top::Read(name))
@@ -894,50 +968,26 @@ impl Bundle {
         }
     }
 
+    /// Hands `f` the entry `path` whose bytes are `data`, or, for an archive, the archive and
+    /// then each of its members, depth first in path order. With `walk.only`, only the entries
+    /// of those paths are handed over, and only the members on the way to them are inflated.
     fn expand<T, F>(
         &self,
         path: String,
         data: &[u8],
         depth: usize,
-        top: usize,
+        walk: Walk<'_>,
         f: &F,
         out: &mut Vec<T>,
     ) -> Result<()>
     where
-        F: Fn(Entry<'_>) -> Result<T>,
+        T: Send,
+        F: Fn(Entry<'_>) -> Result<T> + Sync,
     {
+        let top = walk.top;
         if is_zip_magic(data) {
-            if depth + 1 > self.limits.max_depth {
-                return Err(Error::TooDeep {
-                    entry: path,
-                    depth: self.limits.max_depth,
-                });
-            }
-            let sha = sha256_hex(data);
-            let shared = Shared(Arc::new(data.to_vec()));
-            let (mut zip, names) = open_zip(&path, ZipBytes::Memory(Cursor::new(shared)))?;
-            out.push(f(Entry {
-                path: path.clone(),
-                data: &[],
-                sha256: sha,
-                container: Some(zip.len()),
-                not_read: None,
-                top,
-            })?);
-            let mut inner_buf = Buf::default();
-            for i in in_path_order(&names) {
-                let mut file = zip.by_index(i).map_err(|e| zip_error(&path, e))?;
-                if file.is_dir() {
-                    continue;
-                }
-                let inner = format!("{path}!/{}", names[i]);
-                let hint = file.size();
-                let packed = file.compressed_size();
-                self.read_limited(&inner, &mut file, hint, Some(packed), &mut inner_buf)?;
-                drop(file);
-                self.expand(inner, inner_buf.as_slice(), depth + 1, top, f, out)?;
-            }
-            return Ok(());
+            let bytes = Shared(Arc::new(data.to_vec()));
+            return self.expand_zip(path, bytes, depth, walk, f, out);
         }
         if is_gzip_magic(data) {
             let inner = path
@@ -959,7 +1009,10 @@ impl Bundle {
                 Some(data.len() as u64),
                 &mut bytes,
             )?;
-            return self.expand(inner, bytes.as_slice(), depth + 1, top, f, out);
+            return self.expand(inner, bytes.as_slice(), depth + 1, walk, f, out);
+        }
+        if walk.only.is_some_and(|want| !want.contains(&path.as_str())) {
+            return Ok(());
         }
         out.push(f(Entry {
             path,
@@ -972,31 +1025,106 @@ impl Bundle {
         Ok(())
     }
 
+    /// [`Bundle::expand`] for the archive `path` whose bytes are `bytes`.
+    fn expand_zip<T, F>(
+        &self,
+        path: String,
+        bytes: Shared,
+        depth: usize,
+        walk: Walk<'_>,
+        f: &F,
+        out: &mut Vec<T>,
+    ) -> Result<()>
+    where
+        T: Send,
+        F: Fn(Entry<'_>) -> Result<T> + Sync,
+    {
+        if depth + 1 > self.limits.max_depth {
+            return Err(Error::TooDeep {
+                entry: path,
+                depth: self.limits.max_depth,
+            });
+        }
+        let sha256 = walk.only.is_none().then(|| sha256_hex(bytes.as_ref()));
+        let (zip, names) = open_zip(&path, ZipBytes::Memory(Cursor::new(bytes)))?;
+        if let Some(sha256) = sha256 {
+            out.push(f(Entry {
+                path: path.clone(),
+                data: &[],
+                sha256,
+                container: Some(zip.len()),
+                not_read: None,
+                top: walk.top,
+            })?);
+        }
+        // Reading entries back (evidence, a copy's bytes): the other members of a server's
+        // archive are neither inflated again nor hashed.
+        let members: Vec<(usize, String)> = in_path_order(&names)
+            .into_iter()
+            .map(|i| (i, format!("{path}!/{}", names[i])))
+            .filter(|(_, inner)| walk.reads(inner))
+            .collect();
+        // The members are read as the bundle's own are, in parallel and each in one call
+        // where it can be: a bundle of one zip per server would otherwise be read on one
+        // core per server, every member streamed.
+        let read: Vec<Result<Vec<T>>> = members
+            .into_par_iter()
+            .map_init(
+                || (zip.clone(), Buf::default(), Whole::default()),
+                |(zip, buf, whole), (i, inner)| {
+                    let mut out = Vec::new();
+                    if let Top::Read(inner) = self.zip_member(zip, &path, i, &inner, buf, whole)? {
+                        self.expand(inner, buf.as_slice(), depth + 1, walk, f, &mut out)?;
+                    }
+                    Ok(out)
+                },
+            )
+            .collect();
+        for member in read {
+            out.extend(member?);
+        }
+        Ok(())
+    }
+
     /// The bytes of one entry, read again: top-level entry `top`, and inside it (for nested
     /// archives and `.gz` members) the entry listed under `path`. For evidence rows, which are
     /// read back from the bundle rather than kept in memory for every row.
     /// Returns the bytes with their SHA-256.
     pub fn read_one(&self, top: usize, path: &str) -> Result<Option<(Vec<u8>, String)>> {
-        let found = self.read_top(top, &|e: Entry<'_>| {
+        let found = self.read_top(top, Some(&[path]), &|e: Entry<'_>| {
             Ok((e.path == path && e.container.is_none()).then(|| (e.data.to_vec(), e.sha256)))
         })?;
         Ok(found.into_iter().flatten().next())
     }
 
     /// Every entry that top-level entry `top` gives (itself, or the members of the archive it
-    /// is), read again and handed to `f`, in one reading of `top`: entries of one nested
-    /// archive read back one by one with [`Bundle::read_one`] would inflate it once each.
-    pub fn read_top<T, F>(&self, top: usize, f: &F) -> Result<Vec<T>>
+    /// is), or `only` those of these paths, read again and handed to `f`, in one reading of
+    /// `top`: entries of one nested archive read back one by one with [`Bundle::read_one`]
+    /// would load it once each.
+    pub fn read_top<T, F>(&self, top: usize, only: Option<&[&str]>, f: &F) -> Result<Vec<T>>
     where
-        F: Fn(Entry<'_>) -> Result<T>,
+        T: Send,
+        F: Fn(Entry<'_>) -> Result<T> + Sync,
     {
         let mut out = Vec::new();
         if top >= self.entry_count() {
             return Ok(out);
         }
+        let walk = Walk { top, only };
+        if only.is_some() {
+            if let Some((name, bytes)) = self.read_back.get(top) {
+                self.expand_zip(name, bytes, 0, walk, f, &mut out)?;
+                return Ok(out);
+            }
+        }
         let mut reader = Reader::default();
         match self.load_top(&mut reader, top)? {
-            Top::Read(name) => self.expand(name, reader.buf.as_slice(), 0, top, f, &mut out)?,
+            Top::Read(name) if only.is_some() && is_zip_magic(reader.buf.as_slice()) => {
+                let bytes = Shared(Arc::new(reader.buf.as_slice().to_vec()));
+                self.read_back.keep(top, &name, &bytes);
+                self.expand_zip(name, bytes, 0, walk, f, &mut out)?
+            }
+            Top::Read(name) => self.expand(name, reader.buf.as_slice(), 0, walk, f, &mut out)?,
             Top::Folder | Top::NotRead(..) => {}
         }
         Ok(out)
@@ -1307,6 +1435,68 @@ mod tests {
             text.contains("a.log: cannot decompress") && text.contains("checksum"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn one_entry_read_back_inflates_only_the_members_on_its_way() -> Result<()> {
+        use std::io::Write;
+        let a = log_text(60_000);
+        let c = log_text(300);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&c).expect("gzip");
+        let c_gz = gz.finish().expect("gzip");
+        let mut inner = zip_bytes(&[
+            ("EX01/a.log", &a),
+            ("EX01/b.log", b"one line\n"),
+            ("EX01/c.log.gz", &c_gz),
+        ]);
+        // b.log's checksum spoilt: reading it fails, and so does reading the whole archive.
+        let fields = crc_fields(&inner);
+        assert_eq!(fields.len(), 6);
+        for &at in [fields[1], fields[4]].iter() {
+            inner[at] ^= 0xff;
+        }
+        let outer = zip_bytes(&[("EX01.zip", &inner), ("top.log", b"x\n")]);
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("bundle.zip");
+        std::fs::write(&path, &outer).expect("write");
+        let bundle = Bundle::open(&path, Limits::default())?;
+        assert!(bundle
+            .read_top(0, None, &|e: Entry<'_>| Ok(e.path))
+            .is_err());
+        assert!(bundle.read_one(0, "EX01.zip!/EX01/b.log").is_err());
+        // The other members are read back without touching b.log.
+        assert_eq!(
+            bundle.read_one(0, "EX01.zip!/EX01/a.log")?,
+            Some((a.clone(), sha256_hex(&a)))
+        );
+        assert_eq!(bundle.read_one(0, "EX01.zip!/EX01/none.log")?, None);
+        assert_eq!(bundle.read_one(0, "EX01.zip")?, None);
+        assert_eq!(
+            bundle.read_one(1, "top.log")?,
+            Some((b"x\n".to_vec(), sha256_hex(b"x\n")))
+        );
+        // The archive read back is kept: with the bundle's file emptied, a member not read
+        // back yet is still read (a.log makes the archive too big for the file's read-ahead).
+        std::fs::write(&path, b"").expect("empty");
+        assert_eq!(
+            bundle.read_one(0, "EX01.zip!/EX01/c.log")?,
+            Some((c.clone(), sha256_hex(&c)))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_member_may_hold_the_entries_under_it_and_what_it_ungzips_to() {
+        assert!(may_hold("b.zip!/EX01/a.log", "b.zip!/EX01/a.log"));
+        assert!(may_hold("b.zip!/EX01.zip", "b.zip!/EX01.zip!/EX01/a.log"));
+        assert!(may_hold("b.zip!/a.log.gz", "b.zip!/a.log"));
+        assert!(may_hold("b.zip!/a.LOG.GZ", "b.zip!/a.LOG"));
+        assert!(may_hold("b.zip!/a.gz", "b.zip!/a!/content"));
+        assert!(may_hold("b.zip!/a", "b.zip!/a!/content"));
+        assert!(!may_hold("b.zip!/a.log", "b.zip!/a.log2"));
+        assert!(!may_hold("b.zip!/EX01", "b.zip!/EX01/a.log"));
+        assert!(!may_hold("b.zip!/a.log.gz", "b.zip!/a.log.gz2"));
     }
 
     #[test]

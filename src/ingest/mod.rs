@@ -730,7 +730,8 @@ fn read_again<C: Collector>(
     let read: Vec<Vec<_>> = by_top
         .into_par_iter()
         .map(|(top, jobs)| {
-            bundle.read_top(top, &|e: Entry<'_>| {
+            let paths: Vec<&str> = jobs.iter().map(|j| j.1.as_str()).collect();
+            bundle.read_top(top, Some(&paths), &|e: Entry<'_>| {
                 let Some((i, _, was, server)) = jobs.iter().find(|j| j.1 == e.path) else {
                     return Ok(None);
                 };
