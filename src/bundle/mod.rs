@@ -242,6 +242,15 @@ impl Buf {
         &self.bytes[..self.len]
     }
 
+    /// The content, moved out: for an archive whose bytes its readers share, which would
+    /// otherwise be copied while the buffer still holds them.
+    fn take(&mut self) -> Vec<u8> {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.truncate(self.len);
+        self.len = 0;
+        bytes
+    }
+
     fn clear(&mut self) {
         self.len = 0;
     }
@@ -756,7 +765,12 @@ impl Bundle {
                         .map(|x| out.push(x)),
                         Ok(Top::Read(path)) => {
                             let walk = Walk { top: i, only: None };
-                            self.expand(path, reader.buf.as_slice(), 0, walk, f, &mut out)
+                            if is_zip_magic(reader.buf.as_slice()) {
+                                let bytes = Shared(Arc::new(reader.buf.take()));
+                                self.expand_zip(path, bytes, 0, walk, f, &mut out)
+                            } else {
+                                self.expand(path, reader.buf.as_slice(), 0, walk, f, &mut out)
+                            }
                         }
                     };
                     (i, read.map(|()| out))
@@ -1119,9 +1133,11 @@ impl Bundle {
         }
         let mut reader = Reader::default();
         match self.load_top(&mut reader, top)? {
-            Top::Read(name) if only.is_some() && is_zip_magic(reader.buf.as_slice()) => {
-                let bytes = Shared(Arc::new(reader.buf.as_slice().to_vec()));
-                self.read_back.keep(top, &name, &bytes);
+            Top::Read(name) if is_zip_magic(reader.buf.as_slice()) => {
+                let bytes = Shared(Arc::new(reader.buf.take()));
+                if only.is_some() {
+                    self.read_back.keep(top, &name, &bytes);
+                }
                 self.expand_zip(name, bytes, 0, walk, f, &mut out)?
             }
             Top::Read(name) => self.expand(name, reader.buf.as_slice(), 0, walk, f, &mut out)?,
