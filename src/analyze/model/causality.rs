@@ -70,6 +70,26 @@ impl Candidates {
         self.skip[i] = i.checked_sub(1).unwrap_or(usize::MAX);
     }
 
+    /// Where [`Candidates::nearest`] would find its trigger, without using it up (entries
+    /// `usable` rejects for good are removed all the same).
+    fn peek(&mut self, t: i64, mut usable: impl FnMut(&Trigger) -> Usable) -> Option<usize> {
+        let end = self.list.partition_point(|c| c.t <= t);
+        let mut i = end.checked_sub(1)?;
+        loop {
+            let j = self.find(i)?;
+            let c = self.list[j];
+            if c.t < t - LINK_WINDOW_MS {
+                return None;
+            }
+            match usable(&c) {
+                Usable::Yes => return Some(j),
+                Usable::Never => self.kill(j),
+                Usable::NotThis => {}
+            }
+            i = j.checked_sub(1)?;
+        }
+    }
+
     /// The latest live trigger at or before `t` and not before `t - LINK_WINDOW_MS` that
     /// `usable` accepts (it is then used up); entries it rejects for good are removed.
     fn nearest(&mut self, t: i64, mut usable: impl FnMut(&Trigger) -> Usable) -> Option<Trigger> {
@@ -217,6 +237,34 @@ fn heuristic(m: &Model) -> Vec<(u32, u32)> {
         .into_iter()
         .map(|(k, v)| (k, Candidates::new(v)))
         .collect();
+    // An NDR that names its original's subject can only answer a message without a subject or
+    // with that one: where a requester sends many messages with other subjects (an app's
+    // alerts, each its own), stepping over them all for every NDR grew with the square of the
+    // flood. So the same triggers are also filed by (requester, base subject), each with its
+    // place in the requester's list, and such an NDR looks in its subject's list and in the
+    // list without a subject only.
+    let mut bases: HashMap<&str, u32> = HashMap::default();
+    let mut by_subject: HashMap<(u32, u32), (Vec<Trigger>, Vec<u32>)> = HashMap::default();
+    for (&requester, list) in &ndr {
+        for (at, c) in list.iter().enumerate() {
+            let s = m.msgs[c.msg as usize].subject;
+            let base = if s == NONE {
+                NONE
+            } else {
+                let next = bases.len() as u32;
+                *bases
+                    .entry(base_subject(m.subjects.name(s)))
+                    .or_insert(next)
+            };
+            let (triggers, places) = by_subject.entry((requester, base)).or_default();
+            triggers.push(*c);
+            places.push(at as u32);
+        }
+    }
+    let mut by_subject: HashMap<(u32, u32), (Candidates, Vec<u32>)> = by_subject
+        .into_iter()
+        .map(|(k, (v, places))| (k, (Candidates::new(v), places)))
+        .collect();
     let mut ndr: HashMap<u32, Candidates> = ndr
         .into_iter()
         .map(|(k, v)| (k, Candidates::new(v)))
@@ -251,23 +299,37 @@ fn heuristic(m: &Model) -> Vec<(u32, u32)> {
                     .then(|| ndr_original_subject(m.subjects.name(a.subject)))
                     .flatten()
                     .map(base_subject);
-                let msgs = &m.msgs;
-                let subjects = &m.subjects;
-                ndr.get_mut(&to).and_then(|c| {
-                    c.nearest(t, |c| {
-                        let other_subject = about.is_some_and(|want| {
-                            let s = msgs[c.msg as usize].subject;
-                            s != NONE && base_subject(subjects.name(s)) != want
-                        });
-                        if c.msg == i || answered.contains(&(c.msg, c.who)) {
-                            Usable::Never
-                        } else if (z != NONE && c.who != z) || other_subject {
-                            Usable::NotThis
-                        } else {
-                            Usable::Yes
-                        }
-                    })
-                })
+                // A message does not answer itself, but may answer another NDR: stepped over,
+                // kept. Only what is answered is removed for good, whichever list finds it so;
+                // so the lists by subject and the requester's whole list agree.
+                let usable = |c: &Trigger, other: bool| {
+                    if answered.contains(&(c.msg, c.who)) {
+                        Usable::Never
+                    } else if c.msg == i || other {
+                        Usable::NotThis
+                    } else {
+                        Usable::Yes
+                    }
+                };
+                match about {
+                    Some(want) if z == NONE => {
+                        let base = bases.get(want).copied();
+                        nearest_about(&mut by_subject, to, base, t, |c| usable(c, false))
+                    }
+                    _ => {
+                        let msgs = &m.msgs;
+                        let subjects = &m.subjects;
+                        ndr.get_mut(&to).and_then(|c| {
+                            c.nearest(t, |c| {
+                                let other_subject = about.is_some_and(|want| {
+                                    let s = msgs[c.msg as usize].subject;
+                                    s != NONE && base_subject(subjects.name(s)) != want
+                                });
+                                usable(c, (z != NONE && c.who != z) || other_subject)
+                            })
+                        })
+                    }
+                }
             }
         };
         if let Some(c) = found {
@@ -276,6 +338,37 @@ fn heuristic(m: &Model) -> Vec<(u32, u32)> {
         }
     }
     links
+}
+
+/// The trigger of `requester`'s that an NDR about a message with the base subject `base`
+/// answers at `t`: the nearest of those with that subject and those without one (where `base`
+/// is no subject of `requester`'s, only the latter), as the nearest in the requester's whole
+/// list that is without a subject or with that one.
+fn nearest_about(
+    by_subject: &mut HashMap<(u32, u32), (Candidates, Vec<u32>)>,
+    requester: u32,
+    base: Option<u32>,
+    t: i64,
+    mut usable: impl FnMut(&Trigger) -> Usable,
+) -> Option<Trigger> {
+    let mut best: Option<((u32, u32), usize, u32)> = None;
+    for key in [base.map(|b| (requester, b)), Some((requester, NONE))]
+        .into_iter()
+        .flatten()
+    {
+        let Some((list, places)) = by_subject.get_mut(&key) else {
+            continue;
+        };
+        if let Some(j) = list.peek(t, &mut usable) {
+            if best.is_none_or(|(_, _, place)| places[j] > place) {
+                best = Some((key, j, places[j]));
+            }
+        }
+    }
+    let (key, j, _) = best?;
+    let (list, _) = by_subject.get_mut(&key)?;
+    list.kill(j);
+    Some(list.list[j])
 }
 
 /// Answers per exchange (our address, theirs): (our message, their answer, delay).
@@ -395,5 +488,126 @@ fn generations(m: &mut Model) {
             m.msgs[p as usize].generation.saturating_add(1).max(own)
         };
         m.msgs[i as usize].generation = g;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: &str = "date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,network-message-id,recipient-address,recipient-status,total-bytes,recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info,directionality,tenant-id,original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,schema-version";
+
+    /// A tracking row of EX02 at `s` seconds past 10:00.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        s: u32,
+        hop: (&str, &str),
+        source: &str,
+        ev: &str,
+        id: &str,
+        to: &str,
+        subject: &str,
+        from: &str,
+    ) -> String {
+        let (client, server) = hop;
+        let ret = if from.starts_with("postmaster@") {
+            "<>"
+        } else {
+            from
+        };
+        format!(
+            "2026-11-16T10:{:02}:{:02}.000Z,,{client},,{server},,,{source},{ev},{s},<{id}>,,{to},250 2.0.0 OK,1000,1,,,{subject},{from},{ret},,,,,,,,,\n",
+            s / 60,
+            s % 60
+        )
+    }
+
+    /// The other side leaves no marks: only EX02's log, where an application sends alerts
+    /// outside, each with its own subject, and the outside's NDRs come back minutes later.
+    /// An NDR answers the nearest earlier message with the subject it names, or without a
+    /// subject, not the nearest message: 280 alerts in between are stepped over.
+    #[test]
+    fn an_ndr_answers_the_nearest_message_with_its_subject() -> crate::error::Result<()> {
+        let mut log = format!(
+            "#Software: Microsoft Exchange Server\n#Version: 15.01.2507.023\n#Log-type: Message Tracking Log\n#Date: 2026-11-16T10:00:00.000Z\n#Fields: {FIELDS}\n"
+        );
+        let app = "app@corp.example";
+        let out = ("EX02", "mx.outside.example");
+        for n in 0..300 {
+            let to = format!("user{}@outside.example", n % 7);
+            let subject = if n == 295 {
+                String::new()
+            } else {
+                format!("Alert {n}")
+            };
+            log += &row(
+                n,
+                out,
+                "SMTP",
+                "SEND",
+                &format!("a{n}@corp.example"),
+                &to,
+                &subject,
+                app,
+            );
+        }
+        let back = ("mx.outside.example", "EX02");
+        for (s, k) in [(400, 10), (401, 150), (402, 290), (403, 999)] {
+            let id = format!("ndr{k}@outside.example");
+            let subject = format!("Undeliverable: Alert {k}");
+            log += &row(
+                s,
+                back,
+                "SMTP",
+                "RECEIVE",
+                &id,
+                app,
+                &subject,
+                "postmaster@outside.example",
+            );
+            log += &row(
+                s,
+                ("EX02", "EX02"),
+                "STOREDRIVER",
+                "DELIVER",
+                &id,
+                app,
+                &subject,
+                "postmaster@outside.example",
+            );
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("EX02").join("MSGTRK2026111610-1.LOG");
+        std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
+        std::fs::write(&file, log).expect("write");
+        let read = crate::ingest::read(
+            dir.path(),
+            &crate::ingest::Options::default(),
+            &super::super::build::ModelCollector,
+            &crate::ingest::Quiet,
+        )?;
+        let m = Model::from_chunks(read.chunks, read.entries);
+        let parent = |ndr: &str| {
+            let i = m.msg_ids.get(ndr).expect("the NDR");
+            let p = m.msgs[i as usize].parent;
+            (p != NONE).then(|| m.msg_ids.name(p).to_string())
+        };
+        // The first NDR's nearest acceptable original is the alert without a subject (sent
+        // after Alert 10); the next ones find their own alerts; the last names no alert of
+        // ours but may answer one without a subject, and that one is taken.
+        assert_eq!(
+            parent("ndr10@outside.example").as_deref(),
+            Some("a295@corp.example")
+        );
+        assert_eq!(
+            parent("ndr150@outside.example").as_deref(),
+            Some("a150@corp.example")
+        );
+        assert_eq!(
+            parent("ndr290@outside.example").as_deref(),
+            Some("a290@corp.example")
+        );
+        assert_eq!(parent("ndr999@outside.example"), None);
+        Ok(())
     }
 }
