@@ -243,10 +243,14 @@ fn heuristic(m: &Model) -> Vec<(u32, u32)> {
     // flood. So the same triggers are also filed by (requester, base subject), each with its
     // place in the requester's list, and such an NDR looks in its subject's list and in the
     // list without a subject only.
+    // Likewise an NDR that names the recipient it failed for (a DSN row's related recipient)
+    // looks among the requester's messages to that recipient only.
     let mut bases: HashMap<&str, u32> = HashMap::default();
     let mut by_subject: HashMap<(u32, u32), (Vec<Trigger>, Vec<u32>)> = HashMap::default();
+    let mut by_who: HashMap<(u32, u32), Vec<Trigger>> = HashMap::default();
     for (&requester, list) in &ndr {
         for (at, c) in list.iter().enumerate() {
+            by_who.entry((requester, c.who)).or_default().push(*c);
             let s = m.msgs[c.msg as usize].subject;
             let base = if s == NONE {
                 NONE
@@ -264,6 +268,10 @@ fn heuristic(m: &Model) -> Vec<(u32, u32)> {
     let mut by_subject: HashMap<(u32, u32), (Candidates, Vec<u32>)> = by_subject
         .into_iter()
         .map(|(k, (v, places))| (k, (Candidates::new(v), places)))
+        .collect();
+    let mut by_who: HashMap<(u32, u32), Candidates> = by_who
+        .into_iter()
+        .map(|(k, v)| (k, Candidates::new(v)))
         .collect();
     let mut ndr: HashMap<u32, Candidates> = ndr
         .into_iter()
@@ -319,13 +327,18 @@ fn heuristic(m: &Model) -> Vec<(u32, u32)> {
                     _ => {
                         let msgs = &m.msgs;
                         let subjects = &m.subjects;
-                        ndr.get_mut(&to).and_then(|c| {
+                        let list = if z == NONE {
+                            ndr.get_mut(&to)
+                        } else {
+                            by_who.get_mut(&(to, z))
+                        };
+                        list.and_then(|c| {
                             c.nearest(t, |c| {
                                 let other_subject = about.is_some_and(|want| {
                                     let s = msgs[c.msg as usize].subject;
                                     s != NONE && base_subject(subjects.name(s)) != want
                                 });
-                                usable(c, (z != NONE && c.who != z) || other_subject)
+                                usable(c, other_subject)
                             })
                         })
                     }
@@ -576,17 +589,7 @@ mod tests {
                 "postmaster@outside.example",
             );
         }
-        let dir = tempfile::tempdir().expect("tmp");
-        let file = dir.path().join("EX02").join("MSGTRK2026111610-1.LOG");
-        std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
-        std::fs::write(&file, log).expect("write");
-        let read = crate::ingest::read(
-            dir.path(),
-            &crate::ingest::Options::default(),
-            &super::super::build::ModelCollector,
-            &crate::ingest::Quiet,
-        )?;
-        let m = Model::from_chunks(read.chunks, read.entries);
+        let m = model_of(&log)?;
         let parent = |ndr: &str| {
             let i = m.msg_ids.get(ndr).expect("the NDR");
             let p = m.msgs[i as usize].parent;
@@ -608,6 +611,83 @@ mod tests {
             Some("a290@corp.example")
         );
         assert_eq!(parent("ndr999@outside.example"), None);
+        Ok(())
+    }
+
+    /// Reads one log of EX02 into the model.
+    fn model_of(log: &str) -> crate::error::Result<Model> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("EX02").join("MSGTRK2026111610-1.LOG");
+        std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
+        std::fs::write(&file, log).expect("write");
+        let read = crate::ingest::read(
+            dir.path(),
+            &crate::ingest::Options::default(),
+            &super::super::build::ModelCollector,
+            &crate::ingest::Quiet,
+        )?;
+        Ok(Model::from_chunks(read.chunks, read.entries))
+    }
+
+    /// The same with the recipient instead of the subject: the alerts all have one subject,
+    /// each goes to its own recipient, and our own DSN rows name the recipient they failed
+    /// for (related-recipient-address) but not the message (no reference).
+    #[test]
+    fn an_ndr_naming_its_recipient_answers_the_nearest_message_to_it() -> crate::error::Result<()> {
+        let mut log = format!(
+            "#Software: Microsoft Exchange Server\n#Version: 15.01.2507.023\n#Log-type: Message Tracking Log\n#Date: 2026-11-16T10:00:00.000Z\n#Fields: {FIELDS}\n"
+        );
+        let app = "app@corp.example";
+        let out = ("EX02", "mx.outside.example");
+        for n in 0..300 {
+            let to = format!("user{n}@outside.example");
+            log += &row(
+                n,
+                out,
+                "SMTP",
+                "SEND",
+                &format!("a{n}@corp.example"),
+                &to,
+                "Alert",
+                app,
+            );
+        }
+        for (s, k) in [(400, 10), (401, 150), (402, 290), (403, 999)] {
+            let id = format!("ndr{k}@corp.example");
+            let dsn = row(
+                s,
+                ("EX02", "EX02"),
+                "DSN",
+                "DSN",
+                &id,
+                app,
+                "Undeliverable: Alert",
+                "postmaster@corp.example",
+            );
+            // related-recipient-address is the 17th field.
+            let mut fields: Vec<String> = dsn.split(',').map(str::to_string).collect();
+            fields[16] = format!("user{k}@outside.example");
+            log += &fields.join(",");
+        }
+        let m = model_of(&log)?;
+        let parent = |ndr: &str| {
+            let i = m.msg_ids.get(ndr).expect("the NDR");
+            let p = m.msgs[i as usize].parent;
+            (p != NONE).then(|| m.msg_ids.name(p).to_string())
+        };
+        assert_eq!(
+            parent("ndr10@corp.example").as_deref(),
+            Some("a10@corp.example")
+        );
+        assert_eq!(
+            parent("ndr150@corp.example").as_deref(),
+            Some("a150@corp.example")
+        );
+        assert_eq!(
+            parent("ndr290@corp.example").as_deref(),
+            Some("a290@corp.example")
+        );
+        assert_eq!(parent("ndr999@corp.example"), None);
         Ok(())
     }
 }
