@@ -541,9 +541,7 @@ mod tests {
     /// subject, not the nearest message: 280 alerts in between are stepped over.
     #[test]
     fn an_ndr_answers_the_nearest_message_with_its_subject() -> crate::error::Result<()> {
-        let mut log = format!(
-            "#Software: Microsoft Exchange Server\n#Version: 15.01.2507.023\n#Log-type: Message Tracking Log\n#Date: 2026-11-16T10:00:00.000Z\n#Fields: {FIELDS}\n"
-        );
+        let mut log = header();
         let app = "app@corp.example";
         let out = ("EX02", "mx.outside.example");
         for n in 0..300 {
@@ -590,28 +588,35 @@ mod tests {
             );
         }
         let m = model_of(&log)?;
-        let parent = |ndr: &str| {
+        // The first NDR's nearest acceptable original is the alert without a subject (sent
+        // after Alert 10); the next ones find their own alerts; the last names an alert never
+        // sent, and the one without a subject that could have been it is taken already.
+        assert_parents(
+            &m,
+            &[
+                ("ndr10@outside.example", Some("a295@corp.example")),
+                ("ndr150@outside.example", Some("a150@corp.example")),
+                ("ndr290@outside.example", Some("a290@corp.example")),
+                ("ndr999@outside.example", None),
+            ],
+        );
+        Ok(())
+    }
+
+    fn header() -> String {
+        format!(
+            "#Software: Microsoft Exchange Server\n#Version: 15.01.2507.023\n#Log-type: Message Tracking Log\n#Date: 2026-11-16T10:00:00.000Z\n#Fields: {FIELDS}\n"
+        )
+    }
+
+    /// Each NDR's original as the heuristic linked it.
+    fn assert_parents(m: &Model, want: &[(&str, Option<&str>)]) {
+        for &(ndr, original) in want {
             let i = m.msg_ids.get(ndr).expect("the NDR");
             let p = m.msgs[i as usize].parent;
-            (p != NONE).then(|| m.msg_ids.name(p).to_string())
-        };
-        // The first NDR's nearest acceptable original is the alert without a subject (sent
-        // after Alert 10); the next ones find their own alerts; the last names no alert of
-        // ours but may answer one without a subject, and that one is taken.
-        assert_eq!(
-            parent("ndr10@outside.example").as_deref(),
-            Some("a295@corp.example")
-        );
-        assert_eq!(
-            parent("ndr150@outside.example").as_deref(),
-            Some("a150@corp.example")
-        );
-        assert_eq!(
-            parent("ndr290@outside.example").as_deref(),
-            Some("a290@corp.example")
-        );
-        assert_eq!(parent("ndr999@outside.example"), None);
-        Ok(())
+            let got = (p != NONE).then(|| m.msg_ids.name(p));
+            assert_eq!(got, original, "{ndr}");
+        }
     }
 
     /// Reads one log of EX02 into the model.
@@ -634,9 +639,7 @@ mod tests {
     /// for (related-recipient-address) but not the message (no reference).
     #[test]
     fn an_ndr_naming_its_recipient_answers_the_nearest_message_to_it() -> crate::error::Result<()> {
-        let mut log = format!(
-            "#Software: Microsoft Exchange Server\n#Version: 15.01.2507.023\n#Log-type: Message Tracking Log\n#Date: 2026-11-16T10:00:00.000Z\n#Fields: {FIELDS}\n"
-        );
+        let mut log = header();
         let app = "app@corp.example";
         let out = ("EX02", "mx.outside.example");
         for n in 0..300 {
@@ -670,24 +673,15 @@ mod tests {
             log += &fields.join(",");
         }
         let m = model_of(&log)?;
-        let parent = |ndr: &str| {
-            let i = m.msg_ids.get(ndr).expect("the NDR");
-            let p = m.msgs[i as usize].parent;
-            (p != NONE).then(|| m.msg_ids.name(p).to_string())
-        };
-        assert_eq!(
-            parent("ndr10@corp.example").as_deref(),
-            Some("a10@corp.example")
+        assert_parents(
+            &m,
+            &[
+                ("ndr10@corp.example", Some("a10@corp.example")),
+                ("ndr150@corp.example", Some("a150@corp.example")),
+                ("ndr290@corp.example", Some("a290@corp.example")),
+                ("ndr999@corp.example", None),
+            ],
         );
-        assert_eq!(
-            parent("ndr150@corp.example").as_deref(),
-            Some("a150@corp.example")
-        );
-        assert_eq!(
-            parent("ndr290@corp.example").as_deref(),
-            Some("a290@corp.example")
-        );
-        assert_eq!(parent("ndr999@corp.example"), None);
         Ok(())
     }
 }
