@@ -765,12 +765,7 @@ impl Bundle {
                         .map(|x| out.push(x)),
                         Ok(Top::Read(path)) => {
                             let walk = Walk { top: i, only: None };
-                            if is_zip_magic(reader.buf.as_slice()) {
-                                let bytes = Shared(Arc::new(reader.buf.take()));
-                                self.expand_zip(path, bytes, 0, walk, f, &mut out)
-                            } else {
-                                self.expand(path, reader.buf.as_slice(), 0, walk, f, &mut out)
-                            }
+                            self.expand_top(path, &mut reader.buf, walk, false, f, &mut out)
                         }
                     };
                     (i, read.map(|()| out))
@@ -1039,6 +1034,32 @@ impl Bundle {
         Ok(())
     }
 
+    /// [`Bundle::expand`] for top-level entry `path`, read into `buf`: an archive takes the
+    /// buffer's bytes rather than a copy of them, and with `keep` is kept for the next entry
+    /// read back from it ([`ReadBack`]).
+    fn expand_top<T, F>(
+        &self,
+        path: String,
+        buf: &mut Buf,
+        walk: Walk<'_>,
+        keep: bool,
+        f: &F,
+        out: &mut Vec<T>,
+    ) -> Result<()>
+    where
+        T: Send,
+        F: Fn(Entry<'_>) -> Result<T> + Sync,
+    {
+        if !is_zip_magic(buf.as_slice()) {
+            return self.expand(path, buf.as_slice(), 0, walk, f, out);
+        }
+        let bytes = Shared(Arc::new(buf.take()));
+        if keep {
+            self.read_back.keep(walk.top, &path, &bytes);
+        }
+        self.expand_zip(path, bytes, 0, walk, f, out)
+    }
+
     /// [`Bundle::expand`] for the archive `path` whose bytes are `bytes`.
     fn expand_zip<T, F>(
         &self,
@@ -1105,10 +1126,11 @@ impl Bundle {
     /// read back from the bundle rather than kept in memory for every row.
     /// Returns the bytes with their SHA-256.
     pub fn read_one(&self, top: usize, path: &str) -> Result<Option<(Vec<u8>, String)>> {
-        let found = self.read_top(top, Some(&[path]), &|e: Entry<'_>| {
-            Ok((e.path == path && e.container.is_none()).then(|| (e.data.to_vec(), e.sha256)))
+        // Only that entry is handed over, never its archive.
+        let found = self.reread(top, Some(&[path]), true, &|e: Entry<'_>| {
+            Ok((e.data.to_vec(), e.sha256))
         })?;
-        Ok(found.into_iter().flatten().next())
+        Ok(found.into_iter().next())
     }
 
     /// Every entry that top-level entry `top` gives (itself, or the members of the archive it
@@ -1116,6 +1138,16 @@ impl Bundle {
     /// `top`: entries of one nested archive read back one by one with [`Bundle::read_one`]
     /// would load it once each.
     pub fn read_top<T, F>(&self, top: usize, only: Option<&[&str]>, f: &F) -> Result<Vec<T>>
+    where
+        T: Send,
+        F: Fn(Entry<'_>) -> Result<T> + Sync,
+    {
+        self.reread(top, only, false, f)
+    }
+
+    /// Reads top-level entry `top` again for [`Bundle::read_one`] (`keep`: one entry of many
+    /// to come, so an archive is kept) or [`Bundle::read_top`] (all it needs in one reading).
+    fn reread<T, F>(&self, top: usize, only: Option<&[&str]>, keep: bool, f: &F) -> Result<Vec<T>>
     where
         T: Send,
         F: Fn(Entry<'_>) -> Result<T> + Sync,
@@ -1133,14 +1165,7 @@ impl Bundle {
         }
         let mut reader = Reader::default();
         match self.load_top(&mut reader, top)? {
-            Top::Read(name) if is_zip_magic(reader.buf.as_slice()) => {
-                let bytes = Shared(Arc::new(reader.buf.take()));
-                if only.is_some() {
-                    self.read_back.keep(top, &name, &bytes);
-                }
-                self.expand_zip(name, bytes, 0, walk, f, &mut out)?
-            }
-            Top::Read(name) => self.expand(name, reader.buf.as_slice(), 0, walk, f, &mut out)?,
+            Top::Read(name) => self.expand_top(name, &mut reader.buf, walk, keep, f, &mut out)?,
             Top::Folder | Top::NotRead(..) => {}
         }
         Ok(out)

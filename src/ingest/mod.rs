@@ -732,10 +732,11 @@ fn read_again<C: Collector>(
         .map(|(top, jobs)| {
             let paths: Vec<&str> = jobs.iter().map(|j| j.1.as_str()).collect();
             bundle.read_top(top, Some(&paths), &|e: Entry<'_>| {
+                // Only the paths asked for are handed over.
                 let Some((i, _, was, server)) = jobs.iter().find(|j| j.1 == e.path) else {
                     return Ok(None);
                 };
-                if e.container.is_some() || e.sha256 != *was {
+                if e.sha256 != *was {
                     return Ok(None);
                 }
                 let o: Outcome<C::Chunk> = read_entry(e, opts, collector, Some(server))?;

@@ -70,8 +70,8 @@ impl Candidates {
         self.skip[i] = i.checked_sub(1).unwrap_or(usize::MAX);
     }
 
-    /// Where [`Candidates::nearest`] would find its trigger, without using it up (entries
-    /// `usable` rejects for good are removed all the same).
+    /// Where the latest live trigger at or before `t` and not before `t - LINK_WINDOW_MS` that
+    /// `usable` accepts is, without using it up; entries it rejects for good are removed.
     fn peek(&mut self, t: i64, mut usable: impl FnMut(&Trigger) -> Usable) -> Option<usize> {
         let end = self.list.partition_point(|c| c.t <= t);
         let mut i = end.checked_sub(1)?;
@@ -84,34 +84,18 @@ impl Candidates {
             match usable(&c) {
                 Usable::Yes => return Some(j),
                 Usable::Never => self.kill(j),
+                // Not for this answer, but maybe for another: step over it, keep it.
                 Usable::NotThis => {}
             }
             i = j.checked_sub(1)?;
         }
     }
 
-    /// The latest live trigger at or before `t` and not before `t - LINK_WINDOW_MS` that
-    /// `usable` accepts (it is then used up); entries it rejects for good are removed.
-    fn nearest(&mut self, t: i64, mut usable: impl FnMut(&Trigger) -> Usable) -> Option<Trigger> {
-        let end = self.list.partition_point(|c| c.t <= t);
-        let mut i = end.checked_sub(1)?;
-        loop {
-            let j = self.find(i)?;
-            let c = self.list[j];
-            if c.t < t - LINK_WINDOW_MS {
-                return None;
-            }
-            match usable(&c) {
-                Usable::Yes => {
-                    self.kill(j);
-                    return Some(c);
-                }
-                Usable::Never => self.kill(j),
-                // Not for this answer, but maybe for another: step over it, keep it.
-                Usable::NotThis => {}
-            }
-            i = j.checked_sub(1)?;
-        }
+    /// The trigger [`Candidates::peek`] finds, used up.
+    fn nearest(&mut self, t: i64, usable: impl FnMut(&Trigger) -> Usable) -> Option<Trigger> {
+        let j = self.peek(t, usable)?;
+        self.kill(j);
+        Some(self.list[j])
     }
 }
 
